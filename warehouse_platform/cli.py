@@ -1,0 +1,136 @@
+"""Command line: `warehouse-platform demo | seed | stop`.
+
+`demo` runs the whole graph on the embedded default and prints (and writes as JSON) what it
+loaded and what the checks found. Its runs are recorded in the project's Dagster instance, so
+`make dev` shows them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+DEMO_FIRST_DAY = date(2026, 11, 1)
+
+
+def _prepare_dagster_home() -> Path:
+    from warehouse_platform import environment
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(environment.state_dir() / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def seed(first_day: date, days: int, scale: float, skewed: bool) -> dict[str, int]:
+    from warehouse_platform import environment
+    from warehouse_platform.extract.source_seed import seed_source_database
+    from warehouse_platform.lib.session_generator import GeneratorConfig, days_between
+
+    endpoint = environment.build_source_database().endpoint()
+    return seed_source_database(
+        endpoint, days_between(first_day, first_day + timedelta(days=days - 1)), GeneratorConfig(scale=scale, skewed=skewed)
+    )
+
+
+def _check_status(evaluation) -> str:
+    import dagster as dg
+
+    if evaluation.passed:
+        return "passed"
+    return "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"
+
+
+def run_demo(first_day: date, days: int, scale: float, report_path: Path) -> dict:
+    _prepare_dagster_home()
+    import dagster as dg
+
+    from warehouse_platform.definitions import defs
+    from warehouse_platform.warehouse.raw_tables import RAW_TABLES
+
+    seeded = seed(first_day, days, scale, skewed=False)
+    print(f"source: {seeded['sessions']} sessions, {seeded['transactions']} transactions over {days} days")
+
+    instance = dg.DagsterInstance.get()
+    checks: dict[str, str] = {}
+    results = []
+    daily_job = defs.get_job_def("load_daily_sessions")
+    for offset in range(days):
+        day = (first_day + timedelta(days=offset)).isoformat()
+        results.append(daily_job.execute_in_process(partition_key=day, instance=instance))
+        print(f"loaded {day}")
+    results.append(defs.get_job_def("build_analytics").execute_in_process(instance=instance))
+    for result in results:
+        for evaluation in result.get_asset_check_evaluations():
+            checks[f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"] = _check_status(evaluation)
+
+    warehouse = defs.resources["warehouse"]
+    tables = [spec.qualified_name for spec in RAW_TABLES] + [
+        f"analytics.{m}" for m in ("session_summary", "channel_summary", "mau", "user_channel_attribution")
+    ]
+    counts = {}
+    for table in tables:
+        schema, name = table.split(".")
+        counts[table] = warehouse.query(f'SELECT count(*) FROM "{schema}"."{name}"')[0][0]
+
+    report = {"tables": counts, "checks": dict(sorted(checks.items()))}
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _print_report(report: dict, report_path: Path) -> None:
+    print("\nrows per table")
+    for table, rows in report["tables"].items():
+        print(f"  {table:<42} {rows:>10,}")
+    print("\nchecks")
+    for check, status in report["checks"].items():
+        print(f"  {status:<8} {check}")
+    failed = sum(1 for s in report["checks"].values() if s == "failed")
+    warned = sum(1 for s in report["checks"].values() if s == "warning")
+    print(f"\n{len(report['checks'])} checks: {failed} failed, {warned} warnings. Report: {report_path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from warehouse_platform import environment
+
+    parser = argparse.ArgumentParser(prog="warehouse-platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="seed the source and run the whole graph for a week of days")
+    demo.add_argument("--first-day", type=date.fromisoformat, default=DEMO_FIRST_DAY)
+    demo.add_argument("--days", type=int, default=7)
+    demo.add_argument("--scale", type=float, default=1.0, help="1.0 is about 2,000 sessions a day")
+    demo.add_argument("--report", type=Path, default=None)
+    seed_cmd = sub.add_parser("seed", help="generate source data for a range of days")
+    seed_cmd.add_argument("--first-day", type=date.fromisoformat, default=DEMO_FIRST_DAY)
+    seed_cmd.add_argument("--days", type=int, default=7)
+    seed_cmd.add_argument("--scale", type=float, default=1.0)
+    seed_cmd.add_argument("--skewed", action="store_true", help="a few users own most sessions")
+    sub.add_parser("stop", help="stop the embedded Postgres server")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        report_path = args.report or environment.state_dir() / "demo_report.json"
+        report = run_demo(args.first_day, args.days, args.scale, report_path)
+        _print_report(report, report_path)
+        return 0
+    if args.command == "seed":
+        print(json.dumps(seed(args.first_day, args.days, args.scale, args.skewed)))
+        return 0
+    if args.command == "stop":
+        from warehouse_platform.postgres_endpoint import stop_embedded_postgres
+
+        stopped = stop_embedded_postgres(environment.embedded_postgres_dir())
+        print("embedded Postgres stopped" if stopped else "embedded Postgres was not running")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""DDL for warehouse tables in both dialects, generated from one TableSpec."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_table
+from warehouse_platform.lib.table_spec import Column, DistStyle, TableSpec
+
+Dialect = Literal["postgres", "redshift"]
+
+WAREHOUSE_SCHEMAS = ("raw_data", "analytics", "adhoc")
+LEDGER_TABLE = "_load_ledger"
+
+
+def create_schema_sql(schema: str) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"
+
+
+def _column_sql(column: Column, dialect: Dialect) -> str:
+    parts = [quote_ident(column.name), column.sql_type]
+    if not column.nullable:
+        parts.append("NOT NULL")
+    if dialect == "redshift" and column.encoding:
+        parts.append(f"ENCODE {column.encoding}")
+    return " ".join(parts)
+
+
+def _distribution_sql(spec: TableSpec) -> str:
+    clauses = [f"DISTSTYLE {spec.dist_style.value}"]
+    if spec.dist_style == DistStyle.KEY:
+        clauses.append(f"DISTKEY({quote_ident(spec.dist_key)})")
+    if spec.sort_key:
+        clauses.append(f"SORTKEY({quote_idents(spec.sort_key)})")
+    return " ".join(clauses)
+
+
+def create_table_sql(spec: TableSpec, dialect: Dialect) -> str:
+    """CREATE TABLE for the target table.
+
+    No PRIMARY KEY or UNIQUE constraint in either dialect: Redshift would accept one but never
+    enforce it (and its planner would trust it), so uniqueness is the loader's dedupe and the
+    duplicate-key check's job, and the local table must behave the same way.
+    """
+    columns = ",\n    ".join(_column_sql(c, dialect) for c in spec.table_columns)
+    sql = f"CREATE TABLE IF NOT EXISTS {quote_table(spec.schema, spec.name)} (\n    {columns}\n)"
+    if dialect == "redshift":
+        sql += "\n" + _distribution_sql(spec)
+    return sql
+
+
+def create_ledger_sql(schema: str) -> str:
+    """The load ledger: one row per file loaded, written in the same transaction as the rows."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote_table(schema, LEDGER_TABLE)} (\n"
+        "    table_name varchar(256) NOT NULL,\n"
+        "    partition_key varchar(64) NOT NULL,\n"
+        "    file_url varchar(1024) NOT NULL,\n"
+        "    checksum varchar(80) NOT NULL,\n"
+        "    row_count bigint NOT NULL,\n"
+        "    load_id varchar(64) NOT NULL,\n"
+        "    run_id varchar(64) NOT NULL,\n"
+        "    loaded_at timestamp NOT NULL,\n"
+        # false once a later load of the same partition replaced this file's rows
+        "    active boolean NOT NULL\n"
+        ")"
+    )

@@ -1,0 +1,16 @@
+"""Rows on their way from the source to the stage, one batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RowBatches:
+    """What an extract asset hands to the stage IO manager: column names and an iterable of
+    row batches. The iterable is lazy (a server-side cursor behind it), so the stage writes
+    parts while the source is still being read."""
+
+    columns: tuple[str, ...]
+    batches: Iterable[Sequence[Sequence]]

@@ -1,0 +1,86 @@
+"""The contract of a warehouse table and how it is loaded, declared once per table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class LoadMode(str, Enum):
+    APPEND = "append"
+    REPLACE = "replace"
+    UPSERT = "upsert"
+
+
+class DistStyle(str, Enum):
+    AUTO = "AUTO"
+    EVEN = "EVEN"
+    KEY = "KEY"
+    ALL = "ALL"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    # The type as written in DDL; both dialects share these (int, varchar(n), timestamp, boolean).
+    sql_type: str
+    nullable: bool = True
+    description: str = ""
+    # Redshift compression encoding (ENCODE ...); ignored on Postgres.
+    encoding: str | None = None
+
+
+# Columns the loader adds to every raw table: which partition a row was loaded under (so a
+# partition re-run can replace exactly its rows) and which load wrote it (joins the ledger).
+PARTITION_COLUMN = Column("_partition_date", "date", nullable=False, description="Partition the row was loaded under.")
+LOAD_ID_COLUMN = Column("_load_id", "varchar(64)", nullable=False, description="Load that wrote the row; see the load ledger.")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    description: str = ""
+    partitioned: bool = False
+    mode: LoadMode = LoadMode.REPLACE
+    # ORDER BY terms that pick the surviving row among duplicates of one key (first wins).
+    dedupe_order: tuple[str, ...] = ()
+    dist_style: DistStyle = DistStyle.AUTO
+    dist_key: str | None = None
+    sort_key: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        unknown = [k for k in (*self.primary_key, *self.sort_key) if k not in names]
+        if self.dist_key is not None and self.dist_key not in names:
+            unknown.append(self.dist_key)
+        if unknown:
+            raise ValueError(f"{self.qualified_name}: unknown columns {unknown} in key/dist/sort declaration")
+        if (self.dist_style == DistStyle.KEY) != (self.dist_key is not None):
+            raise ValueError(f"{self.qualified_name}: DISTKEY is set exactly when DISTSTYLE is KEY")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The contract columns: what staged files carry, in file order."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def loader_columns(self) -> tuple[Column, ...]:
+        return (PARTITION_COLUMN, LOAD_ID_COLUMN) if self.partitioned else (LOAD_ID_COLUMN,)
+
+    @property
+    def table_columns(self) -> tuple[Column, ...]:
+        """Every column of the warehouse table: the contract plus the loader's bookkeeping."""
+        return self.columns + self.loader_columns
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.qualified_name} has no column {name!r}")

@@ -1,0 +1,197 @@
+"""The stage: where extracted batches wait as files before COPY. A local folder or S3.
+
+Both expose the same small interface, so the stage IO manager, the loaders and the landing
+sensor have one code path; only these two classes know where bytes actually go.
+"""
+
+
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+
+@dataclass(frozen=True)
+class StageObject:
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str
+
+
+class Stage(dg.ConfigurableResource, ABC):
+    """Keys are '/'-separated paths relative to the stage root, e.g.
+    'raw_data/session_timestamp/day=2026-11-01/part-00000.csv.gz'."""
+
+    @abstractmethod
+    def url_for(self, key: str) -> str: ...
+
+    @abstractmethod
+    def key_for(self, url: str) -> str: ...
+
+    @abstractmethod
+    def put_file(self, local_path: Path, key: str) -> None:
+        """Move a finished local file into the stage (the local file is consumed)."""
+
+    @abstractmethod
+    def write_text(self, key: str, text: str) -> None: ...
+
+    @abstractmethod
+    def read_text(self, key: str) -> str: ...
+
+    @abstractmethod
+    @contextmanager
+    def open_binary(self, key: str) -> Iterator[BinaryIO]: ...
+
+    @abstractmethod
+    def list_objects(self, prefix: str) -> list[StageObject]: ...
+
+    @abstractmethod
+    def delete(self, keys: list[str]) -> None: ...
+
+    @property
+    @abstractmethod
+    def storage_kind(self) -> str: ...
+
+
+class LocalFolderStage(Stage):
+    """A folder on this machine; the embedded default."""
+
+    root: str
+
+    @property
+    def storage_kind(self) -> str:
+        return "file"
+
+    def _path(self, key: str) -> Path:
+        path = (Path(self.root) / key).resolve()
+        if not path.is_relative_to(Path(self.root).resolve()):
+            raise ValueError(f"stage key escapes the stage root: {key!r}")
+        return path
+
+    def url_for(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+    def key_for(self, url: str) -> str:
+        root = Path(self.root).resolve().as_uri().rstrip("/") + "/"
+        if not url.startswith(root):
+            raise ValueError(f"{url} is not in the stage {root}")
+        return unquote(url[len(root) :])
+
+    def put_file(self, local_path: Path, key: str) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(local_path, target)
+
+    def write_text(self, key: str, text: str) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)  # readers never see half a manifest
+
+    def read_text(self, key: str) -> str:
+        return self._path(key).read_text(encoding="utf-8")
+
+    @contextmanager
+    def open_binary(self, key: str) -> Iterator[BinaryIO]:
+        with open(self._path(key), "rb") as f:
+            yield f
+
+    def list_objects(self, prefix: str) -> list[StageObject]:
+        base = self._path(prefix) if prefix else Path(self.root).resolve()
+        if not base.exists():
+            return []
+        root = Path(self.root).resolve()
+        objects = []
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.name.endswith(".tmp")):
+            stat = path.stat()
+            objects.append(
+                StageObject(
+                    key=path.relative_to(root).as_posix(),
+                    size=stat.st_size,
+                    last_modified=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+                    etag=f"{stat.st_size}-{stat.st_mtime_ns}",
+                )
+            )
+        return objects
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+
+
+class S3Stage(Stage):
+    """A bucket and prefix on S3 or any S3-compatible store (endpoint set on the S3 resource)."""
+
+    s3: dg.ResourceDependency[S3Resource]
+    bucket: str
+    prefix: str = ""
+
+    @property
+    def storage_kind(self) -> str:
+        return "s3"
+
+    def _object_key(self, key: str) -> str:
+        return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key
+
+    def url_for(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._object_key(key)}"
+
+    def key_for(self, url: str) -> str:
+        root = self.url_for("")
+        if not url.startswith(root):
+            raise ValueError(f"{url} is not in the stage {root}")
+        return url[len(root) :]
+
+    def put_file(self, local_path: Path, key: str) -> None:
+        self.s3.get_client().upload_file(str(local_path), self.bucket, self._object_key(key))
+        local_path.unlink()
+
+    def write_text(self, key: str, text: str) -> None:
+        self.s3.get_client().put_object(Bucket=self.bucket, Key=self._object_key(key), Body=text.encode("utf-8"))
+
+    def read_text(self, key: str) -> str:
+        body = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
+        return body.read().decode("utf-8")
+
+    @contextmanager
+    def open_binary(self, key: str) -> Iterator[BinaryIO]:
+        body = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
+        try:
+            yield body  # a streaming body: read in chunks, never whole into memory
+        finally:
+            body.close()
+
+    def list_objects(self, prefix: str) -> list[StageObject]:
+        paginator = self.s3.get_client().get_paginator("list_objects_v2")
+        full_prefix = self._object_key(prefix)
+        strip = len(self._object_key(""))
+        objects = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+            for obj in page.get("Contents", []):
+                objects.append(
+                    StageObject(
+                        key=obj["Key"][strip:],
+                        size=obj["Size"],
+                        last_modified=obj["LastModified"],
+                        etag=obj["ETag"].strip('"'),
+                    )
+                )
+        return sorted(objects, key=lambda o: o.key)
+
+    def delete(self, keys: list[str]) -> None:
+        client = self.s3.get_client()
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            chunk = keys[start : start + 1000]
+            client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": self._object_key(k)} for k in chunk], "Quiet": True}
+            )

@@ -1,0 +1,51 @@
+"""raw_data: the application's data as loaded into the warehouse, one asset per table.
+
+Each asset reads its staged batch (manifest) and hands it to WarehouseIOManager, which COPYs it
+into raw_data.<table> under the table's load spec (raw_tables.py) and the load ledger.
+"""
+
+
+import dagster as dg
+
+from warehouse_platform import environment
+from warehouse_platform.extract.assets import stage_asset_key
+from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.partitions import daily_partitions
+from warehouse_platform.warehouse.raw_tables import RAW_TABLES
+
+
+def raw_asset_key(spec: TableSpec) -> dg.AssetKey:
+    return dg.AssetKey([spec.schema, spec.name])
+
+
+def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=raw_asset_key(spec),
+        ins={"staged": dg.AssetIn(key=stage_asset_key(spec))},
+        description=(
+            f"{spec.description}\n\nLoad: {spec.mode.value}"
+            + (" by day" if spec.partitioned else "")
+            + f"; logical key ({', '.join(spec.primary_key)}), not enforced by the warehouse."
+        ),
+        partitions_def=daily_partitions if spec.partitioned else None,
+        group_name="raw_data",
+        kinds={environment.warehouse_kind(), "table"},
+        io_manager_key="warehouse_io_manager",
+        metadata={
+            "primary_key": ", ".join(spec.primary_key),
+            "load_mode": spec.mode.value,
+            "distribution": f"DISTSTYLE {spec.dist_style.value}" + (f" DISTKEY({spec.dist_key})" if spec.dist_key else ""),
+        },
+        code_version="1",
+    )
+    def _raw(context: dg.AssetExecutionContext, staged: StagedBatch) -> StagedBatch:
+        context.log.info(f"{spec.qualified_name}: {staged.row_count} rows in {len(staged.parts)} staged files")
+        return staged
+
+    return _raw
+
+
+raw_assets = [_build_raw_asset(spec) for spec in RAW_TABLES]
+
+defs = dg.Definitions(assets=raw_assets)

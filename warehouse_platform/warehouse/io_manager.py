@@ -1,0 +1,57 @@
+"""WarehouseIOManager: a raw asset's output (a staged batch) is COPY-loaded into the table its
+asset key names, e.g. ["raw_data", "session_timestamp"] -> raw_data.session_timestamp."""
+
+
+import dagster as dg
+
+from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.stage.storage import Stage
+from warehouse_platform.warehouse.loader import load_staged_batch
+from warehouse_platform.warehouse.raw_tables import raw_table
+from warehouse_platform.warehouse.resources import Warehouse
+
+
+def table_schema(spec) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                c.name, c.sql_type, description=c.description,
+                constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.name in spec.primary_key),
+            )
+            for c in spec.table_columns
+        ]
+    )
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    warehouse: dg.ResourceDependency[Warehouse]
+    stage: dg.ResourceDependency[Stage]
+
+    def handle_output(self, context: dg.OutputContext, obj: StagedBatch) -> None:
+        schema, name = context.asset_key.path[-2:]
+        spec = raw_table(schema, name)
+        report = load_staged_batch(self.warehouse, self.stage, spec, obj, context.run_id)
+        if report.already_loaded:
+            context.log.info(f"{spec.qualified_name} {report.partition_key}: every file already loaded; nothing to do")
+        context.add_output_metadata(
+            {
+                "dagster/row_count": report.table_rows,
+                "dagster/partition_row_count": report.partition_rows,
+                "dagster/table_name": f"{self.warehouse.describe()}/{spec.qualified_name}",
+                "dagster/column_schema": table_schema(spec),
+                "rows_staged": report.rows_staged,
+                "rows_loaded": report.rows_loaded,
+                "duplicates_skipped": report.duplicates_skipped,
+                "already_loaded": report.already_loaded,
+                "files": report.files,
+                "bytes": report.bytes,
+                "seconds": report.seconds,
+                "load_id": report.load_id,
+                "copy_statement": dg.MetadataValue.md(f"```sql\n{report.copy_statement}\n```"),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> str:
+        """Downstream Python assets get the qualified table name and query it themselves."""
+        schema, name = context.asset_key.path[-2:]
+        return f"{schema}.{name}"

@@ -1,0 +1,29 @@
+"""Load failures that name the table, file, line and column, whatever the engine said."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg2
+
+from warehouse_platform.lib.table_spec import TableSpec
+
+# Postgres reports COPY failures in the error context: 'COPY stg_x, line 3, column amount: "abc"'
+_COPY_CONTEXT = re.compile(r"COPY \S+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
+
+
+class LoadError(Exception):
+    def __init__(self, table: str, file_url: str, line: int | None, column: str | None, reason: str) -> None:
+        self.table, self.file_url, self.line, self.column, self.reason = table, file_url, line, column, reason
+        where = f"line {line}" if line is not None else "file"
+        if column:
+            where += f", column {column}"
+        super().__init__(f"load of {table} failed at {file_url} {where}: {reason}")
+
+
+def describe_copy_error(error: psycopg2.Error, spec: TableSpec, file_url: str) -> LoadError:
+    reason = (error.diag.message_primary or str(error)).strip()
+    match = _COPY_CONTEXT.search(error.diag.context or "")
+    line = int(match["line"]) if match else None
+    column = match["column"].strip() if match and match["column"] else None
+    return LoadError(spec.qualified_name, file_url, line, column, reason)

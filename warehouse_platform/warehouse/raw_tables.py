@@ -1,0 +1,80 @@
+"""The raw_data tables: the contract with the application's data, and how each is loaded.
+
+Column names and types are the contract (the seed's user/session schema). Sessions spread by
+`sessionid` (a hash-like id, so it distributes evenly) and are sorted by time where they carry
+one; `channel` is a tiny dimension, copied to every node (DISTSTYLE ALL).
+"""
+
+from __future__ import annotations
+
+from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, TableSpec
+
+SESSIONID = Column("sessionid", "varchar(32)", nullable=False, description="Session id (32 hex characters).", encoding="zstd")
+
+USER_SESSION_CHANNEL = TableSpec(
+    schema="raw_data",
+    name="user_session_channel",
+    description="Which user each session belongs to and the marketing channel it came from. One row per session.",
+    columns=(
+        Column("userid", "int", nullable=False, description="User id.", encoding="az64"),
+        SESSIONID,
+        Column("channel", "varchar(32)", description="Acquisition channel name.", encoding="bytedict"),
+    ),
+    primary_key=("sessionid",),
+    partitioned=True,
+    mode=LoadMode.REPLACE,
+    dist_style=DistStyle.KEY,
+    dist_key="sessionid",
+    sort_key=("sessionid",),
+)
+
+SESSION_TIMESTAMP = TableSpec(
+    schema="raw_data",
+    name="session_timestamp",
+    description="When each session started. One row per session.",
+    columns=(SESSIONID, Column("ts", "timestamp", description="Session start time.", encoding="az64")),
+    primary_key=("sessionid",),
+    partitioned=True,
+    mode=LoadMode.REPLACE,
+    dedupe_order=("ts desc",),
+    dist_style=DistStyle.KEY,
+    dist_key="sessionid",
+    sort_key=("ts",),
+)
+
+SESSION_TRANSACTION = TableSpec(
+    schema="raw_data",
+    name="session_transaction",
+    description="Purchases made in a session: amount and whether it was refunded. At most one row per session.",
+    columns=(
+        SESSIONID,
+        Column("refunded", "boolean", description="True if the purchase was refunded.", encoding="raw"),
+        Column("amount", "int", description="Purchase amount.", encoding="az64"),
+    ),
+    primary_key=("sessionid",),
+    partitioned=True,
+    mode=LoadMode.REPLACE,
+    dist_style=DistStyle.KEY,
+    dist_key="sessionid",
+    sort_key=("sessionid",),
+)
+
+CHANNEL = TableSpec(
+    schema="raw_data",
+    name="channel",
+    description="The marketing channels sessions can come from. Small; replaced whole on every load.",
+    columns=(Column("channelname", "varchar(32)", nullable=False, description="Channel name.", encoding="zstd"),),
+    primary_key=("channelname",),
+    partitioned=False,
+    mode=LoadMode.REPLACE,
+    dist_style=DistStyle.ALL,
+)
+
+RAW_TABLES: tuple[TableSpec, ...] = (USER_SESSION_CHANNEL, SESSION_TIMESTAMP, SESSION_TRANSACTION, CHANNEL)
+
+
+def raw_table(schema: str, name: str) -> TableSpec:
+    for spec in RAW_TABLES:
+        if (spec.schema, spec.name) == (schema, name):
+            return spec
+    raise KeyError(f"no load spec for {schema}.{name}; declare it in {__name__}")
