@@ -9,7 +9,6 @@ from __future__ import annotations
 import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.warehouse.assets import raw_asset_key
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
@@ -19,7 +18,6 @@ _reference = [s for s in RAW_TABLES if not s.partitioned]
 load_daily_sessions = dg.define_asset_job(
     "load_daily_sessions",
     selection=dg.AssetSelection.assets(*(stage_asset_key(s) for s in _daily), *(raw_asset_key(s) for s in _daily)),
-    partitions_def=daily_partitions,
     description="Extract one day of sessions from the application database, stage it, and load raw_data.",
 )
 

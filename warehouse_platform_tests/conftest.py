@@ -1,0 +1,87 @@
+"""Shared fixtures: one real embedded Postgres per test session, a fresh pair of databases
+(application + warehouse) per test, and a real S3 HTTP endpoint (moto's server) on loopback."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from warehouse_platform.postgres_endpoint import PostgresEndpoint, start_embedded_postgres, stop_embedded_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> PostgresEndpoint:
+    data_dir = tmp_path_factory.mktemp("embedded") / "pgdata"
+    endpoint = start_embedded_postgres(data_dir)
+    yield endpoint
+    stop_embedded_postgres(data_dir)
+
+
+def _dsn(endpoint: PostgresEndpoint) -> str:
+    return f"host={endpoint.host} port={endpoint.port} user={endpoint.user} dbname={endpoint.dbname}"
+
+
+def configure_platform(postgres_server, tmp_path: Path, monkeypatch) -> dict[str, PostgresEndpoint]:
+    """Point the environment module at fresh databases and a fresh stage folder."""
+    suffix = uuid.uuid4().hex[:10]
+    warehouse = postgres_server.with_database(f"warehouse_{suffix}")
+    source = postgres_server.with_database(f"app_{suffix}")
+    for endpoint in (warehouse, source):
+        endpoint.ensure_database()
+    monkeypatch.setenv("PLATFORM_ENV", "local")
+    monkeypatch.setenv("PLATFORM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PLATFORM_WAREHOUSE_DSN", _dsn(warehouse))
+    monkeypatch.setenv("PLATFORM_SOURCE_DSN", _dsn(source))
+    monkeypatch.setenv("PLATFORM_STAGE_URL", str(tmp_path / "stage"))
+    monkeypatch.delenv("PLATFORM_S3_ENDPOINT_URL", raising=False)
+    # dbt's connection variables are exported by the dbt resource; keep them per test.
+    for name in list(os.environ):
+        if name.startswith("PLATFORM_DBT_"):
+            monkeypatch.delenv(name)
+    return {"warehouse": warehouse, "source": source}
+
+
+@pytest.fixture
+def platform_env(postgres_server, tmp_path, monkeypatch) -> dict[str, PostgresEndpoint]:
+    return configure_platform(postgres_server, tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def module_platform_env(postgres_server, tmp_path_factory) -> dict[str, PostgresEndpoint]:
+    """The same, shared by the read-only tests of one module (a full run is costly)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield configure_platform(postgres_server, tmp_path_factory.mktemp("platform"), monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server over real HTTP on 127.0.0.1 (a random free port)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch) -> str:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("PLATFORM_S3_ENDPOINT_URL", s3_endpoint)
+    import boto3
+
+    bucket = f"stage-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return bucket
+
+
+def read_gzip_csv(path: Path) -> list[list[str]]:
+    import csv
+    import gzip
+
+    with gzip.open(path, "rt", newline="") as f:
+        return list(csv.reader(f))

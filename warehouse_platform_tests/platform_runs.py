@@ -1,0 +1,35 @@
+"""Helpers to run the real code location against the environment a test set up."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from warehouse_platform import environment
+from warehouse_platform.extract.source_seed import seed_source_database
+from warehouse_platform.lib.session_generator import GeneratorConfig
+
+
+def platform_definitions() -> dg.Definitions:
+    """The code location's assets and jobs, with resources built from the current environment
+    variables (the module-level `defs` bound them at import time)."""
+    from warehouse_platform.definitions import defs
+
+    return dg.Definitions(assets=list(defs.assets), jobs=list(defs.jobs), resources=environment.build_resources())
+
+
+def seed(source_endpoint, first_day: date, days: int, config: GeneratorConfig) -> None:
+    seed_source_database(source_endpoint, [first_day + timedelta(days=i) for i in range(days)], config)
+
+
+def run_job(defs: dg.Definitions, name: str, instance: dg.DagsterInstance, partition_key: str | None = None):
+    result = defs.get_job_def(name).execute_in_process(
+        instance=instance, partition_key=partition_key,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    assert result.success
+    return result
+
+
+def materialization_metadata(result, key: list[str]) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
+    return {k: v.value for k, v in event.materialization.metadata.items()}

@@ -1,0 +1,77 @@
+"""The code location loads, shows the lineage of the design, and validates with Dagster's CLI."""
+
+import subprocess
+import sys
+
+import dagster as dg
+
+from warehouse_platform.definitions import defs
+from warehouse_platform.environment import PROJECT_ROOT
+
+RAW = ["user_session_channel", "session_timestamp", "session_transaction", "channel"]
+MODELS = ["session_summary", "channel_summary", "mau", "user_channel_attribution"]
+
+
+def _graph():
+    return defs.resolve_asset_graph()
+
+
+def test_asset_keys_follow_storage_paths():
+    keys = {k.to_user_string() for k in _graph().get_all_asset_keys()}
+    expected = (
+        {f"stage/raw_data/{t}" for t in RAW}
+        | {f"raw_data/{t}" for t in RAW}
+        | {f"analytics/{m}" for m in MODELS}
+        | {"source/app/sessions", "source/app/transactions", "source/app/channels"}
+    )
+    assert expected <= keys
+
+
+def test_lineage_runs_source_to_stage_to_raw_to_analytics():
+    graph = _graph()
+    parents = lambda key: {p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(key)).parent_keys}  # noqa: E731
+    for table in RAW:
+        assert parents(f"raw_data/{table}") == {f"stage/raw_data/{table}"}
+    assert parents("stage/raw_data/session_transaction") == {"source/app/transactions", "source/app/sessions"}
+    assert {f"raw_data/{t}" for t in RAW} <= parents("analytics/session_summary")
+    for model in ("channel_summary", "mau", "user_channel_attribution"):
+        assert parents(f"analytics/{model}") == {"analytics/session_summary"}
+
+
+def test_groups_kinds_partitions_and_descriptions():
+    graph = _graph()
+    node = graph.get(dg.AssetKey(["raw_data", "session_timestamp"]))
+    assert node.group_name == "raw_data" and "postgres" in node.kinds
+    assert node.partitions_def is not None and graph.get(dg.AssetKey(["raw_data", "channel"])).partitions_def is None
+    assert "csv" in graph.get(dg.AssetKey(["stage", "raw_data", "channel"])).kinds
+    assert "dbt" in graph.get(dg.AssetKey(["analytics", "mau"])).kinds
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).description, f"{key.to_user_string()} has no description for the UI"
+
+
+def test_dbt_tests_are_asset_checks_on_their_models():
+    check_keys = {(k.asset_key.to_user_string(), k.name) for k in _graph().asset_check_keys}
+    assert ("analytics/session_summary", "unique_session_summary_sessionid") in check_keys
+    assert ("analytics/user_channel_attribution", "unique_user_channel_attribution_userid") in check_keys
+
+
+def test_resources_use_the_same_keys_in_every_environment(monkeypatch):
+    from warehouse_platform import environment
+
+    local = set(environment.build_resources())
+    monkeypatch.setenv("PLATFORM_ENV", "prod")
+    monkeypatch.setenv("PLATFORM_STAGE_URL", "s3://company-stage/warehouse")
+    monkeypatch.setenv("PLATFORM_SOURCE_DSN", "host=app.internal dbname=app")
+    prod = environment.build_resources()
+    assert set(prod) == local == {"source_db", "stage", "warehouse", "stage_io_manager", "warehouse_io_manager", "dbt"}
+    assert type(prod["warehouse"]).__name__ == "RedshiftWarehouse"
+    assert type(prod["stage"]).__name__ == "S3Stage"
+
+
+def test_dagster_cli_validates_the_code_location():
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful for code location warehouse_platform" in result.stdout + result.stderr

@@ -1,0 +1,153 @@
+"""The whole lineage on a fresh embedded warehouse, checked against totals computed straight
+from the generator's output (not from the warehouse)."""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
+from warehouse_platform_tests.platform_runs import materialization_metadata, platform_definitions, run_job, seed
+
+# Two days across a month boundary, so monthly aggregates have two groups.
+DAYS = [date(2026, 10, 31), date(2026, 11, 1)]
+CONFIG = GeneratorConfig(scale=0.1)
+
+
+def _expected_sessions() -> tuple[pd.DataFrame, pd.DataFrame]:
+    sessions, txns = [], []
+    for day in DAYS:
+        d = generate_day(day, CONFIG)
+        sessions.append(pd.DataFrame({"sessionid": d.sessionid, "userid": d.userid, "channel": d.channel, "ts": d.ts}))
+        txns.append(pd.DataFrame({"sessionid": d.txn_sessionid, "amount": d.txn_amount, "refunded": d.txn_refunded}))
+    return pd.concat(sessions, ignore_index=True), pd.concat(txns, ignore_index=True)
+
+
+def _query(endpoint, sql: str) -> pd.DataFrame:
+    conn = endpoint.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    finally:
+        conn.close()
+
+
+def _load_everything(env):
+    seed(env["source"], DAYS[0], len(DAYS), CONFIG)
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        daily = {day: run_job(defs, "load_daily_sessions", instance, day.isoformat()) for day in DAYS}
+        analytics = run_job(defs, "build_analytics", instance)
+        yield {"defs": defs, "instance": instance, "daily": daily, "analytics": analytics, **env}
+
+
+@pytest.fixture(scope="module")
+def loaded_platform(module_platform_env):
+    yield from _load_everything(module_platform_env)
+
+
+@pytest.fixture
+def freshly_loaded_platform(platform_env):
+    """For tests that change the data."""
+    yield from _load_everything(platform_env)
+
+
+def test_raw_tables_hold_each_day_exactly(loaded_platform):
+    sessions, txns = _expected_sessions()
+    wh = loaded_platform["warehouse"]
+    per_day = _query(wh, "SELECT _partition_date AS day, count(*) AS n FROM raw_data.session_timestamp GROUP BY 1")
+    expected = sessions.groupby(sessions.ts.dt.date).size()
+    assert dict(zip(per_day.day, per_day.n)) == expected.to_dict()
+    raw = _query(wh, "SELECT userid, sessionid, channel FROM raw_data.user_session_channel")
+    assert sorted(raw.itertuples(index=False, name=None)) == sorted(
+        sessions[["userid", "sessionid", "channel"]].itertuples(index=False, name=None)
+    )
+    txn = _query(wh, "SELECT sessionid, refunded, amount FROM raw_data.session_transaction")
+    assert sorted(txn.itertuples(index=False, name=None)) == sorted(
+        txns[["sessionid", "refunded", "amount"]].itertuples(index=False, name=None)
+    )
+    assert _query(wh, "SELECT count(*) AS n FROM raw_data.channel").n[0] == 6
+    meta = materialization_metadata(loaded_platform["daily"][DAYS[0]], ["raw_data", "session_timestamp"])
+    assert meta["dagster/partition_row_count"] == expected[DAYS[0]]
+    assert meta["rows_loaded"] == expected[DAYS[0]] and meta["already_loaded"] is False
+
+
+def test_channel_summary_matches_revenue_computed_from_the_generator(loaded_platform):
+    sessions, txns = _expected_sessions()
+    df = sessions.merge(txns, on="sessionid", how="left")
+    df["month"] = df.ts.dt.to_period("M").dt.start_time.dt.date
+    df["paid"] = df.amount.fillna(0) > 0
+    df["net"] = df.amount.where(~df.refunded.fillna(False).astype(bool), 0).fillna(0)
+    expected = df.groupby(["channel", "month"]).agg(
+        unique_users=("userid", "nunique"),
+        paid_users=("userid", lambda u: u[df.loc[u.index, "paid"]].nunique()),
+        gross_revenue=("amount", lambda a: int(a.fillna(0).sum())),
+        net_revenue=("net", lambda a: int(a.sum())),
+    )
+    actual = _query(
+        loaded_platform["warehouse"],
+        "SELECT channel, month, unique_users, paid_users, conversion_rate, gross_revenue, net_revenue "
+        "FROM analytics.channel_summary",
+    ).set_index(["channel", "month"])
+    assert len(actual) == len(expected) == 12  # 6 channels x 2 months
+    for key, row in expected.iterrows():
+        got = actual.loc[key]
+        assert (got.unique_users, got.paid_users, got.gross_revenue, got.net_revenue) == (
+            row.unique_users, row.paid_users, row.gross_revenue, row.net_revenue,
+        ), key
+        assert float(got.conversion_rate) == pytest.approx(row.paid_users / row.unique_users, abs=5e-5)
+
+
+def test_mau_and_attribution_match_the_generator(loaded_platform):
+    sessions, _ = _expected_sessions()
+    wh = loaded_platform["warehouse"]
+    sessions["month"] = sessions.ts.dt.to_period("M").dt.start_time.dt.date
+    mau = _query(wh, "SELECT month, active_users FROM analytics.mau")
+    assert dict(zip(mau.month, mau.active_users)) == sessions.groupby("month").userid.nunique().to_dict()
+
+    ordered = sessions.sort_values(["userid", "ts", "sessionid"])
+    first = ordered.groupby("userid").channel.first()
+    last = ordered.groupby("userid").channel.last()
+    attribution = _query(wh, "SELECT userid, first_channel, last_channel, sessions FROM analytics.user_channel_attribution")
+    assert len(attribution) == sessions.userid.nunique()
+    for row in attribution.itertuples():
+        assert (row.first_channel, row.last_channel) == (first[row.userid], last[row.userid])
+    assert attribution.sessions.sum() == len(sessions)
+    summary = _query(wh, "SELECT count(*) AS n, count(distinct sessionid) AS d FROM analytics.session_summary")
+    assert summary.n[0] == summary.d[0] == len(sessions)
+
+
+def test_dbt_tests_ran_as_passing_asset_checks(loaded_platform):
+    evaluations = loaded_platform["analytics"].get_asset_check_evaluations()
+    assert len(evaluations) >= 10
+    assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+
+
+def test_rerunning_a_day_changes_nothing_and_a_changed_day_replaces_its_rows(freshly_loaded_platform):
+    loaded_platform = freshly_loaded_platform
+    wh, defs, instance = loaded_platform["warehouse"], loaded_platform["defs"], loaded_platform["instance"]
+    snapshot = "SELECT * FROM raw_data.session_timestamp ORDER BY sessionid"
+    before = _query(wh, snapshot)
+    rerun = run_job(defs, "load_daily_sessions", instance, DAYS[0].isoformat())
+    assert materialization_metadata(rerun, ["raw_data", "session_timestamp"])["already_loaded"] is True
+    pd.testing.assert_frame_equal(before, _query(wh, snapshot))
+
+    # The application's data for that day changes (more sessions): the files' checksums change
+    # and the partition is replaced, not appended to.
+    bigger = GeneratorConfig(scale=0.15)
+    seed(loaded_platform["source"], DAYS[0], 1, bigger)
+    run_job(defs, "load_daily_sessions", instance, DAYS[0].isoformat())
+    counts = _query(wh, "SELECT _partition_date AS day, count(*) AS n FROM raw_data.session_timestamp GROUP BY 1")
+    assert dict(zip(counts.day, counts.n)) == {
+        DAYS[0]: len(generate_day(DAYS[0], bigger).sessionid),
+        DAYS[1]: len(generate_day(DAYS[1], CONFIG).sessionid),
+    }
+    old_rows, new_rows = len(generate_day(DAYS[0], CONFIG).sessionid), len(generate_day(DAYS[0], bigger).sessionid)
+    ledger = _query(
+        wh, "SELECT active, sum(row_count)::int AS n FROM raw_data._load_ledger "
+        "WHERE table_name = 'raw_data.session_timestamp' AND partition_key = '2026-10-31' GROUP BY active",
+    )
+    # The replaced files stay in the ledger as history, inactive.
+    assert dict(zip(ledger.active, ledger.n)) == {True: new_rows, False: old_rows}

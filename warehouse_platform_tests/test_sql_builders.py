@@ -1,0 +1,114 @@
+"""The Redshift SQL cannot run here, so it is pinned as text and parsed with sqlglot's Redshift
+dialect; the Postgres SQL from the same builders runs for real in the load tests."""
+
+import re
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from warehouse_platform.lib import ddl_builder, load_sql_builder
+from warehouse_platform.lib.sql_quoting import quote_ident, quote_literal
+from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, TableSpec
+from warehouse_platform.warehouse.raw_tables import CHANNEL, RAW_TABLES, SESSION_TIMESTAMP
+
+
+def _parse_redshift(sql: str) -> exp.Expression:
+    bound = re.sub(r"%\((\w+)\)s", r"'\1'", sql)
+    return sqlglot.parse_one(bound, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+
+
+def test_redshift_ddl_for_a_key_distributed_table():
+    assert ddl_builder.create_table_sql(SESSION_TIMESTAMP, "redshift") == (
+        'CREATE TABLE IF NOT EXISTS "raw_data"."session_timestamp" (\n'
+        '    "sessionid" varchar(32) NOT NULL ENCODE zstd,\n'
+        '    "ts" timestamp ENCODE az64,\n'
+        '    "_partition_date" date NOT NULL,\n'
+        '    "_load_id" varchar(64) NOT NULL\n'
+        ")\n"
+        'DISTSTYLE KEY DISTKEY("sessionid") SORTKEY("ts")'
+    )
+
+
+def test_postgres_ddl_is_the_same_table_without_redshift_clauses():
+    sql = ddl_builder.create_table_sql(SESSION_TIMESTAMP, "postgres")
+    assert "DIST" not in sql and "SORTKEY" not in sql and "ENCODE" not in sql
+    assert '"sessionid" varchar(32) NOT NULL' in sql
+    assert "PRIMARY KEY" not in sql and "UNIQUE" not in sql  # as on Redshift, keys are not enforced
+
+
+def test_redshift_copy_reads_the_manifest_with_an_iam_role():
+    sql = load_sql_builder.copy_from_s3_manifest_sql(
+        SESSION_TIMESTAMP, "s3://stage/raw_data/session_timestamp/day=2026-11-01/manifest.json",
+        "arn:aws:iam::123456789012:role/redshift-copy", "ap-northeast-2",
+    )
+    assert sql == (
+        'COPY "stg_session_timestamp" ("sessionid", "ts")\n'
+        "FROM 's3://stage/raw_data/session_timestamp/day=2026-11-01/manifest.json'\n"
+        "IAM_ROLE 'arn:aws:iam::123456789012:role/redshift-copy'\n"
+        "MANIFEST\nGZIP\nCSV\nIGNOREHEADER 1\nTIMEFORMAT 'auto'\nDATEFORMAT 'auto'\n"
+        "COMPUPDATE OFF\nSTATUPDATE OFF\nREGION 'ap-northeast-2'"
+    )
+    assert isinstance(_parse_redshift(sql), exp.Copy)
+    assert "ACCESS_KEY" not in sql.upper() and "SECRET" not in sql.upper()
+
+
+@pytest.mark.parametrize("spec", RAW_TABLES, ids=lambda s: s.name)
+def test_every_statement_of_a_load_parses_as_redshift(spec):
+    statements = [
+        ddl_builder.create_schema_sql(spec.schema),
+        ddl_builder.create_table_sql(spec, "redshift"),
+        ddl_builder.create_ledger_sql(spec.schema),
+        load_sql_builder.create_staging_sql(spec, "redshift"),
+        load_sql_builder.copy_from_s3_manifest_sql(spec, "s3://b/m.json", "arn:aws:iam::1:role/r"),
+        load_sql_builder.count_null_keys_sql(spec),
+        load_sql_builder.delete_replaced_rows_sql(spec),
+        load_sql_builder.insert_from_staging_sql(spec),
+        load_sql_builder.ledger_deactivate_sql(spec.schema),
+        load_sql_builder.ledger_insert_sql(spec.schema),
+        load_sql_builder.drop_staging_sql(spec),
+    ]
+    for sql in statements:
+        parsed = _parse_redshift(sql)
+        assert not isinstance(parsed, exp.Command), sql  # parsed for real, not passed through
+
+
+def test_insert_dedupes_with_row_number_in_the_declared_order_and_lists_columns():
+    sql = load_sql_builder.insert_from_staging_sql(SESSION_TIMESTAMP)
+    assert 'ROW_NUMBER() OVER (PARTITION BY "sessionid" ORDER BY "ts" DESC)' in sql
+    assert "SELECT *" not in sql
+    insert = _parse_redshift(sql)
+    assert [c.name for c in insert.this.expressions] == ["sessionid", "ts", "_partition_date", "_load_id"]
+
+
+def test_replace_deletes_only_its_partition_and_unpartitioned_replace_does_not_truncate():
+    assert load_sql_builder.delete_replaced_rows_sql(SESSION_TIMESTAMP).endswith(
+        'WHERE "_partition_date" = %(partition_date)s'
+    )
+    assert load_sql_builder.delete_replaced_rows_sql(CHANNEL) == 'DELETE FROM "raw_data"."channel"'
+
+
+def test_upsert_deletes_matching_keys_and_append_deletes_nothing():
+    base = dict(schema="raw_data", name="t", columns=(Column("k", "int"), Column("v", "int")), primary_key=("k",))
+    upsert = TableSpec(**base, mode=LoadMode.UPSERT)
+    assert load_sql_builder.delete_replaced_rows_sql(upsert) == (
+        'DELETE FROM "raw_data"."t" USING "stg_t" s WHERE "raw_data"."t"."k" = s."k"'
+    )
+    assert load_sql_builder.delete_replaced_rows_sql(TableSpec(**base, mode=LoadMode.APPEND)) is None
+
+
+def test_identifiers_and_literals_cannot_break_out():
+    assert quote_ident('x"; DROP TABLE y; --') == '"x""; DROP TABLE y; --"'
+    assert quote_literal("s3://b/it's") == "'s3://b/it''s'"
+    with pytest.raises(ValueError):
+        quote_ident("")
+
+
+def test_specs_reject_inconsistent_declarations():
+    with pytest.raises(ValueError, match="unknown columns"):
+        TableSpec(schema="s", name="t", columns=(Column("a", "int"),), primary_key=("b",))
+    with pytest.raises(ValueError, match="DISTKEY"):
+        TableSpec(schema="s", name="t", columns=(Column("a", "int"),), primary_key=("a",), dist_style=DistStyle.KEY)
+    bad_order = TableSpec(schema="s", name="t", columns=(Column("a", "int"),), primary_key=("a",), dedupe_order=("a; drop",))
+    with pytest.raises(ValueError, match="dedupe_order"):
+        load_sql_builder.insert_from_staging_sql(bad_order)
