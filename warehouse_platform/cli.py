@@ -33,7 +33,8 @@ def seed(first_day: date, days: int, scale: float, skewed: bool) -> dict[str, in
     from warehouse_platform.extract.source_seed import seed_source_database
     from warehouse_platform.lib.session_generator import GeneratorConfig, days_between
 
-    endpoint = environment.build_source_database().endpoint()
+    # Outside a run, EnvVar-bound fields are resolved by initializing the resource.
+    endpoint = environment.build_source_database().process_config_and_initialize().endpoint()
     return seed_source_database(
         endpoint, days_between(first_day, first_day + timedelta(days=days - 1)), GeneratorConfig(scale=scale, skewed=skewed)
     )
@@ -51,6 +52,7 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path) -> dic
     _prepare_dagster_home()
     import dagster as dg
 
+    from warehouse_platform import environment
     from warehouse_platform.definitions import defs
     from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
@@ -70,7 +72,7 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path) -> dic
         for evaluation in result.get_asset_check_evaluations():
             checks[f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"] = _check_status(evaluation)
 
-    warehouse = defs.resources["warehouse"]
+    warehouse = environment.build_warehouse().process_config_and_initialize()
     tables = [spec.qualified_name for spec in RAW_TABLES] + [
         f"analytics.{m}" for m in ("session_summary", "channel_summary", "mau", "user_channel_attribution")
     ]

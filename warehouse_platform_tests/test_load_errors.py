@@ -1,0 +1,79 @@
+"""Bad input fails the load with the table, file, line and column named, and loses nothing."""
+
+import csv
+import gzip
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from warehouse_platform import environment
+from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
+from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.warehouse.loader import load_staged_batch
+from warehouse_platform.warehouse.raw_tables import SESSION_TRANSACTION
+
+GOOD = [["a" * 32, "false", "100"], ["b" * 32, "true", "200"]]
+
+
+def _stage_batch(stage: LocalFolderStage, name: str, rows: list[list[str]], header=None) -> StagedBatch:
+    key = f"raw_data/session_transaction/day=2026-11-01/{name}"
+    path = Path(stage.root, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header or SESSION_TRANSACTION.column_names)
+        writer.writerows(rows)
+    data = path.read_bytes()
+    part = StagedPart(stage.url_for(key), len(rows), len(data), hashlib.sha256(data).hexdigest())
+    return StagedBatch("raw_data.session_transaction", "2026-11-01", SESSION_TRANSACTION.column_names, (part,))
+
+
+@pytest.fixture
+def loader(platform_env, tmp_path):
+    stage = LocalFolderStage(root=str(tmp_path / "errors_stage"))
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    load_staged_batch(warehouse, stage, SESSION_TRANSACTION, _stage_batch(stage, "good.csv.gz", GOOD), "run-1")
+    return warehouse, stage
+
+
+def _rows(warehouse):
+    return sorted(warehouse.query("SELECT sessionid, refunded, amount FROM raw_data.session_transaction"))
+
+
+def test_malformed_value_names_file_line_and_column_and_keeps_loaded_rows(loader):
+    warehouse, stage = loader
+    before = _rows(warehouse)
+    batch = _stage_batch(stage, "bad.csv.gz", [["c" * 32, "false", "300"], ["d" * 32, "false", "12x"]])
+    with pytest.raises(LoadError) as raised:
+        load_staged_batch(warehouse, stage, SESSION_TRANSACTION, batch, "run-2")
+    error = raised.value
+    assert (error.table, error.line, error.column) == ("raw_data.session_transaction", 3, "amount")
+    assert error.file_url.endswith("bad.csv.gz") and "12x" in error.reason
+    assert str(error).startswith("load of raw_data.session_transaction failed at file://")
+    assert _rows(warehouse) == before and len(before) == 2
+
+
+def test_null_key_is_refused(loader):
+    warehouse, stage = loader
+    with pytest.raises(LoadError, match="NULL primary key") as raised:
+        load_staged_batch(warehouse, stage, SESSION_TRANSACTION, _stage_batch(stage, "null.csv.gz", [["", "true", "5"]]), "r")
+    assert raised.value.column == "sessionid"
+    assert len(_rows(warehouse)) == 2
+
+
+def test_header_that_does_not_match_the_contract_is_refused(loader):
+    warehouse, stage = loader
+    batch = _stage_batch(stage, "drift.csv.gz", GOOD, header=["sessionid", "amount", "refunded"])
+    with pytest.raises(LoadError) as raised:
+        load_staged_batch(warehouse, stage, SESSION_TRANSACTION, batch, "r")
+    assert raised.value.line == 1 and "header" in raised.value.reason.lower()
+
+
+def test_duplicates_inside_one_batch_load_once(loader):
+    warehouse, stage = loader
+    batch = _stage_batch(stage, "dupes.csv.gz", [*GOOD, GOOD[0], ["e" * 32, "false", "1"]])
+    report = load_staged_batch(warehouse, stage, SESSION_TRANSACTION, batch, "r")
+    assert (report.rows_staged, report.rows_loaded, report.duplicates_skipped) == (4, 3, 1)
+    assert len(_rows(warehouse)) == 3

@@ -1,0 +1,44 @@
+"""The S3 stage path against a real S3 HTTP endpoint (moto's server on 127.0.0.1)."""
+
+import json
+from datetime import date
+
+import boto3
+import dagster as dg
+
+from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
+from warehouse_platform_tests.platform_runs import materialization_metadata, platform_definitions, run_job, seed
+
+DAY = date(2026, 11, 3)
+CONFIG = GeneratorConfig(scale=0.2)
+
+
+def test_a_day_staged_on_s3_and_loaded_into_the_warehouse(platform_env, s3_bucket, s3_endpoint, monkeypatch):
+    monkeypatch.setenv("PLATFORM_STAGE_URL", f"s3://{s3_bucket}/stage")
+    monkeypatch.setenv("PLATFORM_SLICE_COUNT", "2")
+    seed(platform_env["source"], DAY, 1, CONFIG)
+    defs = platform_definitions()
+    assert type(defs.resources["stage"]).__name__ == "S3Stage"
+
+    with dg.instance_for_test() as instance:
+        result = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    prefix = f"stage/raw_data/session_timestamp/day={DAY.isoformat()}/"
+    objects = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]}
+    manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key=prefix + "manifest.json")["Body"].read())
+
+    parts = [k for k in objects if k.endswith(".csv.gz")]
+    assert len(parts) % 2 == 0 and len(parts) == len(manifest["entries"])
+    for entry in manifest["entries"]:
+        assert entry["url"].startswith(f"s3://{s3_bucket}/{prefix}") and entry["mandatory"] is True
+        key = entry["url"].removeprefix(f"s3://{s3_bucket}/")
+        assert entry["meta"]["content_length"] == objects[key]
+        assert manifest["batch"]["checksums"][entry["url"]].startswith("sha256:")
+    sessions = len(generate_day(DAY, CONFIG).sessionid)
+    assert sum(e["meta"]["record_count"] for e in manifest["entries"]) == sessions
+
+    meta = materialization_metadata(result, ["raw_data", "session_timestamp"])
+    assert meta["rows_loaded"] == meta["dagster/partition_row_count"] == sessions
+    stage_meta = materialization_metadata(result, ["stage", "raw_data", "session_timestamp"])
+    assert stage_meta["manifest"] == f"s3://{s3_bucket}/{prefix}manifest.json"
