@@ -24,13 +24,13 @@ $(DAGSTER_HOME)/dagster.yaml:
 demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/warehouse-platform demo
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/python -m pytest
 
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
 
-validate: $(INSTALLED)
+validate: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster definitions validate
 
 stop: $(INSTALLED)

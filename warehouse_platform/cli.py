@@ -40,6 +40,18 @@ def seed(first_day: date, days: int, scale: float, skewed: bool) -> dict[str, in
     )
 
 
+def _load_summary(result) -> list[str]:
+    """'raw_data.session_timestamp +1,857 rows' or '... already loaded' per raw table of a run."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        if "already_loaded" not in meta:
+            continue
+        table = ".".join(event.asset_key.path)
+        lines.append(f"{table} already loaded" if meta["already_loaded"].value else f"{table} +{meta['rows_loaded'].value:,} rows")
+    return lines
+
+
 def _check_status(evaluation) -> str:
     import dagster as dg
 
@@ -60,14 +72,17 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path) -> dic
     print(f"source: {seeded['sessions']} sessions, {seeded['transactions']} transactions over {days} days")
 
     instance = dg.DagsterInstance.get()
+    # Step-by-step events stay in the instance (see them with `make dev`); the terminal gets the summary.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     checks: dict[str, str] = {}
     results = []
-    daily_job = defs.get_job_def("load_daily_sessions")
+    daily_job = defs.resolve_job_def("load_daily_sessions")
     for offset in range(days):
         day = (first_day + timedelta(days=offset)).isoformat()
-        results.append(daily_job.execute_in_process(partition_key=day, instance=instance))
-        print(f"loaded {day}")
-    results.append(defs.get_job_def("build_analytics").execute_in_process(instance=instance))
+        result = daily_job.execute_in_process(partition_key=day, instance=instance, run_config=quiet)
+        results.append(result)
+        print(f"{day}: " + ", ".join(_load_summary(result)))
+    results.append(defs.resolve_job_def("build_analytics").execute_in_process(instance=instance, run_config=quiet))
     for result in results:
         for evaluation in result.get_asset_check_evaluations():
             checks[f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"] = _check_status(evaluation)

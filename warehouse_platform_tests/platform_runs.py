@@ -22,7 +22,7 @@ def seed(source_endpoint, first_day: date, days: int, config: GeneratorConfig) -
 
 
 def run_job(defs: dg.Definitions, name: str, instance: dg.DagsterInstance, partition_key: str | None = None):
-    result = defs.get_job_def(name).execute_in_process(
+    result = defs.resolve_job_def(name).execute_in_process(
         instance=instance, partition_key=partition_key,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )

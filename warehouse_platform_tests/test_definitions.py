@@ -1,5 +1,6 @@
 """The code location loads, shows the lineage of the design, and validates with Dagster's CLI."""
 
+import os
 import subprocess
 import sys
 
@@ -68,10 +69,11 @@ def test_resources_use_the_same_keys_in_every_environment(monkeypatch):
     assert type(prod["stage"]).__name__ == "S3Stage"
 
 
-def test_dagster_cli_validates_the_code_location():
+def test_dagster_cli_validates_the_code_location(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful for code location warehouse_platform" in result.stdout + result.stderr

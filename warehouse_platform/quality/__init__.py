@@ -1,0 +1,3 @@
+"""Asset checks that catch what Redshift never will: duplicate keys, distribution skew,
+staged-vs-loaded reconciliation, type limits. dbt's own tests arrive as checks through
+transform/; the checks on raw tables live here."""
