@@ -34,7 +34,9 @@ def test_a_day_staged_on_s3_and_loaded_into_the_warehouse(platform_env, s3_bucke
         assert entry["url"].startswith(f"s3://{s3_bucket}/{prefix}") and entry["mandatory"] is True
         key = entry["url"].removeprefix(f"s3://{s3_bucket}/")
         assert entry["meta"]["content_length"] == objects[key]
-        assert manifest["batch"]["checksums"][entry["url"]].startswith("sha256:")
+        file = manifest["batch"]["files"][entry["url"]]
+        assert file["checksum"].startswith("sha256:")
+        assert file["widest"]["sessionid"]["bytes"] == 32  # text widths travel with the files
     sessions = len(generate_day(DAY, CONFIG).sessionid)
     assert sum(e["meta"]["record_count"] for e in manifest["entries"]) == sessions
 

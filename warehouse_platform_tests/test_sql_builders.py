@@ -24,7 +24,7 @@ def test_redshift_ddl_for_a_key_distributed_table():
         '    "sessionid" varchar(32) NOT NULL ENCODE zstd,\n'
         '    "ts" timestamp ENCODE az64,\n'
         '    "_partition_date" date NOT NULL,\n'
-        '    "_load_id" varchar(64) NOT NULL\n'
+        '    "_load_id" bigint NOT NULL\n'
         ")\n"
         'DISTSTYLE KEY DISTKEY("sessionid") SORTKEY("ts")'
     )
@@ -35,6 +35,9 @@ def test_postgres_ddl_is_the_same_table_without_redshift_clauses():
     assert "DIST" not in sql and "SORTKEY" not in sql and "ENCODE" not in sql
     assert '"sessionid" varchar(32) NOT NULL' in sql
     assert "PRIMARY KEY" not in sql and "UNIQUE" not in sql  # as on Redshift, keys are not enforced
+    # Locally a day is a partition, which is what lets a day be replaced by swapping tables.
+    assert sql.endswith('PARTITION BY LIST ("_partition_date")')
+    assert "PARTITION BY" not in ddl_builder.create_table_sql(CHANNEL, "postgres")
 
 
 def test_redshift_copy_reads_the_manifest_with_an_iam_role():
@@ -46,7 +49,7 @@ def test_redshift_copy_reads_the_manifest_with_an_iam_role():
         'COPY "stg_session_timestamp" ("sessionid", "ts")\n'
         "FROM 's3://stage/raw_data/session_timestamp/day=2026-11-01/manifest.json'\n"
         "IAM_ROLE 'arn:aws:iam::123456789012:role/redshift-copy'\n"
-        "MANIFEST\nGZIP\nCSV\nIGNOREHEADER 1\nTIMEFORMAT 'auto'\nDATEFORMAT 'auto'\n"
+        "MANIFEST\nGZIP\nCSV\nIGNOREHEADER 1\nEMPTYASNULL\nTIMEFORMAT 'auto'\nDATEFORMAT 'auto'\n"
         "COMPUPDATE OFF\nSTATUPDATE OFF\nREGION 'ap-northeast-2'"
     )
     assert isinstance(_parse_redshift(sql), exp.Copy)

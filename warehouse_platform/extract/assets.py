@@ -58,7 +58,11 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         if spec.partitioned:
             window = context.partition_time_window
             params = {"day_start": window.start.replace(tzinfo=None), "day_end": window.end.replace(tzinfo=None)}
-        return RowBatches(columns=spec.column_names, batches=source_db.stream(EXTRACT_QUERIES[spec.name], params))
+        return RowBatches(
+            columns=spec.column_names,
+            batches=source_db.stream(EXTRACT_QUERIES[spec.name], params),
+            text_columns=spec.text_column_names,
+        )
 
     return _stage
 

@@ -13,8 +13,10 @@ import gzip
 import hashlib
 import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from warehouse_platform.lib.redshift_types import preview, utf8_width
 
 DEFAULT_MAX_PART_BYTES = 64 * 1024 * 1024
 # Level 1 costs a fraction of the CPU of the default 9 for CSV that is typically within 15% of
@@ -23,11 +25,21 @@ DEFAULT_COMPRESSLEVEL = 1
 
 
 @dataclass(frozen=True)
+class WidestValue:
+    """The widest value of a text column in one part: its UTF-8 size and where it is."""
+
+    bytes: int
+    line: int  # in the decompressed file, header = line 1
+    preview: str
+
+
+@dataclass(frozen=True)
 class WrittenPart:
     path: Path
     row_count: int
     content_length: int
     sha256: str
+    widest: dict[str, WidestValue] = field(default_factory=dict)
 
 
 class _HashingWriter(io.RawIOBase):
@@ -53,8 +65,11 @@ class _HashingWriter(io.RawIOBase):
 
 
 class _OpenPart:
-    def __init__(self, path: Path, columns: Sequence[str], compresslevel: int) -> None:
+    def __init__(self, path: Path, columns: Sequence[str], compresslevel: int, measured: Sequence[int]) -> None:
         self.path = path
+        self.columns = columns
+        self.measured = measured
+        self.widest: dict[str, WidestValue] = {}
         self.raw = _HashingWriter(path)
         # mtime=0 and no file name in the header: the same rows always give the same bytes, so
         # a re-extracted, unchanged partition has the same checksum and is not loaded twice.
@@ -66,12 +81,20 @@ class _OpenPart:
 
     def write(self, rows: Sequence[Sequence]) -> None:
         self.writer.writerows(rows)
+        for j in self.measured:
+            k = max(range(len(rows)), key=lambda k: utf8_width(rows[k][j] or ""), default=None)
+            if k is None or rows[k][j] is None:
+                continue
+            width = utf8_width(rows[k][j])
+            name = self.columns[j]
+            if name not in self.widest or width > self.widest[name].bytes:
+                self.widest[name] = WidestValue(width, self.row_count + k + 2, preview(rows[k][j]))
         self.row_count += len(rows)
 
     def close(self) -> WrittenPart:
         self.text.close()  # closes the gzip stream, which writes the trailer
         self.raw.close()
-        return WrittenPart(self.path, self.row_count, self.raw.size, self.raw.sha256.hexdigest())
+        return WrittenPart(self.path, self.row_count, self.raw.size, self.raw.sha256.hexdigest(), self.widest)
 
 
 def write_csv_parts(
@@ -83,13 +106,17 @@ def write_csv_parts(
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES,
     compresslevel: int = DEFAULT_COMPRESSLEVEL,
     on_part_written: Callable[[WrittenPart], None] | None = None,
+    measure_widths_of: Sequence[str] = (),
 ) -> list[WrittenPart]:
     """Write `batches` as gzip CSV parts (with a header row) under `directory`.
 
     Parts are opened `slice_count` at a time; when the group's parts reach `max_part_bytes`
     they are closed (and handed to `on_part_written`, e.g. to upload and delete them) and a new
-    group is opened. No rows means no parts.
+    group is opened. No rows means no parts. For the columns in `measure_widths_of`, each part
+    records its widest value in UTF-8 bytes (and its line), so VARCHAR overflow is known
+    before any COPY.
     """
+    measured = [list(columns).index(c) for c in measure_widths_of]
     if slice_count < 1:
         raise ValueError("slice_count must be at least 1")
     directory.mkdir(parents=True, exist_ok=True)
@@ -111,7 +138,7 @@ def write_csv_parts(
             if not group:
                 first = len(written)
                 group.extend(
-                    _OpenPart(directory / f"part-{first + i:05d}.csv.gz", columns, compresslevel)
+                    _OpenPart(directory / f"part-{first + i:05d}.csv.gz", columns, compresslevel, measured)
                     for i in range(slice_count)
                 )
             rows = batch if isinstance(batch, list) else list(batch)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from warehouse_platform.lib.redshift_types import check_redshift_type, postgres_type
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_table
-from warehouse_platform.lib.table_spec import Column, DistStyle, TableSpec
+from warehouse_platform.lib.table_spec import PARTITION_COLUMN, Column, DistStyle, TableSpec
 
 Dialect = Literal["postgres", "redshift"]
 
@@ -17,8 +18,14 @@ def create_schema_sql(schema: str) -> str:
     return f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"
 
 
+def column_type(column: Column, dialect: Dialect) -> str:
+    return column.sql_type if dialect == "redshift" else postgres_type(column.sql_type)
+
+
 def _column_sql(column: Column, dialect: Dialect) -> str:
-    parts = [quote_ident(column.name), column.sql_type]
+    parts = [quote_ident(column.name), column_type(column, dialect)]
+    if column.default is not None:
+        parts.append(f"DEFAULT {column.default}")
     if not column.nullable:
         parts.append("NOT NULL")
     if dialect == "redshift" and column.encoding:
@@ -42,10 +49,17 @@ def create_table_sql(spec: TableSpec, dialect: Dialect) -> str:
     enforce it (and its planner would trust it), so uniqueness is the loader's dedupe and the
     duplicate-key check's job, and the local table must behave the same way.
     """
+    if dialect == "redshift":
+        for column in spec.table_columns:
+            check_redshift_type(spec.qualified_name, column.name, column.sql_type)
     columns = ",\n    ".join(_column_sql(c, dialect) for c in spec.table_columns)
     sql = f"CREATE TABLE IF NOT EXISTS {quote_table(spec.schema, spec.name)} (\n    {columns}\n)"
     if dialect == "redshift":
         sql += "\n" + _distribution_sql(spec)
+    elif spec.partitioned:
+        # Locally each day is its own Postgres partition, so replacing a day is a swap of
+        # tables (see warehouse/partition_swap.py) instead of a delete plus a second write.
+        sql += f"\nPARTITION BY LIST ({quote_ident(PARTITION_COLUMN.name)})"
     return sql
 
 
@@ -58,7 +72,7 @@ def create_ledger_sql(schema: str) -> str:
         "    file_url varchar(1024) NOT NULL,\n"
         "    checksum varchar(80) NOT NULL,\n"
         "    row_count bigint NOT NULL,\n"
-        "    load_id varchar(64) NOT NULL,\n"
+        "    load_id bigint NOT NULL,\n"
         "    run_id varchar(64) NOT NULL,\n"
         "    loaded_at timestamp NOT NULL,\n"
         # false once a later load of the same partition replaced this file's rows

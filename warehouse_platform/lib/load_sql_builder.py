@@ -8,7 +8,7 @@ Placeholders are psycopg2's %(name)s, which both the Postgres and the Redshift c
 
 from __future__ import annotations
 
-from warehouse_platform.lib.ddl_builder import LEDGER_TABLE, Dialect
+from warehouse_platform.lib.ddl_builder import LEDGER_TABLE, Dialect, column_type
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_literal, quote_table
 from warehouse_platform.lib.table_spec import PARTITION_COLUMN, LoadMode, TableSpec
 
@@ -30,7 +30,10 @@ def lock_table_sql(spec: TableSpec) -> str:
 def create_staging_sql(spec: TableSpec, dialect: Dialect) -> str:
     """A temporary table with the contract columns, all nullable, so a NULL key reaches our own
     check (with a readable message) instead of failing COPY on a NOT NULL constraint."""
-    columns = ", ".join(f"{quote_ident(c.name)} {c.sql_type}" for c in spec.columns)
+    columns = ", ".join(
+        f"{quote_ident(c.name)} {column_type(c, dialect)}" + (f" DEFAULT {c.default}" if c.default is not None else "")
+        for c in spec.columns
+    )
     name = quote_ident(staging_table_name(spec))
     if dialect == "postgres":
         return f"CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP"
@@ -42,11 +45,12 @@ def drop_staging_sql(spec: TableSpec) -> str:
     return f"DROP TABLE IF EXISTS {quote_ident(staging_table_name(spec))}"
 
 
-def copy_from_stdin_sql(spec: TableSpec) -> str:
-    """Postgres: one staged part streamed through the client. HEADER MATCH makes Postgres
-    compare the file's header with the column list, so a drifted file fails loudly."""
+def copy_from_stdin_sql(spec: TableSpec, target: str | None = None) -> str:
+    """Postgres: one staged part streamed through the client, into `target` (an already quoted
+    name; the load's staging table by default). HEADER MATCH makes Postgres compare the file's
+    header with the column list, so a drifted file fails loudly."""
     return (
-        f"COPY {quote_ident(staging_table_name(spec))} ({quote_idents(spec.column_names)}) "
+        f"COPY {target or quote_ident(staging_table_name(spec))} ({quote_idents(spec.column_names)}) "
         "FROM STDIN WITH (FORMAT csv, HEADER MATCH)"
     )
 
@@ -60,11 +64,16 @@ def copy_from_s3_manifest_sql(spec: TableSpec, manifest_url: str, iam_role_arn: 
         "GZIP",
         "CSV",
         "IGNOREHEADER 1",
+        # The stage writes NULL as an empty field; Postgres CSV reads that as NULL, and this
+        # makes Redshift do the same for text columns.
+        "EMPTYASNULL",
         "TIMEFORMAT 'auto'",
         "DATEFORMAT 'auto'",
         "COMPUPDATE OFF",
         "STATUPDATE OFF",
     ]
+    if spec.truncate_columns:
+        options.append("TRUNCATECOLUMNS")
     if region:
         options.append(f"REGION {quote_literal(region)}")
     return (
@@ -91,8 +100,12 @@ def _order_term(spec: TableSpec, term: str) -> str:
     return f"{quote_ident(words[0])} {direction}"
 
 
+def dedupe_order_sql(spec: TableSpec) -> str:
+    return ", ".join(_order_term(spec, t) for t in (spec.dedupe_order or spec.primary_key))
+
+
 def _deduplicated_staging_sql(spec: TableSpec) -> str:
-    order = ", ".join(_order_term(spec, t) for t in (spec.dedupe_order or spec.primary_key))
+    order = dedupe_order_sql(spec)
     return (
         f"SELECT {quote_idents(spec.column_names)}, ROW_NUMBER() OVER ("
         f"PARTITION BY {quote_idents(spec.primary_key)} ORDER BY {order}) AS _row_rank "

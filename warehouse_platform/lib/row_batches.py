@@ -14,3 +14,5 @@ class RowBatches:
 
     columns: tuple[str, ...]
     batches: Iterable[Sequence[Sequence]]
+    # Text columns whose widest value (in UTF-8 bytes) the stage records for type checks.
+    text_columns: tuple[str, ...] = ()

@@ -3,13 +3,16 @@
 The manifest is what Redshift's COPY ... MANIFEST reads (`entries` of `url`, `mandatory` and
 `meta.content_length`), with `meta.record_count` as Redshift's own UNLOAD ... MANIFEST VERBOSE
 writes it. Our additions sit beside, not inside, what Redshift reads: a `batch` section with
-the table, partition and columns, and per-file SHA-256 checksums that the load ledger keys on.
+the table, partition and columns, and per file its SHA-256 (which the load ledger keys on)
+and the widest value of each text column in bytes (so type limits are checked before COPY).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+
+from warehouse_platform.lib.csv_part_writer import WidestValue
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,11 @@ class StagedPart:
     row_count: int
     content_length: int
     sha256: str
+    widest: dict[str, WidestValue] = field(default_factory=dict)
+
+    @property
+    def checksum(self) -> str:
+        return f"sha256:{self.sha256}"
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,6 @@ class StagedBatch:
     columns: tuple[str, ...]
     parts: tuple[StagedPart, ...]
     manifest_url: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:
@@ -53,36 +60,39 @@ class StagedBatch:
                     "partition_key": self.partition_key,
                     "columns": list(self.columns),
                     "record_count": self.row_count,
-                    "checksums": {p.url: f"sha256:{p.sha256}" for p in self.parts},
-                    **self.extra,
+                    "files": {
+                        p.url: {
+                            "checksum": p.checksum,
+                            "widest": {c: vars(w) for c, w in p.widest.items()},
+                        }
+                        for p in self.parts
+                    },
                 },
             },
             indent=2,
+            ensure_ascii=False,
         )
 
     @classmethod
     def from_manifest_json(cls, text: str, manifest_url: str) -> StagedBatch:
         data = json.loads(text)
         batch = data["batch"]
-        checksums = batch["checksums"]
-        parts = tuple(
-            StagedPart(
-                url=e["url"],
-                row_count=int(e["meta"]["record_count"]),
-                content_length=int(e["meta"]["content_length"]),
-                sha256=checksums[e["url"]].removeprefix("sha256:"),
+        parts = []
+        for entry in data["entries"]:
+            file = batch["files"][entry["url"]]
+            parts.append(
+                StagedPart(
+                    url=entry["url"],
+                    row_count=int(entry["meta"]["record_count"]),
+                    content_length=int(entry["meta"]["content_length"]),
+                    sha256=file["checksum"].removeprefix("sha256:"),
+                    widest={c: WidestValue(**w) for c, w in file.get("widest", {}).items()},
+                )
             )
-            for e in data["entries"]
-        )
-        extra = {k: v for k, v in batch.items() if k not in ("table", "partition_key", "columns", "record_count", "checksums")}
         return cls(
             table=batch["table"],
             partition_key=batch["partition_key"],
             columns=tuple(batch["columns"]),
-            parts=parts,
+            parts=tuple(parts),
             manifest_url=manifest_url,
-            extra=extra,
         )
-
-    def describe(self) -> dict:
-        return asdict(self)

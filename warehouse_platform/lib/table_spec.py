@@ -28,12 +28,15 @@ class Column:
     description: str = ""
     # Redshift compression encoding (ENCODE ...); ignored on Postgres.
     encoding: str | None = None
+    # A SQL expression; kept on the staging table too, so a load never loses a target's default.
+    default: str | None = None
 
 
 # Columns the loader adds to every raw table: which partition a row was loaded under (so a
 # partition re-run can replace exactly its rows) and which load wrote it (joins the ledger).
 PARTITION_COLUMN = Column("_partition_date", "date", nullable=False, description="Partition the row was loaded under.")
-LOAD_ID_COLUMN = Column("_load_id", "varchar(64)", nullable=False, description="Load that wrote the row; see the load ledger.")
+# bigint, not a uuid string: it is stored in every row, so it is kept to 8 bytes.
+LOAD_ID_COLUMN = Column("_load_id", "bigint", nullable=False, description="Load that wrote the row; see the load ledger.")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class TableSpec:
     dist_style: DistStyle = DistStyle.AUTO
     dist_key: str | None = None
     sort_key: tuple[str, ...] = field(default_factory=tuple)
+    # Cut VARCHAR values longer than the column (Redshift's TRUNCATECOLUMNS) instead of failing.
+    truncate_columns: bool = False
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -69,6 +74,10 @@ class TableSpec:
     def column_names(self) -> tuple[str, ...]:
         """The contract columns: what staged files carry, in file order."""
         return tuple(c.name for c in self.columns)
+
+    @property
+    def text_column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.sql_type.lower().startswith(("varchar", "char", "character")))
 
     @property
     def loader_columns(self) -> tuple[Column, ...]:

@@ -48,7 +48,7 @@ class StageIOManager(dg.ConfigurableIOManager):
         def publish(part: WrittenPart) -> None:
             key = f"{prefix}/{part.path.name}"
             self.stage.put_file(part.path, key)
-            parts.append(StagedPart(self.stage.url_for(key), part.row_count, part.content_length, part.sha256))
+            parts.append(StagedPart(self.stage.url_for(key), part.row_count, part.content_length, part.sha256, part.widest))
 
         with tempfile.TemporaryDirectory(prefix="stage-") as scratch:
             write_csv_parts(
@@ -58,6 +58,7 @@ class StageIOManager(dg.ConfigurableIOManager):
                 slice_count=self.slice_count,
                 max_part_bytes=self.max_part_bytes,
                 on_part_written=publish,
+                measure_widths_of=obj.text_columns,
             )
         manifest_key = f"{prefix}/{MANIFEST_NAME}"
         batch = StagedBatch(

@@ -21,9 +21,16 @@ class LoadError(Exception):
         super().__init__(f"load of {table} failed at {file_url} {where}: {reason}")
 
 
+_NOT_NULL_VIOLATION = "23502"
+
+
 def describe_copy_error(error: psycopg2.Error, spec: TableSpec, file_url: str) -> LoadError:
     reason = (error.diag.message_primary or str(error)).strip()
     match = _COPY_CONTEXT.search(error.diag.context or "")
     line = int(match["line"]) if match else None
-    column = match["column"].strip() if match and match["column"] else None
+    column = match["column"].strip() if match and match["column"] else error.diag.column_name
+    if error.pgcode == _NOT_NULL_VIOLATION and column:
+        # The message would name an internal load table; say what it means for the data.
+        kind = "NULL primary key" if column in spec.primary_key else "NULL in a NOT NULL column"
+        reason = f"{kind} ({column})"
     return LoadError(spec.qualified_name, file_url, line, column, reason)

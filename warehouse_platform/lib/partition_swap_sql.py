@@ -1,0 +1,126 @@
+"""Postgres statements for loading a day by swapping in a freshly loaded partition table.
+
+A day's rows are COPYed (in parallel) into a new table outside the target; once checked and
+deduplicated it replaces the day's old partition in one transaction (detach + drop + attach).
+Nothing is written twice, and readers see the old day until the commit.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_literal, quote_table
+from warehouse_platform.lib.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, TableSpec
+
+
+def partitions_schema(spec: TableSpec) -> str:
+    """Partition tables live beside, not in, the analysts' schema."""
+    return f"{spec.schema}_partitions"
+
+
+def partition_table_name(spec: TableSpec, day: date) -> str:
+    return f"{spec.name}__{day:%Y%m%d}"
+
+
+def load_table_name(spec: TableSpec, load_id: int) -> str:
+    return f"{spec.name}__load_{load_id:x}"
+
+
+def create_load_table_sql(spec: TableSpec, table: str, day: date, load_id: int) -> list[str]:
+    """The new day's table: the target's columns, with the day and load id as column defaults
+    (COPY fills only the contract columns) and a CHECK that lets ATTACH skip its scan."""
+    qualified = quote_table(partitions_schema(spec), table)
+    day_literal = quote_literal(day.isoformat())
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {quote_ident(partitions_schema(spec))}",
+        f"CREATE TABLE {qualified} (LIKE {quote_table(spec.schema, spec.name)} INCLUDING DEFAULTS)",
+        f"ALTER TABLE {qualified} ALTER COLUMN {quote_ident(PARTITION_COLUMN.name)} SET DEFAULT {day_literal}, "
+        f"ALTER COLUMN {quote_ident(LOAD_ID_COLUMN.name)} SET DEFAULT {int(load_id)}",
+        f"ALTER TABLE {qualified} ADD CONSTRAINT {quote_ident(table + '_day')} "
+        f"CHECK ({quote_ident(PARTITION_COLUMN.name)} = {day_literal}::date)",
+    ]
+
+
+def lock_parent_sql(spec: TableSpec) -> str:
+    # SHARE ROW EXCLUSIVE conflicts with itself: one load of a table at a time, readers unaffected.
+    return f"LOCK TABLE {quote_table(spec.schema, spec.name)} IN SHARE ROW EXCLUSIVE MODE"
+
+
+def count_rows_and_null_keys_sql(spec: TableSpec, table: str) -> str:
+    null_key = " OR ".join(f"{quote_ident(k)} IS NULL" for k in spec.primary_key)
+    return (
+        f"SELECT count(*), count(*) FILTER (WHERE {null_key}) "
+        f"FROM {quote_table(partitions_schema(spec), table)}"
+    )
+
+
+def duplicate_keys_sql(spec: TableSpec, table: str) -> str:
+    keys = quote_idents(spec.primary_key)
+    return (
+        f"SELECT {keys}, count(*) AS copies FROM {quote_table(partitions_schema(spec), table)} "
+        f"GROUP BY {keys} HAVING count(*) > 1"
+    )
+
+
+def delete_duplicates_sql(spec: TableSpec, table: str, order_by: str) -> str:
+    """Keep the first row of each duplicated key (by `order_by`), delete the others."""
+    qualified = quote_table(partitions_schema(spec), table)
+    keys = quote_idents(spec.primary_key)
+    return (
+        f"DELETE FROM {qualified} WHERE ctid IN ("
+        f"SELECT ctid FROM (SELECT ctid, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {order_by}) AS r "
+        f"FROM {qualified} WHERE ({keys}) IN ({duplicate_keys_sql(spec, table).replace(', count(*) AS copies', '')})"
+        ") ranked WHERE r > 1)"
+    )
+
+
+def max_text_bytes_sql(spec: TableSpec, table: str, columns: tuple[str, ...]) -> str:
+    widths = ", ".join(f"max(octet_length({quote_ident(c)}))" for c in columns)
+    return f"SELECT {widths} FROM {quote_table(partitions_schema(spec), table)}"
+
+
+def delete_keys_in_other_days_sql(spec: TableSpec, table: str) -> str:
+    """Upsert across days: a key loaded today leaves whichever other day held it."""
+    target = quote_table(spec.schema, spec.name)
+    match = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in spec.primary_key)
+    return (
+        f"DELETE FROM {target} t USING {quote_table(partitions_schema(spec), table)} s "
+        f"WHERE {match} AND t.{quote_ident(PARTITION_COLUMN.name)} <> %(partition_date)s"
+    )
+
+
+def find_day_partition_sql() -> str:
+    return (
+        "SELECT n.nspname, c.relname FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE i.inhparent = %(parent)s::regclass "
+        "AND pg_get_expr(c.relpartbound, c.oid) = %(bound)s"
+    )
+
+
+def partition_bound(day: date) -> str:
+    return f"FOR VALUES IN ('{day.isoformat()}')"
+
+
+def detach_and_drop_sql(spec: TableSpec, schema: str, table: str) -> list[str]:
+    return [
+        f"ALTER TABLE {quote_table(spec.schema, spec.name)} DETACH PARTITION {quote_table(schema, table)}",
+        f"DROP TABLE {quote_table(schema, table)}",
+    ]
+
+
+def attach_sql(spec: TableSpec, load_table: str, day: date) -> list[str]:
+    final = partition_table_name(spec, day)
+    return [
+        f"ALTER TABLE {quote_table(partitions_schema(spec), load_table)} RENAME TO {quote_ident(final)}",
+        f"ALTER TABLE {quote_table(spec.schema, spec.name)} ATTACH PARTITION "
+        f"{quote_table(partitions_schema(spec), final)} {partition_bound(day)}",
+    ]
+
+
+def drop_load_table_sql(spec: TableSpec, table: str) -> str:
+    return f"DROP TABLE IF EXISTS {quote_table(partitions_schema(spec), table)}"
+
+
+def relkind_sql() -> str:
+    return "SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(%(table)s)"

@@ -1,0 +1,53 @@
+"""Turning Redshift's COPY failures into errors a person can act on, and keeping secrets out
+of anything we show.
+
+Redshift records the rejected row in STL_LOAD_ERRORS (provisioned clusters) or
+SYS_LOAD_ERROR_DETAIL (Serverless, and provisioned too); both are read on the session that ran
+the COPY, newest first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SYS_LOAD_ERROR_DETAIL_SQL = (
+    "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(error_message) "
+    "FROM sys_load_error_detail WHERE session_id = pg_backend_pid() "
+    "ORDER BY start_time DESC LIMIT 1"
+)
+
+STL_LOAD_ERRORS_SQL = (
+    "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason) "
+    "FROM stl_load_errors WHERE query = pg_last_copy_id() "
+    "ORDER BY starttime DESC LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class LoadErrorRow:
+    file: str
+    line: int | None
+    column: str | None
+    reason: str
+
+    def __post_init__(self) -> None:
+        # Redshift pads CHAR columns and reports "no column" as an empty name.
+        object.__setattr__(self, "column", (self.column or "").strip() or None)
+        object.__setattr__(self, "reason", (self.reason or "").strip())
+
+
+_SECRETS = [
+    (re.compile(r"(ACCESS_KEY_ID\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
+    (re.compile(r"(SECRET_ACCESS_KEY\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
+    (re.compile(r"(SESSION_TOKEN\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
+    (re.compile(r"(CREDENTIALS\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
+    (re.compile(r"(MASTER_SYMMETRIC_KEY\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
+]
+
+
+def redact_credentials(sql: str) -> str:
+    """Mask key material if a statement carries any (ours use IAM_ROLE, which is not secret)."""
+    for pattern, replacement in _SECRETS:
+        sql = pattern.sub(replacement, sql)
+    return sql

@@ -1,0 +1,48 @@
+"""What a load is asked to do and what it reports back."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+
+from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.lib.table_spec import TableSpec
+
+UNPARTITIONED = "unpartitioned"
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    spec: TableSpec
+    batch: StagedBatch
+    run_id: str
+    # 63 random bits: unique per load, and small enough for the bigint stored in every row.
+    load_id: int = field(default_factory=lambda: secrets.randbits(63))
+
+    @property
+    def partition_key(self) -> str:
+        return self.batch.partition_key or UNPARTITIONED
+
+    @property
+    def partition_date(self) -> date | None:
+        return date.fromisoformat(self.batch.partition_key) if self.batch.partition_key else None
+
+    @property
+    def params(self) -> dict:
+        return {
+            "table_name": self.spec.qualified_name,
+            "partition_key": self.partition_key,
+            "partition_date": self.partition_date,
+            "load_id": self.load_id,
+        }
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    already_loaded: bool
+    rows_staged: int = 0
+    rows_loaded: int = 0
+    partition_rows: int = 0
+    table_rows: int = 0
+    duplicate_keys: tuple[tuple, ...] = ()  # a sample: (key..., copies)

@@ -1,0 +1,115 @@
+"""Postgres: load a day into a new table in parallel, then swap it in for the day's partition.
+
+Replacing a day with DELETE + INSERT writes every row twice; here the COPY writes the rows
+once, into a table that becomes the day's partition. The new table is loaded by several
+connections at once (one per core), then one transaction checks it (row count against the
+manifest, NULL keys, duplicate keys -> deduplicated in the declared order), and detaches
+the old day, attaches the new one and records the ledger. Until that commit readers see the
+old day; after a failure the new table is dropped and nothing else has changed.
+"""
+
+from __future__ import annotations
+
+from warehouse_platform.lib import load_sql_builder as sqlb
+from warehouse_platform.lib import partition_swap_sql as swap
+from warehouse_platform.lib.sql_quoting import quote_table
+from warehouse_platform.lib.table_spec import LoadMode
+from warehouse_platform.warehouse import ledger
+from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
+from warehouse_platform.warehouse.staging_load import check_text_widths_in_table
+
+DUPLICATE_SAMPLE = 20
+
+
+def _require_partitioned_target(cur, req: LoadRequest) -> None:
+    cur.execute(swap.relkind_sql(), {"table": f"{req.spec.schema}.{req.spec.name}"})
+    row = cur.fetchone()
+    if row is None or row[0] != "p":
+        raise LoadError(
+            req.spec.qualified_name, req.batch.manifest_url, None, None,
+            "the table exists but is not partitioned by day (created by an older version of the platform); "
+            "drop it (or `make clean` locally) and load again",
+        )
+
+
+def load_by_partition_swap(warehouse, stage, req: LoadRequest) -> LoadOutcome:
+    spec, day = req.spec, req.partition_date
+    load_table = swap.load_table_name(spec, req.load_id)
+    with warehouse.connection() as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            _require_partitioned_target(cur, req)
+            for statement in swap.create_load_table_sql(spec, load_table, day, req.load_id):
+                cur.execute(statement)
+    try:
+        if req.batch.parts:
+            warehouse.copy_in_parallel(quote_table(swap.partitions_schema(spec), load_table), spec, req.batch, stage)
+        return _swap_in(warehouse, req, load_table)
+    finally:
+        with warehouse.connection() as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(swap.drop_load_table_sql(spec, load_table))  # no-op once attached (renamed)
+
+
+def _swap_in(warehouse, req: LoadRequest, load_table: str) -> LoadOutcome:
+    spec, day = req.spec, req.partition_date
+    with warehouse.connection() as conn:
+        try:
+            with conn.cursor() as cur:
+                # Room for the duplicate check's hash table; local to this transaction.
+                cur.execute("SET LOCAL work_mem = '256MB'")
+                cur.execute(swap.lock_parent_sql(spec))
+                if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
+                    conn.rollback()  # a duplicated run got here first
+                    return _already(warehouse, req)
+                cur.execute(swap.count_rows_and_null_keys_sql(spec, load_table))
+                rows_staged, null_keys = cur.fetchone()
+                if rows_staged != req.batch.row_count:
+                    raise LoadError(
+                        spec.qualified_name, req.batch.manifest_url, None, None,
+                        f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
+                    )
+                if null_keys:
+                    raise LoadError(
+                        spec.qualified_name, req.batch.manifest_url, None, ", ".join(spec.primary_key),
+                        f"{null_keys} rows have a NULL primary key",
+                    )
+                check_text_widths_in_table(cur, req, quote_table(swap.partitions_schema(spec), load_table))
+                cur.execute(swap.duplicate_keys_sql(spec, load_table))
+                duplicates = cur.fetchall()
+                rows_loaded = rows_staged
+                if duplicates:
+                    cur.execute(swap.delete_duplicates_sql(spec, load_table, sqlb.dedupe_order_sql(spec)))
+                    rows_loaded -= cur.rowcount
+                if spec.mode == LoadMode.UPSERT:
+                    cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
+                cur.execute(
+                    swap.find_day_partition_sql(),
+                    {"parent": f"{spec.schema}.{spec.name}", "bound": swap.partition_bound(day)},
+                )
+                if old := cur.fetchone():
+                    for statement in swap.detach_and_drop_sql(spec, *old):
+                        cur.execute(statement)
+                for statement in swap.attach_sql(spec, load_table, day):
+                    cur.execute(statement)
+                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id)
+                cur.execute(sqlb.count_table_rows_sql(spec))
+                table_rows = cur.fetchone()[0]
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return LoadOutcome(
+        False, rows_staged, rows_loaded, rows_loaded, table_rows,
+        tuple(tuple(d) for d in duplicates[:DUPLICATE_SAMPLE]),
+    )
+
+
+def _already(warehouse, req: LoadRequest) -> LoadOutcome:
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(sqlb.count_partition_rows_sql(req.spec), req.params)
+        partition_rows = cur.fetchone()[0]
+        cur.execute(sqlb.count_table_rows_sql(req.spec))
+        return LoadOutcome(True, partition_rows=partition_rows, table_rows=cur.fetchone()[0])

@@ -1,0 +1,82 @@
+"""Load through a temporary staging table, in one transaction (Redshift always; Postgres for
+unpartitioned tables and appends).
+
+lock target -> ledger check -> COPY into staging -> row count and NULL-key checks -> delete
+what the load replaces -> insert one row per key (ROW_NUMBER in the declared order) -> ledger.
+"""
+
+from __future__ import annotations
+
+from warehouse_platform.lib import load_sql_builder as sqlb
+from warehouse_platform.lib.redshift_types import varchar_bytes
+from warehouse_platform.lib.sql_quoting import quote_ident
+from warehouse_platform.warehouse import ledger
+from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
+
+
+def _counts(cur, req: LoadRequest) -> tuple[int, int]:
+    cur.execute(sqlb.count_partition_rows_sql(req.spec), req.params)
+    partition_rows = cur.fetchone()[0]
+    cur.execute(sqlb.count_table_rows_sql(req.spec))
+    return partition_rows, cur.fetchone()[0]
+
+
+def check_text_widths_in_table(cur, req: LoadRequest, table_sql: str) -> None:
+    """For files staged without width statistics (landed by other systems): measure in bytes,
+    as Redshift would, after COPY and before anything reaches the target."""
+    spec = req.spec
+    declared = {c: varchar_bytes(spec.column(c).sql_type) for c in spec.text_column_names}
+    declared = {c: n for c, n in declared.items() if n is not None}
+    if not declared or spec.truncate_columns or all(set(declared) <= set(p.widest) for p in req.batch.parts):
+        return
+    widths = ", ".join(f"max(octet_length({quote_ident(c)}))" for c in declared)
+    cur.execute(f"SELECT {widths} FROM {table_sql}")
+    for (column, limit), widest in zip(declared.items(), cur.fetchone(), strict=True):
+        if widest is not None and widest > limit:
+            raise LoadError(
+                spec.qualified_name, req.batch.manifest_url, None, column,
+                f"a value is {widest} bytes (UTF-8) but the column is varchar({limit}); Redshift would reject it",
+            )
+
+
+def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
+    spec = req.spec
+    with warehouse.connection() as conn:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sqlb.lock_table_sql(spec))
+                if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
+                    partition_rows, table_rows = _counts(cur, req)
+                    conn.rollback()
+                    return LoadOutcome(True, partition_rows=partition_rows, table_rows=table_rows)
+                cur.execute(sqlb.create_staging_sql(spec, warehouse.dialect))
+                if req.batch.parts:
+                    warehouse.copy_into_staging(cur, spec, req.batch, stage)
+                cur.execute(sqlb.count_staging_sql(spec))
+                rows_staged = cur.fetchone()[0]
+                if rows_staged != req.batch.row_count:
+                    raise LoadError(
+                        spec.qualified_name, req.batch.manifest_url, None, None,
+                        f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
+                    )
+                cur.execute(sqlb.count_null_keys_sql(spec))
+                if null_keys := cur.fetchone()[0]:
+                    raise LoadError(
+                        spec.qualified_name, req.batch.manifest_url, None, ", ".join(spec.primary_key),
+                        f"{null_keys} rows have a NULL primary key",
+                    )
+                if warehouse.dialect == "postgres":
+                    check_text_widths_in_table(cur, req, quote_ident(sqlb.staging_table_name(spec)))
+                if delete_sql := sqlb.delete_replaced_rows_sql(spec):
+                    cur.execute(delete_sql, req.params)
+                cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
+                rows_loaded = cur.rowcount
+                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id)
+                cur.execute(sqlb.drop_staging_sql(spec))
+                partition_rows, table_rows = _counts(cur, req)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return LoadOutcome(False, rows_staged, rows_loaded, partition_rows, table_rows)
