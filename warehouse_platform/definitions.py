@@ -4,6 +4,7 @@ import dagster as dg
 
 from warehouse_platform import environment
 from warehouse_platform.automation import jobs
+from warehouse_platform.export import assets as export_assets
 from warehouse_platform.extract import assets as extract_assets
 from warehouse_platform.transform import assets as transform_assets
 from warehouse_platform.warehouse import assets as warehouse_assets
@@ -12,6 +13,7 @@ defs = dg.Definitions.merge(
     extract_assets.defs,
     warehouse_assets.defs,
     transform_assets.defs,
+    export_assets.defs,
     jobs.defs,
     dg.Definitions(resources=environment.build_resources()),
 )

@@ -77,3 +77,32 @@ def test_duplicates_inside_one_batch_load_once(loader):
     report = load_staged_batch(warehouse, stage, SESSION_TRANSACTION, batch, "r")
     assert (report.rows_staged, report.rows_loaded, report.duplicates_skipped) == (4, 3, 1)
     assert len(_rows(warehouse)) == 3
+
+
+def test_oversize_varchar_is_caught_before_copy_with_column_file_line_and_value(loader):
+    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
+    from warehouse_platform_tests.staged_batches import platform_batch
+
+    warehouse, stage = loader
+    # 11 Hangul syllables: 11 characters (fits Postgres's varchar(32)) but 33 bytes (not Redshift's).
+    wide = "네이버광고채널캠페인유"
+    rows = [("1", "a" * 32, "Naver"), ("2", "b" * 32, "Google"), ("3", "c" * 32, wide)]
+    batch = platform_batch(stage, USER_SESSION_CHANNEL, "2026-11-01", rows, slice_count=1)
+    with pytest.raises(LoadError) as raised:
+        load_staged_batch(warehouse, stage, USER_SESSION_CHANNEL, batch, "r")
+    error = raised.value
+    assert (error.column, error.line) == ("channel", 4)
+    assert error.file_url == batch.parts[0].url
+    assert "33 bytes" in error.reason and "varchar(32)" in error.reason and wide in error.reason
+
+
+def test_oversize_varchar_in_a_file_without_widths_is_measured_in_bytes_after_copy(loader):
+    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
+    from warehouse_platform_tests.staged_batches import hand_written_batch
+
+    warehouse, stage = loader
+    batch = hand_written_batch(stage, USER_SESSION_CHANNEL, "2026-11-01", "landed.csv.gz", [["1", "a" * 32, "네이버광고채널캠페인유"]])
+    with pytest.raises(LoadError, match=r"33 bytes .* varchar\(32\)") as raised:
+        load_staged_batch(warehouse, stage, USER_SESSION_CHANNEL, batch, "r")
+    assert raised.value.column == "channel"
+    assert warehouse.query("SELECT count(*) FROM raw_data.user_session_channel") == [(0,)]

@@ -115,3 +115,51 @@ def test_specs_reject_inconsistent_declarations():
     bad_order = TableSpec(schema="s", name="t", columns=(Column("a", "int"),), primary_key=("a",), dedupe_order=("a; drop",))
     with pytest.raises(ValueError, match="dedupe_order"):
         load_sql_builder.insert_from_staging_sql(bad_order)
+
+
+def test_truncate_option_becomes_truncatecolumns():
+    from dataclasses import replace
+
+    spec = replace(SESSION_TIMESTAMP, truncate_columns=True)
+    assert "TRUNCATECOLUMNS" in load_sql_builder.copy_from_s3_manifest_sql(spec, "s3://b/m.json", "arn:aws:iam::1:role/r")
+    assert "TRUNCATECOLUMNS" not in load_sql_builder.copy_from_s3_manifest_sql(SESSION_TIMESTAMP, "s3://b/m.json", "arn:aws:iam::1:role/r")
+
+
+def test_load_error_lookups_parse_and_read_the_copy_of_this_session():
+    from warehouse_platform.lib import redshift_load_errors as errors
+
+    for sql in (errors.SYS_LOAD_ERROR_DETAIL_SQL, errors.STL_LOAD_ERRORS_SQL):
+        assert isinstance(_parse_redshift(sql), exp.Select)
+    assert "pg_backend_pid()" in errors.SYS_LOAD_ERROR_DETAIL_SQL
+    assert "pg_last_copy_id()" in errors.STL_LOAD_ERRORS_SQL
+    row = errors.LoadErrorRow("s3://b/part-00001.csv.gz", 42, "amount    ", "Invalid digit, Value 'x', Pos 0  ")
+    assert (row.column, row.reason) == ("amount", "Invalid digit, Value 'x', Pos 0")
+    assert errors.LoadErrorRow("f", None, "   ", "r").column is None
+
+
+def test_secrets_are_redacted_from_displayed_statements():
+    from warehouse_platform.lib.redshift_load_errors import redact_credentials
+
+    keyed = "COPY t FROM 's3://b/m' ACCESS_KEY_ID 'AKIAEXAMPLE' SECRET_ACCESS_KEY 'wJalrEXAMPLE' SESSION_TOKEN 'tok' CSV"
+    shown = redact_credentials(keyed)
+    assert "AKIAEXAMPLE" not in shown and "wJalrEXAMPLE" not in shown and "tok'" not in shown
+    assert shown.count("'***'") == 3
+    assert redact_credentials("CREDENTIALS 'aws_access_key_id=A;aws_secret_access_key=B'") == "CREDENTIALS '***'"
+
+
+def test_unload_and_local_export_share_the_options():
+    from warehouse_platform.lib.export_sql_builder import ExportOptions, copy_to_stdout_sql, unload_sql
+
+    select = "SELECT * FROM \"analytics\".\"mau\" WHERE month >= '2026-01-01'"
+    options = ExportOptions(delimiter="|")
+    assert unload_sql(select, "s3://b/exports/mau/part_", "arn:aws:iam::1:role/r", options) == (
+        "UNLOAD ('SELECT * FROM \"analytics\".\"mau\" WHERE month >= ''2026-01-01''')\n"
+        "TO 's3://b/exports/mau/part_'\n"
+        "IAM_ROLE 'arn:aws:iam::1:role/r'\n"
+        "FORMAT AS CSV\nDELIMITER AS '|'\nHEADER\nGZIP\nMANIFEST VERBOSE\nALLOWOVERWRITE\nPARALLEL ON\nMAXFILESIZE 125 MB"
+    )
+    assert copy_to_stdout_sql(select, options).endswith(
+        "TO STDOUT WITH (FORMAT csv, HEADER true, DELIMITER '|', QUOTE '\"', ENCODING 'UTF8')"
+    )
+    with pytest.raises(ValueError, match="UTF-8"):
+        unload_sql(select, "s3://b/p", "arn", ExportOptions(encoding="EUC_KR"))

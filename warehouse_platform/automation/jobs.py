@@ -1,7 +1,7 @@
 """Jobs: what runs together.
 
 load_daily_sessions  extract + stage + load of the day-partitioned session tables, one day per run
-build_analytics      the channel dimension (unpartitioned, replaced whole) and every dbt model
+build_analytics      the channel dimension (unpartitioned, replaced whole), every dbt model, exports
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ build_analytics = dg.define_asset_job(
     "build_analytics",
     selection=(
         dg.AssetSelection.assets(*(stage_asset_key(s) for s in _reference), *(raw_asset_key(s) for s in _reference))
-        | dg.AssetSelection.groups("analytics")
+        | dg.AssetSelection.groups("analytics", "exports")
     ),
-    description="Reload the channel dimension and rebuild every analytics model with dbt (tests included).",
+    description=(
+        "Reload the channel dimension, rebuild every analytics model with dbt (tests included) and "
+        "export the reporting tables to the stage."
+    ),
 )
 
 defs = dg.Definitions(jobs=[load_daily_sessions, build_analytics])

@@ -62,6 +62,7 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
             columns=spec.column_names,
             batches=source_db.stream(EXTRACT_QUERIES[spec.name], params),
             text_columns=spec.text_column_names,
+            key_columns=spec.primary_key,
         )
 
     return _stage

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
 from warehouse_platform.lib.redshift_types import preview, utf8_width
 
 DEFAULT_MAX_PART_BYTES = 64 * 1024 * 1024
@@ -42,7 +43,7 @@ class WrittenPart:
     widest: dict[str, WidestValue] = field(default_factory=dict)
 
 
-class _HashingWriter(io.RawIOBase):
+class HashingWriter(io.RawIOBase):
     """Counts and hashes the compressed bytes on their way to disk (no second read)."""
 
     def __init__(self, path: Path) -> None:
@@ -70,7 +71,7 @@ class _OpenPart:
         self.columns = columns
         self.measured = measured
         self.widest: dict[str, WidestValue] = {}
-        self.raw = _HashingWriter(path)
+        self.raw = HashingWriter(path)
         # mtime=0 and no file name in the header: the same rows always give the same bytes, so
         # a re-extracted, unchanged partition has the same checksum and is not loaded twice.
         self.gzip = gzip.GzipFile(fileobj=self.raw, mode="wb", compresslevel=compresslevel, mtime=0)
@@ -107,6 +108,7 @@ def write_csv_parts(
     compresslevel: int = DEFAULT_COMPRESSLEVEL,
     on_part_written: Callable[[WrittenPart], None] | None = None,
     measure_widths_of: Sequence[str] = (),
+    key_tracker: KeyUniquenessTracker | None = None,
 ) -> list[WrittenPart]:
     """Write `batches` as gzip CSV parts (with a header row) under `directory`.
 
@@ -142,6 +144,8 @@ def write_csv_parts(
                     for i in range(slice_count)
                 )
             rows = batch if isinstance(batch, list) else list(batch)
+            if key_tracker is not None:
+                key_tracker.observe(rows)
             for i, part in enumerate(group):
                 part.write(rows[i::slice_count])
             if max(part.raw.size for part in group) >= max_part_bytes:

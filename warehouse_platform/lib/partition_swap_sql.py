@@ -46,14 +46,6 @@ def lock_parent_sql(spec: TableSpec) -> str:
     return f"LOCK TABLE {quote_table(spec.schema, spec.name)} IN SHARE ROW EXCLUSIVE MODE"
 
 
-def count_rows_and_null_keys_sql(spec: TableSpec, table: str) -> str:
-    null_key = " OR ".join(f"{quote_ident(k)} IS NULL" for k in spec.primary_key)
-    return (
-        f"SELECT count(*), count(*) FILTER (WHERE {null_key}) "
-        f"FROM {quote_table(partitions_schema(spec), table)}"
-    )
-
-
 def duplicate_keys_sql(spec: TableSpec, table: str) -> str:
     keys = quote_idents(spec.primary_key)
     return (
@@ -62,15 +54,25 @@ def duplicate_keys_sql(spec: TableSpec, table: str) -> str:
     )
 
 
+def duplicate_candidates_sql(spec: TableSpec, table: str) -> str:
+    """Like duplicate_keys_sql, over only the candidate keys the stage flagged (%(candidates)s,
+    an array; single-column keys)."""
+    (key,) = spec.primary_key
+    return (
+        f"SELECT {quote_ident(key)}, count(*) AS copies FROM {quote_table(partitions_schema(spec), table)} "
+        f"WHERE {quote_ident(key)} = ANY(%(candidates)s) GROUP BY {quote_ident(key)} HAVING count(*) > 1"
+    )
+
+
 def delete_duplicates_sql(spec: TableSpec, table: str, order_by: str) -> str:
-    """Keep the first row of each duplicated key (by `order_by`), delete the others."""
+    """Keep the first row (by `order_by`) of each key in %(duplicates)s, an array of
+    single-column keys; delete the others."""
     qualified = quote_table(partitions_schema(spec), table)
-    keys = quote_idents(spec.primary_key)
+    (key,) = spec.primary_key
     return (
         f"DELETE FROM {qualified} WHERE ctid IN ("
-        f"SELECT ctid FROM (SELECT ctid, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {order_by}) AS r "
-        f"FROM {qualified} WHERE ({keys}) IN ({duplicate_keys_sql(spec, table).replace(', count(*) AS copies', '')})"
-        ") ranked WHERE r > 1)"
+        f"SELECT ctid FROM (SELECT ctid, ROW_NUMBER() OVER (PARTITION BY {quote_ident(key)} ORDER BY {order_by}) AS r "
+        f"FROM {qualified} WHERE {quote_ident(key)} = ANY(%(duplicates)s)) ranked WHERE r > 1)"
     )
 
 

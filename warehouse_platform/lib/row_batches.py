@@ -16,3 +16,5 @@ class RowBatches:
     batches: Iterable[Sequence[Sequence]]
     # Text columns whose widest value (in UTF-8 bytes) the stage records for type checks.
     text_columns: tuple[str, ...] = ()
+    # The logical key; the stage gathers evidence that it is unique within the batch.
+    key_columns: tuple[str, ...] = ()

@@ -35,6 +35,9 @@ class StagedBatch:
     columns: tuple[str, ...]
     parts: tuple[StagedPart, ...]
     manifest_url: str = ""
+    # Keys that may occur more than once in the batch (see lib/key_uniqueness.py): () proves
+    # the keys unique, None means nothing is known and the loader checks every row.
+    duplicate_candidates: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def row_count(self) -> int:
@@ -67,6 +70,9 @@ class StagedBatch:
                         }
                         for p in self.parts
                     },
+                    "key_check": None
+                    if self.duplicate_candidates is None
+                    else {"duplicate_candidates": [list(k) for k in self.duplicate_candidates]},
                 },
             },
             indent=2,
@@ -89,10 +95,14 @@ class StagedBatch:
                     widest={c: WidestValue(**w) for c, w in file.get("widest", {}).items()},
                 )
             )
+        key_check = batch.get("key_check")
         return cls(
             table=batch["table"],
             partition_key=batch["partition_key"],
             columns=tuple(batch["columns"]),
             parts=tuple(parts),
             manifest_url=manifest_url,
+            duplicate_candidates=None
+            if key_check is None
+            else tuple(tuple(k) for k in key_check["duplicate_candidates"]),
         )

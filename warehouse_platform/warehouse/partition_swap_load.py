@@ -36,16 +36,19 @@ def _require_partitioned_target(cur, req: LoadRequest) -> None:
 def load_by_partition_swap(warehouse, stage, req: LoadRequest) -> LoadOutcome:
     spec, day = req.spec, req.partition_date
     load_table = swap.load_table_name(spec, req.load_id)
-    with warehouse.connection() as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            _require_partitioned_target(cur, req)
-            for statement in swap.create_load_table_sql(spec, load_table, day, req.load_id):
-                cur.execute(statement)
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        _require_partitioned_target(cur, req)
+        warehouse.lock_ddl(cur)
+        for statement in swap.create_load_table_sql(spec, load_table, day, req.load_id):
+            cur.execute(statement)
+        conn.commit()
     try:
+        rows_copied = 0
         if req.batch.parts:
-            warehouse.copy_in_parallel(quote_table(swap.partitions_schema(spec), load_table), spec, req.batch, stage)
-        return _swap_in(warehouse, req, load_table)
+            rows_copied = warehouse.copy_in_parallel(
+                quote_table(swap.partitions_schema(spec), load_table), spec, req.batch, stage
+            )
+        return _swap_in(warehouse, req, load_table, rows_copied)
     finally:
         with warehouse.connection() as conn:
             conn.autocommit = True
@@ -53,7 +56,20 @@ def load_by_partition_swap(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                 cur.execute(swap.drop_load_table_sql(spec, load_table))  # no-op once attached (renamed)
 
 
-def _swap_in(warehouse, req: LoadRequest, load_table: str) -> LoadOutcome:
+def _find_duplicates(cur, req: LoadRequest, load_table: str) -> list[tuple]:
+    """Duplicate keys in the new day's table: only the stage's candidates when it vouched for
+    the rest, every row otherwise (files from elsewhere)."""
+    candidates = req.batch.duplicate_candidates
+    if candidates is None:
+        cur.execute(swap.duplicate_keys_sql(req.spec, load_table))
+        return cur.fetchall()
+    if not candidates:
+        return []
+    cur.execute(swap.duplicate_candidates_sql(req.spec, load_table), {"candidates": [k[0] for k in candidates]})
+    return cur.fetchall()
+
+
+def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> LoadOutcome:
     spec, day = req.spec, req.partition_date
     with warehouse.connection() as conn:
         try:
@@ -64,24 +80,21 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str) -> LoadOutcome:
                 if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
                     conn.rollback()  # a duplicated run got here first
                     return _already(warehouse, req)
-                cur.execute(swap.count_rows_and_null_keys_sql(spec, load_table))
-                rows_staged, null_keys = cur.fetchone()
+                # NULL keys cannot get this far: the new table keeps the target's NOT NULL
+                # constraints, so COPY itself refuses them with the file and line.
                 if rows_staged != req.batch.row_count:
                     raise LoadError(
                         spec.qualified_name, req.batch.manifest_url, None, None,
                         f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
                     )
-                if null_keys:
-                    raise LoadError(
-                        spec.qualified_name, req.batch.manifest_url, None, ", ".join(spec.primary_key),
-                        f"{null_keys} rows have a NULL primary key",
-                    )
                 check_text_widths_in_table(cur, req, quote_table(swap.partitions_schema(spec), load_table))
-                cur.execute(swap.duplicate_keys_sql(spec, load_table))
-                duplicates = cur.fetchall()
+                duplicates = _find_duplicates(cur, req, load_table)
                 rows_loaded = rows_staged
                 if duplicates:
-                    cur.execute(swap.delete_duplicates_sql(spec, load_table, sqlb.dedupe_order_sql(spec)))
+                    cur.execute(
+                        swap.delete_duplicates_sql(spec, load_table, sqlb.dedupe_order_sql(spec)),
+                        {"duplicates": [d[0] for d in duplicates]},
+                    )
                     rows_loaded -= cur.rowcount
                 if spec.mode == LoadMode.UPSERT:
                     cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)

@@ -8,11 +8,14 @@ manifest from S3), the DDL dialect, and how dbt connects.
 
 import gzip
 import hashlib
+import json
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -21,6 +24,8 @@ import psycopg2.extensions
 from pydantic import PrivateAttr
 
 from warehouse_platform.lib import ddl_builder, load_sql_builder, redshift_load_errors
+from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
+from warehouse_platform.lib.export_sql_builder import ExportOptions, copy_to_stdout_sql, unload_sql
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
 from warehouse_platform.lib.table_spec import LoadMode, TableSpec
 from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
@@ -78,8 +83,13 @@ class Warehouse(dg.ConfigurableResource, ABC):
         finally:
             conn.close()
 
+    def lock_ddl(self, cursor) -> None:
+        """Serialize this transaction's CREATE ... IF NOT EXISTS with other loads' (which is not
+        safe under concurrency on its own). Nothing to do where the engine serializes DDL."""
+
     def ensure_schemas(self) -> None:
         with self.connection() as conn, conn.cursor() as cur:
+            self.lock_ddl(cur)
             for schema in ddl_builder.WAREHOUSE_SCHEMAS:
                 cur.execute(ddl_builder.create_schema_sql(schema))
             cur.execute(ddl_builder.create_ledger_sql("raw_data"))
@@ -87,6 +97,7 @@ class Warehouse(dg.ConfigurableResource, ABC):
 
     def ensure_table(self, spec: TableSpec) -> None:
         with self.connection() as conn, conn.cursor() as cur:
+            self.lock_ddl(cur)
             cur.execute(ddl_builder.create_schema_sql(spec.schema))
             cur.execute(ddl_builder.create_ledger_sql(spec.schema))
             cur.execute(ddl_builder.create_table_sql(spec, self.dialect))
@@ -112,6 +123,16 @@ class Warehouse(dg.ConfigurableResource, ABC):
     def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
         """The COPY as it ran, with anything secret redacted, for run metadata."""
 
+    @abstractmethod
+    def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
+        """Write the query's result under `prefix` in the stage as gzip CSV with a manifest;
+        returns the batch and the statement that produced it (for metadata)."""
+
+    def _columns_of(self, select_sql: str) -> tuple[str, ...]:
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM ({select_sql}) export_query LIMIT 0")
+            return tuple(c.name for c in cur.description)
+
 
 class PostgresWarehouse(Warehouse):
     """Local default: a database on the embedded server, or any Postgres 15+ given by DSN."""
@@ -127,6 +148,11 @@ class PostgresWarehouse(Warehouse):
     def dialect(self) -> Literal["postgres"]:
         return "postgres"
 
+    def lock_ddl(self, cursor) -> None:
+        # Concurrent "CREATE SCHEMA IF NOT EXISTS" can still fail with a unique violation in
+        # Postgres; a transaction-scoped advisory lock makes the DDL one-at-a-time.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('warehouse_platform.ddl'))")
+
     def endpoint(self) -> PostgresEndpoint:
         if self._endpoint is None:
             self._endpoint = resolve_endpoint(self.dsn, self.embedded_data_dir, self.database)
@@ -136,16 +162,19 @@ class PostgresWarehouse(Warehouse):
         return self.endpoint().connect()
 
     def load_batch(self, stage: Stage, request: LoadRequest) -> LoadOutcome:
-        if request.spec.partitioned and request.spec.mode in (LoadMode.REPLACE, LoadMode.UPSERT):
+        spec = request.spec
+        # The swap's duplicate handling works on single-column keys (all the raw tables').
+        if spec.partitioned and spec.mode in (LoadMode.REPLACE, LoadMode.UPSERT) and len(spec.primary_key) == 1:
             return load_by_partition_swap(self, stage, request)
         return load_through_staging(self, stage, request)
 
-    def _copy_part(self, cursor, sql: str, spec: TableSpec, part: StagedPart, stage: Stage) -> None:
+    def _copy_part(self, cursor, sql: str, spec: TableSpec, part: StagedPart, stage: Stage) -> int:
         with stage.open_binary(stage.key_for(part.url)) as raw:
             reader = _ChecksumReader(raw)
             try:
                 with gzip.GzipFile(fileobj=reader, mode="rb") as csv_stream:
                     cursor.copy_expert(sql, csv_stream, size=1 << 20)
+                copied = cursor.rowcount
                 digest = reader.drain()
             except psycopg2.Error as error:
                 raise describe_copy_error(error, spec, part.url) from None
@@ -156,35 +185,54 @@ class PostgresWarehouse(Warehouse):
                 spec.qualified_name, part.url, None, None,
                 "file changed after it was staged (checksum differs from the manifest); stage it again",
             )
+        return copied
 
     def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
         sql = load_sql_builder.copy_from_stdin_sql(spec)
         for part in batch.parts:
             self._copy_part(cursor, sql, spec, part, stage)
 
-    def copy_in_parallel(self, target: str, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
-        """COPY the parts into `target` over several connections, each committing its share.
-        Only for tables no reader can see yet (the partition swap's new table)."""
+    def copy_in_parallel(self, target: str, spec: TableSpec, batch: StagedBatch, stage: Stage) -> int:
+        """COPY the parts into `target` over several connections, each committing its share;
+        returns the rows copied. Only for tables no reader can see yet (the swap's new table)."""
         sql = load_sql_builder.copy_from_stdin_sql(spec, target)
         workers = max(1, min(self.max_parallel_copies, len(batch.parts)))
         shares = [batch.parts[i::workers] for i in range(workers)]
 
-        def copy_share(parts: tuple[StagedPart, ...]) -> None:
+        def copy_share(parts: tuple[StagedPart, ...]) -> int:
             conn = self._connect()
             try:
                 with conn.cursor() as cur:
-                    for part in parts:
-                        self._copy_part(cur, sql, spec, part, stage)
+                    copied = sum(self._copy_part(cur, sql, spec, part, stage) for part in parts)
                 conn.commit()
+                return copied
             finally:
                 conn.close()
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
-            for future in [pool.submit(copy_share, share) for share in shares]:
-                future.result()  # the first failure propagates; the caller drops the table
+            futures = [pool.submit(copy_share, share) for share in shares]
+            # The first failure propagates; the caller drops the table.
+            return sum(future.result() for future in futures)
 
     def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
         return load_sql_builder.copy_from_stdin_sql(spec)
+
+    def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
+        sql = copy_to_stdout_sql(select_sql, options)
+        key = f"{prefix}/part-00000.csv.gz"
+        with tempfile.TemporaryDirectory(prefix="export-") as scratch:
+            path = Path(scratch) / "part-00000.csv.gz"
+            raw = HashingWriter(path)
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=DEFAULT_COMPRESSLEVEL, mtime=0) as compressed:
+                with self.connection() as conn, conn.cursor() as cur:
+                    cur.copy_expert(sql, compressed, size=1 << 20)
+                    rows = cur.rowcount
+            raw.close()
+            stage.put_file(path, key)
+        part = StagedPart(stage.url_for(key), rows, raw.size, raw.sha256.hexdigest())
+        batch = StagedBatch(name, None, self._columns_of(select_sql), (part,), stage.url_for(f"{prefix}/manifest.json"))
+        stage.write_text(f"{prefix}/manifest.json", batch.to_manifest_json())
+        return batch, sql
 
     def dbt_environment(self) -> dict[str, str]:
         e = self.endpoint()
@@ -251,6 +299,20 @@ class RedshiftWarehouse(Warehouse):
         return redshift_load_errors.redact_credentials(
             load_sql_builder.copy_from_s3_manifest_sql(spec, batch.manifest_url, self.iam_role_arn, self.region)
         )
+
+    def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
+        sql = unload_sql(select_sql, stage.url_for(f"{prefix}/part_"), self.iam_role_arn, options)
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            conn.commit()
+        # UNLOAD ... MANIFEST VERBOSE writes <prefix>/part_manifest with each file's record count.
+        manifest = json.loads(stage.read_text(f"{prefix}/part_manifest"))
+        parts = tuple(
+            StagedPart(e["url"], int(e["meta"]["record_count"]), int(e["meta"]["content_length"]), "")
+            for e in manifest["entries"]
+        )
+        columns = tuple(c["name"] for c in manifest.get("schema", {}).get("elements", []))
+        return StagedBatch(name, None, columns, parts, stage.url_for(f"{prefix}/part_manifest")), sql
 
     def dbt_environment(self) -> dict[str, str]:
         # The prod profile reads REDSHIFT_* itself; nothing to hand over.

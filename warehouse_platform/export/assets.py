@@ -1,0 +1,45 @@
+"""Exports: analytics tables written back to the stage for the systems that read files
+(UNLOAD on Redshift, COPY ... TO STDOUT locally), as gzip CSV with a manifest."""
+
+import dagster as dg
+
+from warehouse_platform import environment
+from warehouse_platform.lib.export_sql_builder import ExportOptions
+from warehouse_platform.lib.sql_quoting import quote_table
+from warehouse_platform.stage.storage import Stage
+from warehouse_platform.warehouse.resources import Warehouse
+
+EXPORTED_MODELS = {
+    "channel_summary": "Channel performance per month, as a file for the marketing team's tools.",
+    "mau": "Monthly active users, as a file for the finance dashboard.",
+}
+
+
+def _build_export_asset(model: str, description: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["stage", "exports", model],
+        deps=[dg.AssetKey(["analytics", model])],
+        description=f"{description}\n\nExported from analytics.{model} to the stage under exports/{model}/.",
+        group_name="exports",
+        kinds={environment.stage_kind(), "csv"},
+    )
+    def _export(context: dg.AssetExecutionContext, warehouse: Warehouse, stage: Stage) -> dg.MaterializeResult:
+        batch, statement = warehouse.export_query(
+            f"analytics.{model}", f"SELECT * FROM {quote_table('analytics', model)}", stage, f"exports/{model}", ExportOptions()
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": batch.row_count,
+                "files": len(batch.parts),
+                "compressed_bytes": batch.content_length,
+                "manifest": dg.MetadataValue.url(batch.manifest_url),
+                "statement": dg.MetadataValue.md(f"```sql\n{statement}\n```"),
+            }
+        )
+
+    return _export
+
+
+export_assets = [_build_export_asset(model, description) for model, description in EXPORTED_MODELS.items()]
+
+defs = dg.Definitions(assets=export_assets)

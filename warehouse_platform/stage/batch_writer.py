@@ -1,0 +1,59 @@
+"""Write a batch of rows into the stage as gzip CSV parts plus a manifest.
+
+Used by the StageIOManager for extracted days, and by anything else that stages rows the
+platform will load (the benchmark, tests).
+"""
+
+import tempfile
+from pathlib import Path
+
+from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES, WrittenPart, write_csv_parts
+from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
+from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
+from warehouse_platform.stage.storage import Stage
+
+MANIFEST_NAME = "manifest.json"
+
+
+def write_staged_batch(
+    stage: Stage,
+    prefix: str,
+    table: str,
+    partition_key: str | None,
+    rows: RowBatches,
+    *,
+    slice_count: int,
+    max_part_bytes: int = DEFAULT_MAX_PART_BYTES,
+) -> StagedBatch:
+    """Parts are published as they close; the manifest is written last, so a batch without one
+    is incomplete and never loaded. Parts of an earlier, larger batch under the same prefix are
+    removed afterwards (the manifest already excludes them)."""
+    previous = {o.key for o in stage.list_objects(prefix + "/")}
+    tracker = KeyUniquenessTracker([list(rows.columns).index(c) for c in rows.key_columns]) if rows.key_columns else None
+    parts: list[StagedPart] = []
+
+    def publish(part: WrittenPart) -> None:
+        key = f"{prefix}/{part.path.name}"
+        stage.put_file(part.path, key)
+        parts.append(StagedPart(stage.url_for(key), part.row_count, part.content_length, part.sha256, part.widest))
+
+    with tempfile.TemporaryDirectory(prefix="stage-") as scratch:
+        write_csv_parts(
+            rows.columns, rows.batches, Path(scratch), slice_count=slice_count, max_part_bytes=max_part_bytes,
+            on_part_written=publish, measure_widths_of=rows.text_columns, key_tracker=tracker,
+        )
+    candidates = tracker.candidates if tracker else None
+    manifest_key = f"{prefix}/{MANIFEST_NAME}"
+    batch = StagedBatch(
+        table=table,
+        partition_key=partition_key,
+        columns=tuple(rows.columns),
+        parts=tuple(parts),
+        manifest_url=stage.url_for(manifest_key),
+        duplicate_candidates=None if candidates is None else tuple(candidates),
+    )
+    stage.write_text(manifest_key, batch.to_manifest_json())
+    current = {stage.key_for(p.url) for p in parts} | {manifest_key}
+    stage.delete(sorted(previous - current))
+    return batch

@@ -1,0 +1,147 @@
+"""Each load mode on the real embedded Postgres, exactly-once behaviour, dedupe order and
+concurrency."""
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from warehouse_platform import environment
+from warehouse_platform.lib.table_spec import Column, LoadMode, TableSpec
+from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.warehouse.loader import load_staged_batch
+from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP, USER_SESSION_CHANNEL
+from warehouse_platform_tests.staged_batches import hand_written_batch, platform_batch
+
+K = [c * 32 for c in "abcdefgh"]  # session ids
+
+
+@pytest.fixture
+def env(platform_env, tmp_path):
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    return warehouse, LocalFolderStage(root=str(tmp_path / "modes_stage"))
+
+
+def _table(warehouse, spec, extra=""):
+    cols = ", ".join(spec.column_names)
+    return sorted(warehouse.query(f"SELECT {cols}{extra} FROM {spec.qualified_name}"))
+
+
+def test_replace_swaps_exactly_one_day(env):
+    warehouse, stage = env
+    spec = USER_SESSION_CHANNEL
+    load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, "2026-11-01", [("1", K[0], "Naver"), ("2", K[1], "Google")]), "r1")
+    load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, "2026-11-02", [("3", K[2], "Naver")]), "r2")
+    report = load_staged_batch(
+        warehouse, stage, spec, platform_batch(stage, spec, "2026-11-01", [("9", K[3], "Youtube")]), "r3"
+    )
+    assert (report.rows_loaded, report.partition_rows, report.table_rows) == (1, 1, 2)
+    assert _table(warehouse, spec, ", _partition_date::text") == [
+        (3, K[2], "Naver", "2026-11-02"), (9, K[3], "Youtube", "2026-11-01"),
+    ]
+
+
+def test_rerunning_a_partition_twice_leaves_identical_tables(env):
+    warehouse, stage = env
+    spec = USER_SESSION_CHANNEL
+    batch = platform_batch(stage, spec, "2026-11-01", [("1", K[0], "Naver"), ("2", K[1], "Google")])
+    first = load_staged_batch(warehouse, stage, spec, batch, "r1")
+    snapshot = _table(warehouse, spec, ", _load_id")
+    second = load_staged_batch(warehouse, stage, spec, batch, "r2")
+    assert (first.already_loaded, second.already_loaded) == (False, True)
+    assert _table(warehouse, spec, ", _load_id") == snapshot
+    assert warehouse.query("SELECT count(*) FROM raw_data._load_ledger WHERE active")[0][0] == len(batch.parts)
+
+
+def test_upsert_moves_a_key_to_its_newest_day_and_replaces_the_day(env):
+    warehouse, stage = env
+    spec = replace(USER_SESSION_CHANNEL, mode=LoadMode.UPSERT)
+    load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, "2026-11-01", [("1", K[0], "Naver"), ("2", K[1], "Google")]), "r1")
+    load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, "2026-11-02", [("2", K[1], "Organic"), ("5", K[4], "Naver")]), "r2")
+    assert _table(warehouse, spec, ", _partition_date::text") == [
+        (1, K[0], "Naver", "2026-11-01"), (2, K[1], "Organic", "2026-11-02"), (5, K[4], "Naver", "2026-11-02"),
+    ]
+
+
+def test_in_batch_duplicates_keep_the_row_first_in_the_declared_order(env):
+    warehouse, stage = env
+    rows = [(K[0], "2026-11-01 08:00:00"), (K[0], "2026-11-01 21:30:00"), (K[1], "2026-11-01 09:00:00"), (K[0], "2026-11-01 10:00:00")]
+    report = load_staged_batch(warehouse, stage, SESSION_TIMESTAMP, platform_batch(stage, SESSION_TIMESTAMP, "2026-11-01", rows), "r")
+    assert (report.rows_staged, report.rows_loaded, report.duplicates_skipped) == (4, 2, 2)
+    assert report.duplicate_keys_sample == ((K[0], 3),)
+    got = warehouse.query("SELECT sessionid, ts::text FROM raw_data.session_timestamp ORDER BY 1")
+    assert got == [(K[0], "2026-11-01 21:30:00"), (K[1], "2026-11-01 09:00:00")]  # latest ts wins
+
+
+# An unpartitioned table exercises the staging-table path (the one Redshift always uses).
+EVENTS = TableSpec(
+    schema="raw_data", name="test_events",
+    columns=(Column("id", "varchar(32)", nullable=False), Column("n", "int", default="0")),
+    primary_key=("id",), dedupe_order=("n desc",),
+)
+
+
+@pytest.mark.parametrize("mode", list(LoadMode))
+def test_unpartitioned_modes(env, mode):
+    warehouse, stage = env
+    spec = replace(EVENTS, name=f"test_events_{mode.value}", mode=mode)
+    load_staged_batch(warehouse, stage, spec, hand_written_batch(stage, spec, None, "1.csv.gz", [[K[0], "1"], [K[1], "1"]]), "r1")
+    second = hand_written_batch(stage, spec, None, "2.csv.gz", [[K[1], "2"], [K[2], "2"], [K[2], "7"]])
+    report = load_staged_batch(warehouse, stage, spec, second, "r2")
+    expected = {
+        LoadMode.APPEND: [(K[0], 1), (K[1], 1), (K[1], 2), (K[2], 7)],
+        LoadMode.REPLACE: [(K[1], 2), (K[2], 7)],
+        LoadMode.UPSERT: [(K[0], 1), (K[1], 2), (K[2], 7)],
+    }[mode]
+    assert _table(warehouse, spec) == expected
+    assert report.duplicates_skipped == 1  # (K[2], 2) lost to (K[2], 7) by "n desc"
+    assert load_staged_batch(warehouse, stage, spec, second, "r3").already_loaded
+
+
+def test_staging_table_keeps_the_targets_defaults(env):
+    warehouse, stage = env
+    spec = replace(EVENTS, name="test_events_defaults")
+    load_staged_batch(warehouse, stage, spec, hand_written_batch(stage, spec, None, "1.csv.gz", [[K[0], ""]]), "r")
+    assert warehouse.query(
+        "SELECT column_default FROM information_schema.columns WHERE table_name = 'test_events_defaults' AND column_name = 'n'"
+    ) == [("0",)]
+
+
+def test_concurrent_loads_of_one_partition_leave_each_row_once(env):
+    warehouse, stage = env
+    spec = USER_SESSION_CHANNEL
+    rows = [(str(i), f"{i:032x}", "Naver") for i in range(5000)]
+    batch = platform_batch(stage, spec, "2026-11-01", rows, slice_count=4)
+    errors, start = [], threading.Barrier(3)
+
+    def load(run):
+        start.wait()
+        try:
+            load_staged_batch(warehouse, stage, spec, batch, run)
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=load, args=(f"run-{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert warehouse.query("SELECT count(*), count(DISTINCT sessionid) FROM raw_data.user_session_channel") == [(5000, 5000)]
+    assert warehouse.query("SELECT count(*) FROM raw_data._load_ledger WHERE active")[0][0] == len(batch.parts)
+
+
+def test_a_file_changed_after_staging_is_refused(env):
+    warehouse, stage = env
+    spec = USER_SESSION_CHANNEL
+    batch = platform_batch(stage, spec, "2026-11-01", [("1", K[0], "Naver"), ("2", K[1], "Google")], slice_count=1)
+    path = stage._path(stage.key_for(batch.parts[0].url))
+    import gzip
+
+    path.write_bytes(gzip.compress(b"userid,sessionid,channel\n1," + K[0].encode() + b",Google\n", mtime=0))
+    with pytest.raises(LoadError, match="changed after it was staged"):
+        load_staged_batch(warehouse, stage, spec, batch, "r")
+    assert warehouse.query("SELECT count(*) FROM raw_data.user_session_channel") == [(0,)]
+    # The half-built day table was dropped, not left behind.
+    assert warehouse.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'raw_data_partitions'") == [(0,)]
