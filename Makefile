@@ -7,7 +7,9 @@ INSTALLED := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/$(STATE)/dagster_home
 
-.PHONY: install demo test dev validate stop clean
+ROWS ?= 2000000
+
+.PHONY: install demo test dev validate bench stop clean
 
 install: $(INSTALLED)
 
@@ -29,6 +31,14 @@ test: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
+
+$(VENV)/.installed-bench: $(INSTALLED)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# Not a test: prints rows/s, ratio to a bare COPY and peak RSS; writes .platform/bench.json.
+bench: $(VENV)/.installed-bench
+	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --rows $(ROWS)
 
 validate: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster definitions validate

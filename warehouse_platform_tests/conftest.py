@@ -22,7 +22,7 @@ def _dsn(endpoint: PostgresEndpoint) -> str:
     return f"host={endpoint.host} port={endpoint.port} user={endpoint.user} dbname={endpoint.dbname}"
 
 
-def configure_platform(postgres_server, tmp_path: Path, monkeypatch) -> dict[str, PostgresEndpoint]:
+def configure_platform(postgres_server, tmp_path: Path, monkeypatch) -> dict:
     """Point the environment module at fresh databases and a fresh stage folder."""
     suffix = uuid.uuid4().hex[:10]
     warehouse = postgres_server.with_database(f"warehouse_{suffix}")
@@ -39,16 +39,16 @@ def configure_platform(postgres_server, tmp_path: Path, monkeypatch) -> dict[str
     for name in list(os.environ):
         if name.startswith("PLATFORM_DBT_"):
             monkeypatch.delenv(name)
-    return {"warehouse": warehouse, "source": source}
+    return {"warehouse": warehouse, "source": source, "stage_root": tmp_path / "stage"}
 
 
 @pytest.fixture
-def platform_env(postgres_server, tmp_path, monkeypatch) -> dict[str, PostgresEndpoint]:
+def platform_env(postgres_server, tmp_path, monkeypatch) -> dict:
     return configure_platform(postgres_server, tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")
-def module_platform_env(postgres_server, tmp_path_factory) -> dict[str, PostgresEndpoint]:
+def module_platform_env(postgres_server, tmp_path_factory) -> dict:
     """The same, shared by the read-only tests of one module (a full run is costly)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         yield configure_platform(postgres_server, tmp_path_factory.mktemp("platform"), monkeypatch)

@@ -24,6 +24,7 @@ def test_asset_keys_follow_storage_paths():
         | {f"raw_data/{t}" for t in RAW}
         | {f"analytics/{m}" for m in MODELS}
         | {"source/app/sessions", "source/app/transactions", "source/app/channels"}
+        | {"stage/exports/channel_summary", "stage/exports/mau"}
     )
     assert expected <= keys
 
@@ -37,6 +38,7 @@ def test_lineage_runs_source_to_stage_to_raw_to_analytics():
     assert {f"raw_data/{t}" for t in RAW} <= parents("analytics/session_summary")
     for model in ("channel_summary", "mau", "user_channel_attribution"):
         assert parents(f"analytics/{model}") == {"analytics/session_summary"}
+    assert parents("stage/exports/channel_summary") == {"analytics/channel_summary"}
 
 
 def test_groups_kinds_partitions_and_descriptions():

@@ -151,3 +151,20 @@ def test_rerunning_a_day_changes_nothing_and_a_changed_day_replaces_its_rows(fre
     )
     # The replaced files stay in the ledger as history, inactive.
     assert dict(zip(ledger.active, ledger.n)) == {True: new_rows, False: old_rows}
+
+
+def test_analytics_tables_are_exported_to_the_stage_as_csv_with_a_manifest(loaded_platform):
+    import csv
+    import gzip
+    import json
+
+    stage_root = loaded_platform["stage_root"]
+    manifest = json.loads((stage_root / "exports/channel_summary/manifest.json").read_text())
+    [entry] = manifest["entries"]
+    with gzip.open(stage_root / "exports/channel_summary/part-00000.csv.gz", "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    table = _query(loaded_platform["warehouse"], "SELECT * FROM analytics.channel_summary")
+    assert rows[0] == list(table.columns) == manifest["batch"]["columns"]
+    assert len(rows) - 1 == len(table) == entry["meta"]["record_count"]
+    meta = materialization_metadata(loaded_platform["analytics"], ["stage", "exports", "channel_summary"])
+    assert meta["dagster/row_count"] == len(table)

@@ -13,7 +13,8 @@ from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_
 from warehouse_platform.lib.table_spec import PARTITION_COLUMN, LoadMode, TableSpec
 
 LEDGER_COLUMNS = (
-    "table_name", "partition_key", "file_url", "checksum", "row_count", "load_id", "run_id", "loaded_at", "active",
+    "table_name", "partition_key", "file_url", "checksum", "row_count", "batch_rows_loaded", "load_id", "run_id",
+    "loaded_at", "active",
 )
 
 

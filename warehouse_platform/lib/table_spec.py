@@ -55,10 +55,12 @@ class TableSpec:
     sort_key: tuple[str, ...] = field(default_factory=tuple)
     # Cut VARCHAR values longer than the column (Redshift's TRUNCATECOLUMNS) instead of failing.
     truncate_columns: bool = False
+    # Columns other tables join on; with the key, the DISTKEY candidates the skew check weighs.
+    join_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
-        unknown = [k for k in (*self.primary_key, *self.sort_key) if k not in names]
+        unknown = [k for k in (*self.primary_key, *self.sort_key, *self.join_columns) if k not in names]
         if self.dist_key is not None and self.dist_key not in names:
             unknown.append(self.dist_key)
         if unknown:
@@ -87,6 +89,11 @@ class TableSpec:
     def table_columns(self) -> tuple[Column, ...]:
         """Every column of the warehouse table: the contract plus the loader's bookkeeping."""
         return self.columns + self.loader_columns
+
+    @property
+    def distribution_candidates(self) -> tuple[str, ...]:
+        ordered = [self.dist_key, *self.primary_key, *self.join_columns]
+        return tuple(dict.fromkeys(c for c in ordered if c))
 
     def column(self, name: str) -> Column:
         for c in self.columns:

@@ -48,6 +48,15 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "seconds": report.seconds,
                 "load_id": report.load_id,
                 "copy_statement": dg.MetadataValue.md(f"```sql\n{report.copy_statement}\n```"),
+                "ledger": dg.MetadataValue.table(
+                    records=[dg.TableRecord({"file": p.url, "checksum": p.checksum, "rows": p.row_count}) for p in obj.parts],
+                    schema=dg.TableSchema(
+                        columns=[dg.TableColumn("file", "string"), dg.TableColumn("checksum", "string"), dg.TableColumn("rows", "int")]
+                    ),
+                ),
+                "duplicate_keys_sample": dg.MetadataValue.json(
+                    [{"key": list(d[:-1]), "copies": d[-1]} for d in report.duplicate_keys_sample]
+                ),
             }
         )
 

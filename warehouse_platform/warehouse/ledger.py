@@ -20,7 +20,9 @@ def is_loaded(cur, spec: TableSpec, batch: StagedBatch, partition_key: str) -> b
     return bool(wanted) and active_files(cur, spec, partition_key) == wanted
 
 
-def record(cur, spec: TableSpec, batch: StagedBatch, partition_key: str, load_id: int, run_id: str) -> None:
+def record(
+    cur, spec: TableSpec, batch: StagedBatch, partition_key: str, load_id: int, run_id: str, rows_loaded: int
+) -> None:
     """The batch's files become the partition's content; earlier files stay as inactive history."""
     params = {"table_name": spec.qualified_name, "partition_key": partition_key}
     cur.execute(sqlb.ledger_deactivate_sql(spec.schema), params)
@@ -33,6 +35,7 @@ def record(cur, spec: TableSpec, batch: StagedBatch, partition_key: str, load_id
                 "file_url": part.url,
                 "checksum": part.checksum,
                 "row_count": part.row_count,
+                "batch_rows_loaded": rows_loaded,
                 "load_id": load_id,
                 "run_id": run_id,
                 "loaded_at": loaded_at,

@@ -107,7 +107,7 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                         cur.execute(statement)
                 for statement in swap.attach_sql(spec, load_table, day):
                     cur.execute(statement)
-                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id)
+                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
                 cur.execute(sqlb.count_table_rows_sql(spec))
                 table_rows = cur.fetchone()[0]
             conn.commit()

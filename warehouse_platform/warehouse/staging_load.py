@@ -72,7 +72,7 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                     cur.execute(delete_sql, req.params)
                 cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
                 rows_loaded = cur.rowcount
-                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id)
+                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
                 cur.execute(sqlb.drop_staging_sql(spec))
                 partition_rows, table_rows = _counts(cur, req)
             conn.commit()
