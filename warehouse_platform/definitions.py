@@ -6,6 +6,7 @@ from warehouse_platform import environment
 from warehouse_platform.automation import jobs
 from warehouse_platform.export import assets as export_assets
 from warehouse_platform.extract import assets as extract_assets
+from warehouse_platform.quality import checks as quality_checks
 from warehouse_platform.transform import assets as transform_assets
 from warehouse_platform.warehouse import assets as warehouse_assets
 
@@ -14,6 +15,7 @@ defs = dg.Definitions.merge(
     warehouse_assets.defs,
     transform_assets.defs,
     export_assets.defs,
+    quality_checks.defs,
     jobs.defs,
     dg.Definitions(resources=environment.build_resources()),
 )

@@ -96,6 +96,7 @@ def build_stage() -> Stage:
 def build_warehouse() -> Warehouse:
     if get_environment() == "prod":
         return RedshiftWarehouse(
+            slice_count=slice_count(),
             host=dg.EnvVar("REDSHIFT_HOST"),
             port=int(os.environ.get("REDSHIFT_PORT", "5439")),
             database=dg.EnvVar("REDSHIFT_DATABASE"),
@@ -105,7 +106,9 @@ def build_warehouse() -> Warehouse:
             region=os.environ.get("AWS_REGION") or None,
         )
     dsn = _env_or_none("PLATFORM_WAREHOUSE_DSN")
-    return PostgresWarehouse(dsn=dsn, embedded_data_dir=None if dsn else str(embedded_postgres_dir()))
+    return PostgresWarehouse(
+        dsn=dsn, embedded_data_dir=None if dsn else str(embedded_postgres_dir()), slice_count=slice_count()
+    )
 
 
 def build_source_database() -> SourceDatabase:

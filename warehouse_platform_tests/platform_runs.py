@@ -14,7 +14,10 @@ def platform_definitions() -> dg.Definitions:
     variables (the module-level `defs` bound them at import time)."""
     from warehouse_platform.definitions import defs
 
-    return dg.Definitions(assets=list(defs.assets), jobs=list(defs.jobs), resources=environment.build_resources())
+    return dg.Definitions(
+        assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=list(defs.jobs),
+        resources=environment.build_resources(),
+    )
 
 
 def seed(source_endpoint, first_day: date, days: int, config: GeneratorConfig) -> None:

@@ -2,6 +2,8 @@
 
 load_daily_sessions  extract + stage + load of the day-partitioned session tables, one day per run
 build_analytics      the channel dimension (unpartitioned, replaced whole), every dbt model, exports
+check_tables         every check that is not per day (skew, the channel dimension, dbt tests), no loading
+The per-day checks run with load_daily_sessions; re-running a loaded day repeats them only.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
+from warehouse_platform.quality import check_names
 from warehouse_platform.warehouse.assets import raw_asset_key
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
@@ -33,4 +36,20 @@ build_analytics = dg.define_asset_job(
     ),
 )
 
-defs = dg.Definitions(jobs=[load_daily_sessions, build_analytics])
+# The day-partitioned checks run with every load of a day; re-running the day's load repeats
+# them without changing data (the ledger finds every file already loaded). Everything else is
+# here. Skew is a property of the whole table, so it is unpartitioned and belongs here too.
+_DAILY_CHECKS = [
+    *(dg.AssetCheckKey(raw_asset_key(s), name) for s in _daily for name in (
+        check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED)),
+    *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in _daily),
+]
+
+check_tables = dg.define_asset_job(
+    "check_tables",
+    selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks(*_DAILY_CHECKS),
+    description="Every check that is not per day, without loading anything: skew of every raw table, "
+    "the channel dimension's checks and the dbt tests.",
+)
+
+defs = dg.Definitions(jobs=[load_daily_sessions, build_analytics, check_tables])

@@ -56,14 +56,18 @@ class StageIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> StagedBatch:
         partition_key = context.asset_partition_key if context.has_asset_partitions else None
-        manifest_key = f"{batch_prefix(context.asset_key, partition_key)}/{MANIFEST_NAME}"
-        try:
-            text = self.stage.read_text(manifest_key)
-        except Exception as error:  # a missing file (folder) or NoSuchKey (S3)
-            if isinstance(error, FileNotFoundError) or "NoSuchKey" in str(error) or "404" in str(error):
-                raise FileNotFoundError(
-                    f"no staged batch for {context.asset_key.to_user_string()} {partition_key or ''}: "
-                    f"{self.stage.url_for(manifest_key)} is missing; materialize the stage asset first"
-                ) from error
-            raise
-        return StagedBatch.from_manifest_json(text, self.stage.url_for(manifest_key))
+        return read_staged_batch(self.stage, context.asset_key, partition_key)
+
+
+def read_staged_batch(stage: Stage, asset_key: dg.AssetKey, partition_key: str | None) -> StagedBatch:
+    manifest_key = f"{batch_prefix(asset_key, partition_key)}/{MANIFEST_NAME}"
+    try:
+        text = stage.read_text(manifest_key)
+    except Exception as error:  # a missing file (folder) or NoSuchKey (S3)
+        if isinstance(error, FileNotFoundError) or "NoSuchKey" in str(error) or "404" in str(error):
+            raise FileNotFoundError(
+                f"no staged batch for {asset_key.to_user_string()} {partition_key or ''}: "
+                f"{stage.url_for(manifest_key)} is missing; materialize the stage asset first"
+            ) from error
+        raise
+    return StagedBatch.from_manifest_json(text, stage.url_for(manifest_key))

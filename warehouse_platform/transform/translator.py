@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from warehouse_platform import environment
+from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -30,4 +31,6 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.key.path[0] == "analytics":
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
         return spec.merge_attributes(kinds={environment.warehouse_kind()})

@@ -12,6 +12,7 @@ from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions
+from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
 
@@ -32,6 +33,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         group_name="raw_data",
         kinds={environment.warehouse_kind(), "table"},
         io_manager_key="warehouse_io_manager",
+        freshness_policy=DAILY_FRESHNESS,
         metadata={
             "primary_key": ", ".join(spec.primary_key),
             "load_mode": spec.mode.value,

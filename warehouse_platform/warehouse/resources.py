@@ -23,7 +23,7 @@ import psycopg2
 import psycopg2.extensions
 from pydantic import PrivateAttr
 
-from warehouse_platform.lib import ddl_builder, load_sql_builder, redshift_load_errors
+from warehouse_platform.lib import ddl_builder, load_sql_builder, quality_sql, redshift_load_errors
 from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
 from warehouse_platform.lib.export_sql_builder import ExportOptions, copy_to_stdout_sql, unload_sql
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
@@ -56,6 +56,9 @@ class _ChecksumReader:
 
 
 class Warehouse(dg.ConfigurableResource, ABC):
+    # Slices the data spreads over: the cluster's, on Redshift; emulated locally.
+    slice_count: int = 4
+
     @property
     @abstractmethod
     def dialect(self) -> Literal["postgres", "redshift"]: ...
@@ -107,6 +110,12 @@ class Warehouse(dg.ConfigurableResource, ABC):
         with self.connection() as conn, conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
+
+    def rows_per_slice(self, spec: TableSpec, column: str) -> tuple[int, ...]:
+        """Rows each slice holds (or would hold) with `column` as the DISTKEY: hashed over
+        `slice_count` slices in SQL, so the answer is a property of the data."""
+        counts = dict(self.query(quality_sql.rows_per_slice_sql(spec, column, self.slice_count, self.dialect)))
+        return tuple(int(counts.get(i, 0)) for i in range(self.slice_count))
 
     def load_batch(self, stage: Stage, request: LoadRequest) -> LoadOutcome:
         """Put the batch's rows in the table; see warehouse/loader.py for the guarantees."""
@@ -299,6 +308,14 @@ class RedshiftWarehouse(Warehouse):
         return redshift_load_errors.redact_credentials(
             load_sql_builder.copy_from_s3_manifest_sql(spec, batch.manifest_url, self.iam_role_arn, self.region)
         )
+
+    def rows_per_slice(self, spec: TableSpec, column: str) -> tuple[int, ...]:
+        """The current DISTKEY: what the slices really hold (STV_TBL_PERM). Other columns:
+        hashed, as locally, since Redshift only distributes by the key it has."""
+        if column != spec.dist_key:
+            return super().rows_per_slice(spec, column)
+        rows = self.query(quality_sql.REDSHIFT_ROWS_PER_SLICE_SQL, {"schema": spec.schema, "table": spec.name})
+        return tuple(int(n) for _, n in rows)
 
     def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
         sql = unload_sql(select_sql, stage.url_for(f"{prefix}/part_"), self.iam_role_arn, options)

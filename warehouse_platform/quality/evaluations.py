@@ -1,0 +1,185 @@
+"""What each check finds, as AssetCheckResults with the figures the data team reviews.
+
+Each function takes a warehouse (and what else it needs) and returns a result; the Dagster
+wiring in checks.py only decides which table and partition. Tests call these directly.
+"""
+
+import math
+
+import dagster as dg
+
+from warehouse_platform.lib import quality_sql
+from warehouse_platform.lib.redshift_types import VARCHAR_MAX_BYTES, varchar_bytes
+from warehouse_platform.lib.skew import (
+    DEFAULT_SKEW_THRESHOLD, MIN_ROWS_PER_SLICE_TO_JUDGE, SMALL_TABLE_ROWS, KeySpread, slice_bars,
+    suggest_distribution,
+)
+from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.lib.table_spec import DistStyle, LoadMode, TableSpec
+from warehouse_platform.warehouse.load_request import UNPARTITIONED
+from warehouse_platform.warehouse.resources import Warehouse
+
+
+def _table(records: list[dict], columns: list[tuple[str, str]]) -> dg.MetadataValue:
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(r) for r in records],
+        schema=dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns]),
+    )
+
+
+def _params(spec: TableSpec, partition_key: str | None) -> dict:
+    return {"partition_date": partition_key, "table_name": spec.qualified_name, "partition_key": partition_key or UNPARTITIONED}
+
+
+def table_missing(warehouse: Warehouse, spec: TableSpec, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult | None:
+    """A failed result when the table has never been loaded, so checks say so instead of crashing."""
+    [(exists,)] = warehouse.query("SELECT to_regclass(%s) IS NOT NULL", (f'"{spec.schema}"."{spec.name}"',)) if warehouse.dialect == "postgres" else [(True,)]
+    if exists:
+        return None
+    return dg.AssetCheckResult(
+        passed=False, severity=severity, description=f"{spec.qualified_name} has not been loaded yet",
+        metadata={"status": "table missing"},
+    )
+
+
+def duplicate_primary_keys(warehouse: Warehouse, spec: TableSpec, partition_key: str | None) -> dg.AssetCheckResult:
+    summary_sql, sample_sql = quality_sql.duplicate_keys_sql(spec, partition=partition_key is not None)
+    params = _params(spec, partition_key)
+    [(duplicate_keys, affected_rows)] = warehouse.query(summary_sql, params)
+    sample = warehouse.query(sample_sql, params) if duplicate_keys else []
+    key_label = ", ".join(spec.primary_key)
+    return dg.AssetCheckResult(
+        passed=duplicate_keys == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{duplicate_keys:,} values of ({key_label}) occur more than once ({int(affected_rows):,} rows)"
+            if duplicate_keys
+            else f"every ({key_label}) is unique" + (f" for {partition_key}" if partition_key else "")
+        ),
+        metadata={
+            "duplicate_keys": int(duplicate_keys),
+            "affected_rows": int(affected_rows),
+            "sample": _table(
+                [{"key": ", ".join(str(v) for v in row[:-1]), "copies": int(row[-1])} for row in sample],
+                [("key", "string"), ("copies", "int")],
+            ),
+        },
+    )
+
+
+def _ratio_metadata(ratio: float) -> dg.MetadataValue:
+    return dg.MetadataValue.float(round(ratio, 3)) if math.isfinite(ratio) else dg.MetadataValue.text("inf (a slice is empty)")
+
+
+def distribution_skew(
+    warehouse: Warehouse, spec: TableSpec, threshold: float = DEFAULT_SKEW_THRESHOLD,
+    small_table_rows: int = SMALL_TABLE_ROWS,
+) -> dg.AssetCheckResult:
+    if spec.dist_style != DistStyle.KEY:
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"not applicable: DISTSTYLE {spec.dist_style.value} does not distribute rows by a key",
+            metadata={"status": "not applicable", "diststyle": spec.dist_style.value},
+        )
+    spreads = []
+    for column in spec.distribution_candidates:
+        heaviest = warehouse.query(quality_sql.heaviest_values_sql(spec, column))
+        spreads.append(KeySpread(column, warehouse.rows_per_slice(spec, column), tuple((str(v), int(n)) for v, n in heaviest)))
+    current = spreads[0]
+    suggestion = suggest_distribution(spec.dist_key, spreads, current.total, threshold, small_table_rows)
+    too_small = current.total < MIN_ROWS_PER_SLICE_TO_JUDGE * warehouse.slice_count
+    passed = too_small or current.ratio < threshold
+    verdict = (
+        f"too few rows ({current.total:,}) to judge" if too_small
+        else ("is within" if current.ratio < threshold else "exceeds") + f" the {threshold:.2f} threshold"
+    )
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"DISTKEY({spec.dist_key}) skew {current.ratio:.2f} over {warehouse.slice_count} slices {verdict}; "
+            f"suggested: {suggestion.ddl} ({suggestion.reason})"
+        ),
+        metadata={
+            "skew_rows": _ratio_metadata(current.ratio),
+            "threshold": threshold,
+            "slices": warehouse.slice_count,
+            "rows_per_slice": _table(
+                [{"slice": i, "rows": n} for i, n in enumerate(current.rows_per_slice)], [("slice", "int"), ("rows", "int")]
+            ),
+            "rows_per_slice_chart": dg.MetadataValue.md(slice_bars(current.rows_per_slice)),
+            "heaviest_keys": _table(
+                [{"value": v, "rows": n, "share": round(share, 4)} for v, n, share in current.heaviest_shares()],
+                [("value", "string"), ("rows", "int"), ("share", "float")],
+            ),
+            "candidates": _table(
+                [{"column": s.column, "skew": round(s.ratio, 3) if math.isfinite(s.ratio) else -1.0} for s in spreads],
+                [("column", "string"), ("skew", "float")],
+            ),
+            "suggested_distribution": suggestion.ddl,
+            "suggestion_reason": suggestion.reason,
+        },
+    )
+
+
+def rows_staged_equal_rows_loaded(
+    warehouse: Warehouse, spec: TableSpec, partition_key: str | None, staged: StagedBatch
+) -> dg.AssetCheckResult:
+    params = _params(spec, partition_key)
+    ledger = {url: (rows, kept) for url, rows, kept in warehouse.query(quality_sql.ledger_files_sql(spec), params)}
+    [(table_rows,)] = warehouse.query(quality_sql.partition_rows_sql(spec), params)
+    files, problems = [], []
+    for part in staged.parts:
+        loaded = ledger.get(part.url, (None, None))[0]
+        files.append({"file": part.url, "manifest_rows": part.row_count, "ledger_rows": -1 if loaded is None else int(loaded)})
+        if loaded is None:
+            problems.append(f"{part.url} is in the manifest but was never loaded")
+        elif loaded != part.row_count:
+            problems.append(f"{part.url}: manifest {part.row_count} rows, ledger {loaded}")
+    for url in sorted(set(ledger) - {p.url for p in staged.parts}):
+        problems.append(f"{url} is loaded but not in the current manifest")
+    manifest_rows = staged.row_count
+    ledger_rows = sum(int(r) for r, _ in ledger.values())
+    kept = int(next(iter(ledger.values()))[1]) if ledger else 0
+    deduplicated = ledger_rows - kept
+    # Upserts may later move a key to a newer day, so a day can only shrink, never grow.
+    expected_ok = table_rows <= kept if spec.mode == LoadMode.UPSERT else table_rows == kept
+    if ledger and not expected_ok:
+        problems.append(f"table holds {table_rows} rows; the load left {kept} ({ledger_rows} loaded - {deduplicated} duplicates)")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) if problems else f"{manifest_rows:,} staged = {ledger_rows:,} in the ledger; {table_rows:,} in the table",
+        metadata={
+            "manifest_rows": manifest_rows,
+            "ledger_rows": ledger_rows,
+            "duplicates_removed": deduplicated,
+            "table_rows": int(table_rows),
+            "files": _table(files, [("file", "string"), ("manifest_rows", "int"), ("ledger_rows", "int")]),
+        },
+    )
+
+
+def redshift_type_limits(spec: TableSpec, staged: StagedBatch) -> dg.AssetCheckResult:
+    records, problems = [], []
+    for column in spec.text_column_names:
+        declared = varchar_bytes(spec.column(column).sql_type) or VARCHAR_MAX_BYTES
+        widest = max((p.widest[column] for p in staged.parts if column in p.widest), key=lambda w: w.bytes, default=None)
+        where = next((p.url for p in staged.parts if column in p.widest and p.widest[column] is widest), "")
+        records.append({
+            "column": column, "declared_bytes": declared, "widest_bytes": widest.bytes if widest else 0,
+            "file": where, "line": widest.line if widest else 0,
+        })
+        if widest and widest.bytes > min(declared, VARCHAR_MAX_BYTES):
+            problems.append(f"{column}: widest value {widest.bytes} bytes > varchar({declared}) at {where} line {widest.line}: {widest.preview!r}")
+    unknown = [c for c in spec.text_column_names if any(c not in p.widest for p in staged.parts)]
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) if problems else "every text value fits its column in UTF-8 bytes",
+        metadata={
+            "columns": _table(records, [("column", "string"), ("declared_bytes", "int"), ("widest_bytes", "int"), ("file", "string"), ("line", "int")]),
+            "columns_without_width_statistics": ", ".join(unknown) or "none",
+        },
+    )

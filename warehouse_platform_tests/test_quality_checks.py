@@ -1,0 +1,192 @@
+"""Each check passes on clean data and fails on data built to break it, on the real embedded
+Postgres, with the severity and figures the data team sees."""
+
+from dataclasses import replace
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from warehouse_platform import environment
+from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
+from warehouse_platform.quality import check_names, evaluations
+from warehouse_platform.stage.io_manager import read_staged_batch
+from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.warehouse.raw_tables import CHANNEL, SESSION_TIMESTAMP, USER_SESSION_CHANNEL
+from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+
+DAY = date(2026, 11, 2)
+
+
+def _evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def _load_day(env, config: GeneratorConfig):
+    seed(env["source"], DAY, 1, config)
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        result = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+        rerun_checks = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    stage = LocalFolderStage(root=str(env["stage_root"]))
+    return result, rerun_checks, warehouse, stage
+
+
+@pytest.fixture(scope="module")
+def clean_day(module_platform_env):
+    return _load_day(module_platform_env, GeneratorConfig(scale=0.5))
+
+
+def test_every_check_passes_on_clean_data_and_runs_with_the_load(clean_day):
+    result, _, _, _ = clean_day
+    found = _evaluations(result)
+    for table in ("user_session_channel", "session_timestamp", "session_transaction"):
+        for name in (check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.DISTRIBUTION_SKEW):
+            assert found[(f"raw_data/{table}", name)].passed, (table, name)
+        assert found[(f"stage/raw_data/{table}", check_names.REDSHIFT_TYPE_LIMITS)].passed
+
+
+def test_rerunning_a_loaded_day_repeats_its_checks_without_changing_data(clean_day):
+    _, rerun, _, _ = clean_day
+    loads = [e for e in rerun.get_asset_materialization_events() if e.asset_key.path[0] == "raw_data"]
+    assert loads and all(e.materialization.metadata["already_loaded"].value for e in loads)
+    assert len(_evaluations(rerun)) == 12 and all(e.passed for e in rerun.get_asset_check_evaluations())
+
+
+def test_table_level_checks_run_without_loading(clean_day):
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("check_tables").execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.get_asset_materialization_events()
+    found = _evaluations(result)
+    assert found[("raw_data/user_session_channel", check_names.DISTRIBUTION_SKEW)].passed
+    # Nothing has loaded the channel table in this warehouse yet: the check says so.
+    missing = found[("raw_data/channel", check_names.DUPLICATE_PRIMARY_KEYS)]
+    assert not missing.passed and missing.description == "raw_data.channel has not been loaded yet"
+    assert ("raw_data/session_timestamp", check_names.DUPLICATE_PRIMARY_KEYS) not in found  # per day, with loads
+
+
+def test_clean_figures(clean_day):
+    result, _, _, _ = clean_day
+    found = _evaluations(result)
+    sessions = len(generate_day(DAY, GeneratorConfig(scale=0.5)).sessionid)
+    duplicates = found[("raw_data/session_timestamp", check_names.DUPLICATE_PRIMARY_KEYS)]
+    assert duplicates.metadata["duplicate_keys"].value == 0 and duplicates.severity == dg.AssetCheckSeverity.ERROR
+    reconciled = found[("raw_data/session_timestamp", check_names.ROWS_STAGED_EQUAL_ROWS_LOADED)].metadata
+    assert reconciled["manifest_rows"].value == reconciled["ledger_rows"].value == reconciled["table_rows"].value == sessions
+    limits = found[("stage/raw_data/user_session_channel", check_names.REDSHIFT_TYPE_LIMITS)].metadata["columns"].value
+    widths = {r.data["column"]: r.data["widest_bytes"] for r in limits.records}
+    assert widths["sessionid"] == 32 and 0 < widths["channel"] <= 9
+
+
+def test_duplicate_keys_fail_blocking_with_count_and_sample(clean_day):
+    _, _, warehouse, _ = clean_day
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO raw_data.session_timestamp SELECT * FROM raw_data.session_timestamp "
+            "WHERE sessionid IN (SELECT sessionid FROM raw_data.session_timestamp ORDER BY sessionid LIMIT 3)"
+        )
+        conn.commit()
+    try:
+        result = evaluations.duplicate_primary_keys(warehouse, SESSION_TIMESTAMP, DAY.isoformat())
+        assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+        assert (result.metadata["duplicate_keys"].value, result.metadata["affected_rows"].value) == (3, 6)
+        sample = result.metadata["sample"].value.records
+        assert [r.data["copies"] for r in sample] == [2, 2, 2] and len(sample[0].data["key"]) == 32
+        # Another day's check sees the collision too only if it involves that day's keys.
+        assert evaluations.duplicate_primary_keys(warehouse, SESSION_TIMESTAMP, "2026-11-03").passed
+    finally:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "DELETE FROM raw_data.session_timestamp a USING raw_data.session_timestamp b "
+                "WHERE a.sessionid = b.sessionid AND a.ctid > b.ctid"
+            )
+            conn.commit()
+    from warehouse_platform.definitions import defs
+
+    spec = next(s for s in defs.resolve_asset_graph().asset_check_keys if s.name == check_names.DUPLICATE_PRIMARY_KEYS)
+    assert defs.resolve_asset_graph().get_check_spec(spec).blocking
+
+
+def test_a_lost_file_fails_reconciliation_naming_the_file(clean_day):
+    _, _, warehouse, stage = clean_day
+    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    lost = staged.parts[-1]
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE raw_data._load_ledger SET active = false WHERE file_url = %s", (lost.url,))
+        conn.commit()
+    try:
+        result = evaluations.rows_staged_equal_rows_loaded(warehouse, SESSION_TIMESTAMP, DAY.isoformat(), staged)
+        assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+        assert f"{lost.url} is in the manifest but was never loaded" in result.description
+        files = {r.data["file"]: r.data["ledger_rows"] for r in result.metadata["files"].value.records}
+        assert files[lost.url] == -1
+    finally:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE raw_data._load_ledger SET active = true WHERE file_url = %s", (lost.url,))
+            conn.commit()
+
+
+def test_rows_missing_from_the_table_fail_reconciliation(clean_day):
+    _, _, warehouse, stage = clean_day
+    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE kept AS SELECT * FROM raw_data.session_timestamp WHERE sessionid LIKE 'a%'")
+        cur.execute("DELETE FROM raw_data.session_timestamp WHERE sessionid LIKE 'a%'")
+        removed = cur.rowcount
+        result = None
+        conn.commit()
+        try:
+            result = evaluations.rows_staged_equal_rows_loaded(warehouse, SESSION_TIMESTAMP, DAY.isoformat(), staged)
+        finally:
+            cur.execute("INSERT INTO raw_data.session_timestamp SELECT * FROM kept")
+            conn.commit()
+    assert removed > 0 and not result.passed
+    assert result.metadata["table_rows"].value == result.metadata["ledger_rows"].value - removed
+
+
+def test_oversize_value_fails_the_type_limits_check(clean_day):
+    from warehouse_platform_tests.staged_batches import platform_batch
+
+    _, _, _, _ = clean_day
+    stage = LocalFolderStage(root=str(clean_day[3].root) + "_wide")
+    batch = platform_batch(stage, USER_SESSION_CHANNEL, DAY.isoformat(), [("1", "a" * 32, "네이버광고채널캠페인유")], slice_count=1)
+    result = evaluations.redshift_type_limits(USER_SESSION_CHANNEL, batch)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+    assert "channel: widest value 33 bytes > varchar(32)" in result.description
+    row = {r.data["column"]: r.data for r in result.metadata["columns"].value.records}["channel"]
+    assert (row["widest_bytes"], row["line"]) == (33, 2)
+
+
+def test_unpartitioned_and_even_or_all_tables_report_skew_as_not_applicable(clean_day):
+    _, _, warehouse, _ = clean_day
+    result = evaluations.distribution_skew(warehouse, CHANNEL)
+    assert result.passed and result.metadata["status"].value == "not applicable"
+
+
+def test_uniform_data_passes_the_skew_check(clean_day):
+    _, _, warehouse, _ = clean_day
+    result = evaluations.distribution_skew(warehouse, USER_SESSION_CHANNEL)
+    assert result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["skew_rows"].value < 4.0
+    rows = [r.data["rows"] for r in result.metadata["rows_per_slice"].value.records]
+    assert len(rows) == warehouse.slice_count and sum(rows) == len(generate_day(DAY, GeneratorConfig(scale=0.5)).sessionid)
+
+
+def test_skewed_data_fires_the_skew_warning_with_a_suggestion(platform_env):
+    result, _, warehouse, _ = _load_day(platform_env, GeneratorConfig(scale=0.5, skewed=True))
+    skew = _evaluations(result)[("raw_data/user_session_channel", check_names.DISTRIBUTION_SKEW)]
+    assert not skew.passed and skew.severity == dg.AssetCheckSeverity.WARN
+    metadata = skew.metadata
+    assert metadata["skew_rows"].value >= 4.0 if hasattr(metadata["skew_rows"], "value") else True
+    heaviest = metadata["heaviest_keys"].value.records[0].data
+    assert heaviest["value"] == "1" and heaviest["share"] > 0.3  # user 1 owns a third of the sessions
+    candidates = {r.data["column"]: r.data["skew"] for r in metadata["candidates"].value.records}
+    assert candidates["sessionid"] < 4.0
+    # A thousand rows is a table to copy to every node; at scale, the key that spreads.
+    assert metadata["suggested_distribution"].value == "DISTSTYLE ALL"
+    at_scale = evaluations.distribution_skew(warehouse, USER_SESSION_CHANNEL, small_table_rows=0)
+    assert at_scale.metadata["suggested_distribution"].value == "DISTSTYLE KEY DISTKEY(sessionid)"
+    # The same data under a spec keyed on sessionid is fine.
+    assert evaluations.distribution_skew(warehouse, replace(USER_SESSION_CHANNEL, dist_key="sessionid")).passed
