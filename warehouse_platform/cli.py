@@ -1,4 +1,4 @@
-"""Command line: `warehouse-platform demo | seed | stop`.
+"""Command line: `warehouse-platform demo | seed | backfill | stop`.
 
 `demo` runs the whole graph on the embedded default and prints (and writes as JSON) what it
 loaded and what the checks found. Its runs are recorded in the project's Dagster instance, so
@@ -107,6 +107,33 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
     return report
 
 
+def run_backfill(first_day: date, last_day: date) -> int:
+    """Load a range of days, one run per day (each day is its own exactly-once load), recorded in
+    the project's Dagster instance. Returns how many days failed."""
+    _prepare_dagster_home()
+    import dagster as dg
+
+    from warehouse_platform.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("load_daily_sessions")
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    failures = 0
+    day = first_day
+    while day <= last_day:
+        result = job.execute_in_process(
+            partition_key=day.isoformat(), instance=instance, run_config=quiet, raise_on_error=False,
+            tags={"dagster/backfill": f"cli-{first_day}-{last_day}"},
+        )
+        if result.success:
+            print(f"{day}: " + ", ".join(_load_summary(result)))
+        else:
+            failures += 1
+            print(f"{day}: FAILED (run {result.run_id}; see `make dev`)")
+        day += timedelta(days=1)
+    return failures
+
+
 def _print_report(report: dict, report_path: Path) -> None:
     print("\nrows per table")
     for table, rows in report["tables"].items():
@@ -135,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     seed_cmd.add_argument("--days", type=int, default=7)
     seed_cmd.add_argument("--scale", type=float, default=1.0)
     seed_cmd.add_argument("--skewed", action="store_true", help="a few users own most sessions")
+    backfill = sub.add_parser("backfill", help="load a range of days (one exactly-once run per day)")
+    backfill.add_argument("--from", dest="first_day", type=date.fromisoformat, required=True)
+    backfill.add_argument("--to", dest="last_day", type=date.fromisoformat, required=True)
     sub.add_parser("stop", help="stop the embedded Postgres server")
     args = parser.parse_args(argv)
 
@@ -146,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed":
         print(json.dumps(seed(args.first_day, args.days, args.scale, args.skewed)))
         return 0
+    if args.command == "backfill":
+        return 1 if run_backfill(args.first_day, args.last_day) else 0
     if args.command == "stop":
         from warehouse_platform.postgres_endpoint import stop_embedded_postgres
 

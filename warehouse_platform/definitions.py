@@ -3,7 +3,7 @@
 import dagster as dg
 
 from warehouse_platform import environment
-from warehouse_platform.automation import jobs
+from warehouse_platform.automation import definitions as automation
 from warehouse_platform.export import assets as export_assets
 from warehouse_platform.extract import assets as extract_assets
 from warehouse_platform.quality import checks as quality_checks
@@ -16,6 +16,6 @@ defs = dg.Definitions.merge(
     transform_assets.defs,
     export_assets.defs,
     quality_checks.defs,
-    jobs.defs,
+    automation.defs,
     dg.Definitions(resources=environment.build_resources()),
 )

@@ -50,6 +50,11 @@ def embedded_postgres_dir() -> Path:
     return state_dir() / "pgdata"
 
 
+def timezone() -> str:
+    """The business day: partitions, the daily schedule and day windows of the extract."""
+    return os.environ.get("PLATFORM_TIMEZONE", "UTC")
+
+
 def slice_count() -> int:
     # A 2-node ra3.xlplus cluster has 4 slices; parts come in multiples of this.
     return int(os.environ.get("PLATFORM_SLICE_COUNT", "4"))

@@ -16,7 +16,7 @@ def platform_definitions() -> dg.Definitions:
 
     return dg.Definitions(
         assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=list(defs.jobs),
-        resources=environment.build_resources(),
+        schedules=list(defs.schedules), sensors=list(defs.sensors), resources=environment.build_resources(),
     )
 
 

@@ -52,4 +52,3 @@ check_tables = dg.define_asset_job(
     "the channel dimension's checks and the dbt tests.",
 )
 
-defs = dg.Definitions(jobs=[load_daily_sessions, build_analytics, check_tables])

@@ -244,6 +244,7 @@ def run_platform_end_to_end(dsn: str, workdir: Path, rows: int) -> dict:
             selection, partition_key=DAY, instance=instance,
             resources={
                 "source_db": SourceDatabase(dsn=dsn),
+                "stage": stage,
                 "stage_io_manager": StageIOManager(stage=stage, slice_count=4),
                 "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse, stage=stage),
             },

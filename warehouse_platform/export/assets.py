@@ -4,6 +4,7 @@
 import dagster as dg
 
 from warehouse_platform import environment
+from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.lib.export_sql_builder import ExportOptions
 from warehouse_platform.lib.sql_quoting import quote_table
 from warehouse_platform.stage.storage import Stage
@@ -22,6 +23,7 @@ def _build_export_asset(model: str, description: str) -> dg.AssetsDefinition:
         description=f"{description}\n\nExported from analytics.{model} to the stage under exports/{model}/.",
         group_name="exports",
         kinds={environment.stage_kind(), "csv"},
+        automation_condition=rebuild_after_raw_loads,
     )
     def _export(context: dg.AssetExecutionContext, warehouse: Warehouse, stage: Stage) -> dg.MaterializeResult:
         batch, statement = warehouse.export_query(

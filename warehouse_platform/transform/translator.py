@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from warehouse_platform import environment
+from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 
 
@@ -32,5 +33,5 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if spec.key.path[0] == "analytics":
-            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS, automation_condition=rebuild_after_raw_loads)
         return spec.merge_attributes(kinds={environment.warehouse_kind()})

@@ -11,6 +11,7 @@ from warehouse_platform import environment
 from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES
@@ -34,6 +35,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         kinds={environment.warehouse_kind(), "table"},
         io_manager_key="warehouse_io_manager",
         freshness_policy=DAILY_FRESHNESS,
+        automation_condition=None if spec.partitioned else rebuild_after_raw_loads,
         metadata={
             "primary_key": ", ".join(spec.primary_key),
             "load_mode": spec.mode.value,
