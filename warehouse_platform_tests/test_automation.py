@@ -165,3 +165,19 @@ def test_automation_sensor_is_named_and_running_by_default():
     sensor = defs.get_sensor_def("declarative_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.get_sensor_def("landing_files").default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_backfill_cli_loads_a_range_of_days_and_a_rerun_changes_nothing(platform_env, tmp_path, monkeypatch, capsys):
+    from warehouse_platform import cli
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    seed(platform_env["source"], date(2026, 11, 5), 2, GeneratorConfig(scale=0.1))
+    assert cli.main(["backfill", "--from", "2026-11-05", "--to", "2026-11-06"]) == 0
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    counts = dict(warehouse.query("SELECT _partition_date::text, count(*) FROM raw_data.session_timestamp GROUP BY 1"))
+    assert set(counts) == {"2026-11-05", "2026-11-06"}
+    assert cli.main(["backfill", "--from", "2026-11-05", "--to", "2026-11-06"]) == 0
+    assert "already loaded" in capsys.readouterr().out.splitlines()[-1]
+    assert dict(warehouse.query("SELECT _partition_date::text, count(*) FROM raw_data.session_timestamp GROUP BY 1")) == counts
+    runs = dg.DagsterInstance.get().get_runs()
+    assert len(runs) == 4 and all(r.tags.get("dagster/partition") for r in runs)
