@@ -65,8 +65,10 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
     import dagster as dg
 
     from warehouse_platform import environment
-    from warehouse_platform.definitions import defs
+    from warehouse_platform.runtime import current_definitions
     from warehouse_platform.warehouse.raw_tables import RAW_TABLES
+
+    defs = current_definitions()
 
     seeded = seed(first_day, days, scale, skewed=skewed)
     print(f"source: {seeded['sessions']} sessions, {seeded['transactions']} transactions over {days} days")
@@ -113,10 +115,10 @@ def run_backfill(first_day: date, last_day: date) -> int:
     _prepare_dagster_home()
     import dagster as dg
 
-    from warehouse_platform.definitions import defs
+    from warehouse_platform.runtime import current_definitions
 
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("load_daily_sessions")
+    job = current_definitions().resolve_job_def("load_daily_sessions")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     failures = 0
     day = first_day

@@ -4,20 +4,14 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from warehouse_platform import environment
 from warehouse_platform.extract.source_seed import seed_source_database
 from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform.runtime import current_definitions
 
 
 def platform_definitions() -> dg.Definitions:
-    """The code location's assets and jobs, with resources built from the current environment
-    variables (the module-level `defs` bound them at import time)."""
-    from warehouse_platform.definitions import defs
-
-    return dg.Definitions(
-        assets=list(defs.assets), asset_checks=list(defs.asset_checks), jobs=list(defs.jobs),
-        schedules=list(defs.schedules), sensors=list(defs.sensors), resources=environment.build_resources(),
-    )
+    """The code location bound to the environment the test set up."""
+    return current_definitions()
 
 
 def seed(source_endpoint, first_day: date, days: int, config: GeneratorConfig) -> None:

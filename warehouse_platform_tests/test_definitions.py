@@ -79,3 +79,11 @@ def test_dagster_cli_validates_the_code_location(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful for code location warehouse_platform" in result.stdout + result.stderr
+
+
+def test_daily_assets_backfill_one_day_per_run_and_runs_execute_in_process():
+    graph = _graph()
+    for key in (["stage", "raw_data", "session_timestamp"], ["raw_data", "session_timestamp"]):
+        policy = graph.get(dg.AssetKey(key)).backfill_policy
+        assert policy is not None and policy.max_partitions_per_run == 1
+    assert defs.resolve_job_def("load_daily_sessions").executor_def.name == "in_process"

@@ -15,7 +15,7 @@ from warehouse_platform.extract.source_queries import EXTRACT_QUERIES, SOURCE_TA
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.automation.conditions import daily_refresh
-from warehouse_platform.partitions import daily_partitions
+from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.stage.landed_files import read_landed_rows
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES
@@ -59,6 +59,7 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
             + f"dropped under landing/{spec.name}/)."
         ),
         partitions_def=daily_partitions if spec.partitioned else None,
+        backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="stage",
         kinds={environment.stage_kind(), "csv"},
         io_manager_key="stage_io_manager",

@@ -12,7 +12,7 @@ from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
-from warehouse_platform.partitions import daily_partitions
+from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
@@ -31,6 +31,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
             + f"; logical key ({', '.join(spec.primary_key)}), not enforced by the warehouse."
         ),
         partitions_def=daily_partitions if spec.partitioned else None,
+        backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="raw_data",
         kinds={environment.warehouse_kind(), "table"},
         io_manager_key="warehouse_io_manager",
