@@ -7,7 +7,6 @@ from datetime import date, datetime, timezone
 
 import boto3
 import dagster as dg
-import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.automation.schedules import daily_session_load

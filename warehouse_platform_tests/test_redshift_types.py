@@ -5,7 +5,10 @@ import pytest
 
 from warehouse_platform.lib import ddl_builder
 from warehouse_platform.lib.redshift_types import (
-    UnsupportedTypeError, redshift_type_for_arrow, utf8_width, varchar_bytes,
+    UnsupportedTypeError,
+    redshift_type_for_arrow,
+    utf8_width,
+    varchar_bytes,
 )
 from warehouse_platform.lib.table_spec import Column, TableSpec
 

@@ -278,7 +278,7 @@ def _prepare(dsn: str, workdir: Path, rows: int) -> dict:
     with open(workdir / "sessions.csv") as f:
         next(f)
         cur.copy_expert(
-            f"COPY app.sessions (userid, sessionid, channel) FROM STDIN WITH (FORMAT csv)", f, size=1 << 20
+            "COPY app.sessions (userid, sessionid, channel) FROM STDIN WITH (FORMAT csv)", f, size=1 << 20
         )
     cur.execute(f"UPDATE app.sessions SET ts = timestamp '{DAY}' + (random() * interval '86399 seconds')")
     conn.commit()

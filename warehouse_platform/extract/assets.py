@@ -5,16 +5,15 @@ parts plus a manifest, in the local folder or on S3.
 """
 
 
-from datetime import timedelta
 
 import dagster as dg
 
 from warehouse_platform import environment
+from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.extract.source_queries import EXTRACT_QUERIES, SOURCE_TABLES_READ
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.stage.landed_files import read_landed_rows
 from warehouse_platform.stage.storage import Stage

@@ -143,7 +143,7 @@ def insert_from_staging_sql(spec: TableSpec) -> str:
 
 def ledger_active_files_sql(schema: str) -> str:
     return (
-        f"SELECT file_url, checksum, row_count FROM {quote_table(schema, LEDGER_TABLE)} "
+        f"SELECT file_url, checksum, row_count, batch_rows_loaded FROM {quote_table(schema, LEDGER_TABLE)} "
         "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active "
         "ORDER BY file_url"
     )

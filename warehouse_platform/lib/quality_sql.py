@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warehouse_platform.lib.ddl_builder import LEDGER_TABLE, Dialect
+from warehouse_platform.lib.ddl_builder import Dialect
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_table
 from warehouse_platform.lib.table_spec import PARTITION_COLUMN, TableSpec
 
@@ -55,21 +55,3 @@ REDSHIFT_ROWS_PER_SLICE_SQL = (
     'JOIN svv_table_info i ON i.table_id = p.id WHERE i."schema" = %(schema)s AND i."table" = %(table)s '
     "GROUP BY p.slice ORDER BY p.slice"
 )
-
-
-def ledger_files_sql(spec: TableSpec) -> str:
-    return (
-        f"SELECT file_url, row_count, batch_rows_loaded FROM {quote_table(spec.schema, LEDGER_TABLE)} "
-        "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active ORDER BY file_url"
-    )
-
-
-def partition_rows_sql(spec: TableSpec) -> str:
-    return f"SELECT count(*) FROM {quote_table(spec.schema, spec.name)}{_in_partition(spec)}"
-
-
-def last_load_sql(spec: TableSpec) -> str:
-    return (
-        f"SELECT max(loaded_at) FROM {quote_table(spec.schema, LEDGER_TABLE)} "
-        "WHERE table_name = %(table_name)s AND active"
-    )

@@ -8,10 +8,14 @@ import math
 
 import dagster as dg
 
-from warehouse_platform.lib import quality_sql
+from warehouse_platform.lib import load_sql_builder, quality_sql
 from warehouse_platform.lib.redshift_types import VARCHAR_MAX_BYTES, varchar_bytes
 from warehouse_platform.lib.skew import (
-    DEFAULT_SKEW_THRESHOLD, MIN_ROWS_PER_SLICE_TO_JUDGE, SMALL_TABLE_ROWS, KeySpread, slice_bars,
+    DEFAULT_SKEW_THRESHOLD,
+    MIN_ROWS_PER_SLICE_TO_JUDGE,
+    SMALL_TABLE_ROWS,
+    KeySpread,
+    slice_bars,
     suggest_distribution,
 )
 from warehouse_platform.lib.staged_files import StagedBatch
@@ -127,8 +131,11 @@ def rows_staged_equal_rows_loaded(
     warehouse: Warehouse, spec: TableSpec, partition_key: str | None, staged: StagedBatch
 ) -> dg.AssetCheckResult:
     params = _params(spec, partition_key)
-    ledger = {url: (rows, kept) for url, rows, kept in warehouse.query(quality_sql.ledger_files_sql(spec), params)}
-    [(table_rows,)] = warehouse.query(quality_sql.partition_rows_sql(spec), params)
+    ledger = {
+        url: (rows, kept)
+        for url, _, rows, kept in warehouse.query(load_sql_builder.ledger_active_files_sql(spec.schema), params)
+    }
+    [(table_rows,)] = warehouse.query(load_sql_builder.count_partition_rows_sql(spec), params)
     files, problems = [], []
     for part in staged.parts:
         loaded = ledger.get(part.url, (None, None))[0]

@@ -8,10 +8,10 @@ into raw_data.<table> under the table's load spec (raw_tables.py) and the load l
 import dagster as dg
 
 from warehouse_platform import environment
+from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES

@@ -11,7 +11,7 @@ from warehouse_platform.lib.table_spec import TableSpec
 
 def active_files(cur, spec: TableSpec, partition_key: str) -> set[tuple[str, str]]:
     cur.execute(sqlb.ledger_active_files_sql(spec.schema), {"table_name": spec.qualified_name, "partition_key": partition_key})
-    return {(url, checksum) for url, checksum, _ in cur.fetchall()}
+    return {(url, checksum) for url, checksum, _, _ in cur.fetchall()}
 
 
 def is_loaded(cur, spec: TableSpec, batch: StagedBatch, partition_key: str) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from warehouse_platform.lib import load_sql_builder as sqlb
 from warehouse_platform.lib.redshift_types import varchar_bytes
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec

@@ -79,7 +79,7 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                 cur.execute(swap.lock_parent_sql(spec))
                 if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
                     conn.rollback()  # a duplicated run got here first
-                    return _already(warehouse, req)
+                    return warehouse.describe_loaded(req)
                 # NULL keys cannot get this far: the new table keeps the target's NOT NULL
                 # constraints, so COPY itself refuses them with the file and line.
                 if rows_staged != req.batch.row_count:
@@ -119,10 +119,3 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
         tuple(tuple(d) for d in duplicates[:DUPLICATE_SAMPLE]),
     )
 
-
-def _already(warehouse, req: LoadRequest) -> LoadOutcome:
-    with warehouse.connection() as conn, conn.cursor() as cur:
-        cur.execute(sqlb.count_partition_rows_sql(req.spec), req.params)
-        partition_rows = cur.fetchone()[0]
-        cur.execute(sqlb.count_table_rows_sql(req.spec))
-        return LoadOutcome(True, partition_rows=partition_rows, table_rows=cur.fetchone()[0])
