@@ -123,6 +123,8 @@ def distribution_skew(
             ),
             "suggested_distribution": suggestion.ddl,
             "suggestion_reason": suggestion.reason,
+            # Redshift's own SVV_TABLE_INFO.skew_rows, beside the per-slice figure above.
+            "svv_table_info_skew_rows": reported if (reported := warehouse.reported_skew(spec)) is not None else "n/a",
         },
     )
 

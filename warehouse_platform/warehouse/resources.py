@@ -117,6 +117,10 @@ class Warehouse(dg.ConfigurableResource, ABC):
         counts = dict(self.query(quality_sql.rows_per_slice_sql(spec, column, self.slice_count, self.dialect)))
         return tuple(int(counts.get(i, 0)) for i in range(self.slice_count))
 
+    def reported_skew(self, spec: TableSpec) -> float | None:
+        """The engine's own skew figure for the table, where it keeps one."""
+        return None
+
     def load_batch(self, stage: Stage, request: LoadRequest) -> LoadOutcome:
         """Put the batch's rows in the table; see warehouse/loader.py for the guarantees."""
         return load_through_staging(self, stage, request)
@@ -316,6 +320,11 @@ class RedshiftWarehouse(Warehouse):
             return super().rows_per_slice(spec, column)
         rows = self.query(quality_sql.REDSHIFT_ROWS_PER_SLICE_SQL, {"schema": spec.schema, "table": spec.name})
         return tuple(int(n) for _, n in rows)
+
+    def reported_skew(self, spec: TableSpec) -> float | None:
+        rows = self.query(quality_sql.REDSHIFT_TABLE_INFO_SQL, {"schema": spec.schema, "table": spec.name})
+        # Empty for an empty table; NULL skew_rows for EVEN/ALL tables.
+        return float(rows[0][1]) if rows and rows[0][1] is not None else None
 
     def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
         sql = unload_sql(select_sql, stage.url_for(f"{prefix}/part_"), self.iam_role_arn, options)
