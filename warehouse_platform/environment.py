@@ -12,6 +12,7 @@ PLATFORM_ENV picks the environment:
                    dbt       = target `prod` (dbt-redshift)
 S3 (either environment): PLATFORM_S3_ENDPOINT_URL for MinIO or any S3-compatible store; keys
 come from the standard AWS variables or the default credential chain, never from code.
+Both: PLATFORM_SLICE_COUNT (parts per batch, slices for skew), PLATFORM_TIMEZONE (business day).
 Secrets are bound as dg.EnvVar, so Dagster resolves them at run time and never shows them.
 """
 
