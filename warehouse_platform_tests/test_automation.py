@@ -116,9 +116,16 @@ def test_two_files_landing_in_the_same_second_on_s3_both_load_once(platform_env,
     assert sorted(warehouse.query("SELECT sessionid FROM raw_data.session_timestamp")) == [("a" * 32,), ("b" * 32,)]
 
 
-def test_cursor_survives_a_round_trip():
-    cursor = LandingCursor().advance([])
-    assert LandingCursor.decode(cursor.encode()) == cursor
+def test_cursor_keeps_the_keys_of_its_last_second_across_a_round_trip():
+    from warehouse_platform.lib.landing import LandedObject
+
+    second = datetime(2026, 11, 25, 9, 0, 0, tzinfo=timezone.utc)
+    seen = [LandedObject("landing/t/b.csv", second, "1"), LandedObject("landing/t/a.csv", second.replace(second=0, minute=59, hour=8), "2")]
+    cursor = LandingCursor.decode(LandingCursor().advance(seen).encode())
+    assert cursor.last_modified == second and cursor.keys_at_last_modified == {"landing/t/b.csv"}
+    assert not cursor.is_new(seen[0]) and not cursor.is_new(seen[1])
+    assert cursor.is_new(LandedObject("landing/t/c.csv", second, "3"))  # same second, unseen key
+    assert cursor.is_new(LandedObject("landing/t/b.csv", second.replace(second=1), "4"))  # rewritten later
 
 
 def test_daily_schedule_requests_yesterday():
