@@ -88,6 +88,12 @@ def count_null_keys_sql(spec: TableSpec) -> str:
     return f"SELECT count(*) FROM {quote_ident(staging_table_name(spec))} WHERE {predicate}"
 
 
+def max_text_bytes_sql(table_sql: str, columns: tuple[str, ...]) -> str:
+    """Widest value of each column in bytes (UTF-8), as Redshift measures VARCHAR."""
+    widths = ", ".join(f"max(octet_length({quote_ident(c)}))" for c in columns)
+    return f"SELECT {widths} FROM {table_sql}"
+
+
 def count_staging_sql(spec: TableSpec) -> str:
     return f"SELECT count(*) FROM {quote_ident(staging_table_name(spec))}"
 

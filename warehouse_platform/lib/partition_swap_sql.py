@@ -76,11 +76,6 @@ def delete_duplicates_sql(spec: TableSpec, table: str, order_by: str) -> str:
     )
 
 
-def max_text_bytes_sql(spec: TableSpec, table: str, columns: tuple[str, ...]) -> str:
-    widths = ", ".join(f"max(octet_length({quote_ident(c)}))" for c in columns)
-    return f"SELECT {widths} FROM {quote_table(partitions_schema(spec), table)}"
-
-
 def delete_keys_in_other_days_sql(spec: TableSpec, table: str) -> str:
     """Upsert across days: a key loaded today leaves whichever other day held it."""
     target = quote_table(spec.schema, spec.name)

@@ -9,7 +9,6 @@ DDL and find values that would not fit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -95,20 +94,6 @@ def redshift_type_for_arrow(arrow_type: pa.DataType, max_bytes: int | None = Non
     if pa.types.is_struct(arrow_type) or pa.types.is_list(arrow_type) or pa.types.is_map(arrow_type):
         return "super"
     raise UnsupportedTypeError(f"no Redshift type for Arrow type {arrow_type}")
-
-
-@dataclass(frozen=True)
-class WidthViolation:
-    column: str
-    declared_bytes: int
-    widest_bytes: int
-    widest_preview: str
-
-    def describe(self, table: str) -> str:
-        return (
-            f"{table}.{self.column} is varchar({self.declared_bytes}) but a value is {self.widest_bytes} bytes "
-            f"(UTF-8): {self.widest_preview!r}"
-        )
 
 
 def preview(value: str, limit: int = 60) -> str:

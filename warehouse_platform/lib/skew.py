@@ -17,7 +17,6 @@ DEFAULT_SKEW_THRESHOLD = 4.0
 # Redshift's AUTO starts small tables as ALL; a dimension this small costs little to copy to
 # every node and spares every join a redistribution.
 SMALL_TABLE_ROWS = 100_000
-DEFAULT_SLICES = 4
 # Below this many rows per slice the max/min ratio is mostly noise (7 rows against 1 is "7.0");
 # the figures are still shown, but the check does not warn.
 MIN_ROWS_PER_SLICE_TO_JUDGE = 100

@@ -57,19 +57,12 @@ class Stage(dg.ConfigurableResource, ABC):
     @abstractmethod
     def delete(self, keys: list[str]) -> None: ...
 
-    @property
-    @abstractmethod
-    def storage_kind(self) -> str: ...
-
 
 class LocalFolderStage(Stage):
     """A folder on this machine; the embedded default."""
 
     root: str
 
-    @property
-    def storage_kind(self) -> str:
-        return "file"
 
     def _path(self, key: str) -> Path:
         path = (Path(self.root) / key).resolve()
@@ -136,9 +129,6 @@ class S3Stage(Stage):
     bucket: str
     prefix: str = ""
 
-    @property
-    def storage_kind(self) -> str:
-        return "s3"
 
     def _object_key(self, key: str) -> str:
         return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key

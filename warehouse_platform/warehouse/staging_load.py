@@ -30,8 +30,7 @@ def check_text_widths_in_table(cur, req: LoadRequest, table_sql: str) -> None:
     declared = {c: n for c, n in declared.items() if n is not None}
     if not declared or spec.truncate_columns or all(set(declared) <= set(p.widest) for p in req.batch.parts):
         return
-    widths = ", ".join(f"max(octet_length({quote_ident(c)}))" for c in declared)
-    cur.execute(f"SELECT {widths} FROM {table_sql}")
+    cur.execute(sqlb.max_text_bytes_sql(table_sql, tuple(declared)))
     for (column, limit), widest in zip(declared.items(), cur.fetchone(), strict=True):
         if widest is not None and widest > limit:
             raise LoadError(
@@ -47,9 +46,8 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             with conn.cursor() as cur:
                 cur.execute(sqlb.lock_table_sql(spec))
                 if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
-                    partition_rows, table_rows = _counts(cur, req)
-                    conn.rollback()
-                    return LoadOutcome(True, partition_rows=partition_rows, table_rows=table_rows)
+                    conn.rollback()  # a duplicated run got here first
+                    return warehouse.describe_loaded(req)
                 cur.execute(sqlb.create_staging_sql(spec, warehouse.dialect))
                 if req.batch.parts:
                     warehouse.copy_into_staging(cur, spec, req.batch, stage)
