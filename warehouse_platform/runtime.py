@@ -2,20 +2,15 @@
 (the demo, the backfill command, tests). `definitions.defs` binds resources when it is first
 imported; a process that changes its environment afterwards must not run against the old one."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 
-from warehouse_platform import environment
+from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
 
-def current_definitions() -> dg.Definitions:
-    from warehouse_platform.definitions import defs
+def current_definitions(tables: Sequence[TableSpec] = RAW_TABLES) -> dg.Definitions:
+    from warehouse_platform.definitions import build_definitions
 
-    return dg.Definitions(
-        assets=list(defs.assets),
-        asset_checks=list(defs.asset_checks),
-        jobs=list(defs.jobs),
-        schedules=list(defs.schedules),
-        sensors=list(defs.sensors),
-        executor=defs.executor,
-        resources=environment.build_resources(),
-    )
+    return build_definitions(tables)

@@ -1,17 +1,20 @@
 """Helpers to run the real code location against the environment a test set up."""
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import dagster as dg
 
 from warehouse_platform.extract.source_seed import seed_source_database
 from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.runtime import current_definitions
+from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
 
-def platform_definitions() -> dg.Definitions:
-    """The code location bound to the environment the test set up."""
-    return current_definitions()
+def platform_definitions(tables: Sequence[TableSpec] = RAW_TABLES) -> dg.Definitions:
+    """The code location (for these tables) bound to the environment the test set up."""
+    return current_definitions(tables)
 
 
 def seed(source_endpoint, first_day: date, days: int, config: GeneratorConfig) -> None:

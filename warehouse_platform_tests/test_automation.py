@@ -1,137 +1,21 @@
-"""Landing sensor ticks against a real instance (folder and S3), the daily schedule, declarative
-automation of analytics after a raw load."""
+"""The daily schedule, declarative automation of analytics after a raw load, the backfill command.
+(The landing sensor has its own module, test_landing.py.)"""
 
-import gzip
-import time
 from datetime import date, datetime, timezone
 
-import boto3
 import dagster as dg
 
 from warehouse_platform import environment
-from warehouse_platform.automation.schedules import daily_session_load
-from warehouse_platform.automation.sensors import landing_files
-from warehouse_platform.lib.landing import LandingCursor
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 
 DAY = "2026-11-05"
 
 
-def _csv(rows, header="sessionid,ts") -> bytes:
-    return gzip.compress(("\n".join([header, *rows]) + "\n").encode(), mtime=0)
-
-
-def _tick(instance, stage, cursor=None):
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"stage": stage}) as context:
-        return landing_files(context)
-
-
-def _materialize(defs, instance, request: dg.RunRequest):
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
-        run_config=request.run_config, tags=request.tags,
-    )
-
-
-def test_landing_files_in_a_folder_are_loaded_once(platform_env):
-    defs = platform_definitions()
-    stage = defs.resources["stage"]
-    root = platform_env["stage_root"]
-    warehouse = environment.build_warehouse().process_config_and_initialize()
-    with dg.instance_for_test() as instance:
-        nothing = _tick(instance, stage)
-        assert isinstance(nothing, dg.SkipReason) and "no new files among 0" in nothing.skip_message
-
-        day = root / "landing/session_timestamp" / f"day={DAY}"
-        day.mkdir(parents=True)
-        (day / "morning.csv.gz").write_bytes(_csv([f"{'a' * 31}{i},{DAY} 08:0{i}:00" for i in range(3)]))
-        (root / "landing/session_timestamp/forgot_the_day.csv").write_text("sessionid,ts\n")
-        (root / "landing/no_such_table").mkdir(parents=True)
-        (root / "landing/no_such_table/x.csv").write_text("a\n")
-        first = _tick(instance, stage)
-        [request] = first.run_requests
-        assert request.partition_key == DAY and request.run_key.startswith("landing:session_timestamp:2026-11-05:")
-        assert request.run_config["ops"]["stage__raw_data__session_timestamp"]["config"]["landed_files"] == [
-            f"landing/session_timestamp/day={DAY}/morning.csv.gz"
-        ]
-        result = _materialize(defs, instance, request)
-        assert result.success
-        assert warehouse.query("SELECT count(*) FROM raw_data.session_timestamp") == [(3,)]
-        checks = result.get_asset_check_evaluations()
-        assert checks and all(c.passed for c in checks)  # same checks as extracted days
-
-        again = _tick(instance, stage, first.cursor)
-        assert isinstance(again, dg.SkipReason) or not again.run_requests
-
-        # A second file for the same day: the day becomes both files, not just the new one.
-        (day / "evening.csv.gz").write_bytes(_csv([f"{'b' * 31}{i},{DAY} 20:0{i}:00" for i in range(2)]))
-        second = _tick(instance, stage, first.cursor)
-        [request2] = second.run_requests
-        assert len(request2.run_config["ops"]["stage__raw_data__session_timestamp"]["config"]["landed_files"]) == 2
-        assert request2.run_key != request.run_key
-        assert _materialize(defs, instance, request2).success
-        assert warehouse.query("SELECT count(*) FROM raw_data.session_timestamp") == [(5,)]
-
-
-def test_bad_names_are_reported_not_ignored(platform_env):
-    stage = platform_definitions().resources["stage"]
-    root = platform_env["stage_root"]
-    (root / "landing/sessions_v2").mkdir(parents=True)
-    (root / "landing/sessions_v2/x.csv").write_text("a\n")
-    (root / "landing/session_timestamp").mkdir(parents=True)
-    (root / "landing/session_timestamp/flat.csv").write_text("sessionid,ts\n")
-    with dg.instance_for_test() as instance:
-        result = _tick(instance, stage)
-    message = result.skip_reason.skip_message if isinstance(result, dg.SensorResult) else result.skip_message
-    assert "unknown table 'sessions_v2'" in message
-    assert "session_timestamp is loaded by day; put the file under landing/session_timestamp/day=YYYY-MM-DD/" in message
-
-
-def test_two_files_landing_in_the_same_second_on_s3_both_load_once(platform_env, s3_bucket, s3_endpoint, monkeypatch):
-    monkeypatch.setenv("PLATFORM_STAGE_URL", f"s3://{s3_bucket}/stage")
-    defs = platform_definitions()
-    stage = defs.resources["stage"]
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    warehouse = environment.build_warehouse().process_config_and_initialize()
-
-    def put(name, rows):
-        s3.put_object(Bucket=s3_bucket, Key=f"stage/landing/session_timestamp/day={DAY}/{name}", Body=_csv(rows))
-
-    with dg.instance_for_test() as instance:
-        # Wait for the start of a second so both writes share it (moto stamps to the second).
-        time.sleep(1 - (time.time() % 1) + 0.05)
-        put("b.csv.gz", [f"{'b' * 32},{DAY} 10:00:00"])
-        first = _tick(instance, stage)
-        put("a.csv.gz", [f"{'a' * 32},{DAY} 09:00:00"])  # same second, and a key before "b"
-        stamps = {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="stage/landing/")["Contents"]}
-        assert len(set(stamps.values())) == 1, "both objects should carry the same second"
-        second = _tick(instance, stage, first.cursor)
-        [late] = second.run_requests
-        assert len(late.run_config["ops"]["stage__raw_data__session_timestamp"]["config"]["landed_files"]) == 2
-        assert _materialize(defs, instance, late).success
-        third = _tick(instance, stage, second.cursor)
-        assert isinstance(third, dg.SkipReason)
-    assert sorted(warehouse.query("SELECT sessionid FROM raw_data.session_timestamp")) == [("a" * 32,), ("b" * 32,)]
-
-
-def test_cursor_keeps_the_keys_of_its_last_second_across_a_round_trip():
-    from warehouse_platform.lib.landing import LandedObject
-
-    second = datetime(2026, 11, 25, 9, 0, 0, tzinfo=timezone.utc)
-    seen = [LandedObject("landing/t/b.csv", second, "1"), LandedObject("landing/t/a.csv", second.replace(second=0, minute=59, hour=8), "2")]
-    cursor = LandingCursor.decode(LandingCursor().advance(seen).encode())
-    assert cursor.last_modified == second and cursor.keys_at_last_modified == {"landing/t/b.csv"}
-    assert not cursor.is_new(seen[0]) and not cursor.is_new(seen[1])
-    assert cursor.is_new(LandedObject("landing/t/c.csv", second, "3"))  # same second, unseen key
-    assert cursor.is_new(LandedObject("landing/t/b.csv", second.replace(second=1), "4"))  # rewritten later
-
-
 def test_daily_schedule_requests_yesterday():
     from warehouse_platform.definitions import defs
 
-    schedule = defs.resolve_schedule_def(daily_session_load.name)
+    schedule = defs.resolve_schedule_def("daily_session_load")
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc))
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-24"

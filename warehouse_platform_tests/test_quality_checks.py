@@ -114,7 +114,7 @@ def test_a_lost_file_fails_reconciliation_naming_the_file(clean_day):
     staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
     lost = staged.parts[-1]
     with warehouse.connection() as conn, conn.cursor() as cur:
-        cur.execute("UPDATE raw_data._load_ledger SET active = false WHERE file_url = %s", (lost.url,))
+        cur.execute("UPDATE raw_data._load_ledger SET active = false WHERE checksum = %s", (lost.checksum,))
         conn.commit()
     try:
         result = evaluations.rows_staged_equal_rows_loaded(warehouse, SESSION_TIMESTAMP, DAY.isoformat(), staged)
@@ -124,7 +124,7 @@ def test_a_lost_file_fails_reconciliation_naming_the_file(clean_day):
         assert files[lost.url] == -1
     finally:
         with warehouse.connection() as conn, conn.cursor() as cur:
-            cur.execute("UPDATE raw_data._load_ledger SET active = true WHERE file_url = %s", (lost.url,))
+            cur.execute("UPDATE raw_data._load_ledger SET active = true WHERE checksum = %s", (lost.checksum,))
             conn.commit()
 
 

@@ -24,8 +24,11 @@ def test_a_day_staged_on_s3_and_loaded_into_the_warehouse(platform_env, s3_bucke
         result = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
 
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    prefix = f"stage/raw_data/session_timestamp/day={DAY.isoformat()}/"
-    objects = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=prefix)["Contents"]}
+    day = f"stage/raw_data/session_timestamp/day={DAY.isoformat()}/"
+    objects = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=day)["Contents"]}
+    # The run staged under its own batch folder, named for the run.
+    [prefix] = {k[: k.index("/", len(day)) + 1] for k in objects}
+    assert prefix.startswith(day + "batch=") and prefix.endswith(f"-{result.run_id}/")
     manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key=prefix + "manifest.json")["Body"].read())
 
     parts = [k for k in objects if k.endswith(".csv.gz")]
@@ -44,3 +47,19 @@ def test_a_day_staged_on_s3_and_loaded_into_the_warehouse(platform_env, s3_bucke
     assert meta["rows_loaded"] == meta["dagster/partition_row_count"] == sessions
     stage_meta = materialization_metadata(result, ["stage", "raw_data", "session_timestamp"])
     assert stage_meta["manifest"] == f"s3://{s3_bucket}/{prefix}manifest.json"
+
+
+def test_a_restaged_day_on_s3_leaves_only_the_newest_batch(platform_env, s3_bucket, s3_endpoint, monkeypatch):
+    monkeypatch.setenv("PLATFORM_STAGE_URL", f"s3://{s3_bucket}/stage")
+    seed(platform_env["source"], DAY, 1, CONFIG)
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        first = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+        second = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    day = f"stage/raw_data/session_timestamp/day={DAY.isoformat()}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=day)["Contents"]]
+    assert keys and all(f"-{second.run_id}/" in k for k in keys), "the first run's batch is gone"
+    assert not any(first.run_id in k for k in keys)
+    meta = materialization_metadata(second, ["raw_data", "session_timestamp"])
+    assert meta["already_loaded"]  # same bytes under a new batch folder: nothing loaded twice

@@ -1,10 +1,13 @@
 """Everything that runs without anyone at the keyboard."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 
-from warehouse_platform.automation import jobs
-from warehouse_platform.automation.schedules import daily_session_load
-from warehouse_platform.automation.sensors import landing_files
+from warehouse_platform.automation.jobs import build_jobs
+from warehouse_platform.automation.schedules import build_daily_schedule
+from warehouse_platform.automation.sensors import build_landing_sensor
+from warehouse_platform.lib.table_spec import TableSpec
 
 # Named and on by default (RUNNING): under `make dev` the daemon refreshes the channel dimension
 # daily and rebuilds analytics and exports after raw loads. Stop it under Automation to do both
@@ -16,12 +19,15 @@ declarative_automation = dg.AutomationConditionSensorDefinition(
     description="Evaluates every asset's automation condition (channel refresh, analytics rebuilds) every 30 seconds.",
 )
 
-defs = dg.Definitions(
-    # Steps run inside the run's process. With one subprocess per step (the default), a day's
-    # run spent about 70 s of a 2-core machine starting 18 Python processes for seconds of
-    # work; a day's COPY already uses every core through its own connections.
-    executor=dg.in_process_executor,
-    jobs=[jobs.load_daily_sessions, jobs.build_analytics, jobs.check_tables],
-    schedules=[daily_session_load],
-    sensors=[landing_files, declarative_automation],
-)
+
+def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
+    load_daily_sessions, build_analytics, check_tables = build_jobs(tables)
+    return dg.Definitions(
+        # Steps run inside the run's process. With one subprocess per step (the default), a day's
+        # run spent about 70 s of a 2-core machine starting 18 Python processes for seconds of
+        # work; a day's COPY already uses every core through its own connections.
+        executor=dg.in_process_executor,
+        jobs=[load_daily_sessions, build_analytics, check_tables],
+        schedules=[build_daily_schedule(load_daily_sessions)],
+        sensors=[build_landing_sensor(tables), declarative_automation],
+    )

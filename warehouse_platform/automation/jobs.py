@@ -1,54 +1,59 @@
 """Jobs: what runs together.
 
-load_daily_sessions  extract + stage + load of the day-partitioned session tables, one day per run
-build_analytics      the channel dimension (unpartitioned, replaced whole), every dbt model, exports
-check_tables         every check that is not per day (skew, the channel dimension, dbt tests), no loading
+load_daily_sessions  extract + stage + load of the day-partitioned tables fed by extraction, one day per run
+build_analytics      the extracted dimensions (unpartitioned, replaced whole), every dbt model, exports
+check_tables         every check that is not per day (skew, the dimensions, dbt tests), no loading
 The per-day checks run with load_daily_sessions; re-running a loaded day repeats them only.
+Tables fed by landed files are in none of these: only the landing sensor loads them, so the daily
+schedule and backfills never extract over a landed day.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
+from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.quality import check_names
 from warehouse_platform.warehouse.assets import raw_asset_key
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
-_daily = [s for s in RAW_TABLES if s.partitioned]
-_reference = [s for s in RAW_TABLES if not s.partitioned]
 
-load_daily_sessions = dg.define_asset_job(
-    "load_daily_sessions",
-    selection=dg.AssetSelection.assets(*(stage_asset_key(s) for s in _daily), *(raw_asset_key(s) for s in _daily)),
-    description="Extract one day of sessions from the application database, stage it, and load raw_data.",
-)
+def _layers(specs: Sequence[TableSpec]) -> list[dg.AssetKey]:
+    return [key for s in specs for key in (stage_asset_key(s), raw_asset_key(s))]
 
-build_analytics = dg.define_asset_job(
-    "build_analytics",
-    selection=(
-        dg.AssetSelection.assets(*(stage_asset_key(s) for s in _reference), *(raw_asset_key(s) for s in _reference))
-        | dg.AssetSelection.groups("analytics", "exports")
-    ),
-    description=(
-        "Reload the channel dimension, rebuild every analytics model with dbt (tests included) and "
-        "export the reporting tables to the stage."
-    ),
-)
 
-# The day-partitioned checks run with every load of a day; re-running the day's load repeats
-# them without changing data (the ledger finds every file already loaded). Everything else is
-# here. Skew is a property of the whole table, so it is unpartitioned and belongs here too.
-_DAILY_CHECKS = [
-    *(dg.AssetCheckKey(raw_asset_key(s), name) for s in _daily for name in (
-        check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED)),
-    *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in _daily),
-]
+def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
+    extracted = [s for s in tables if s.rows_from == RowsFrom.EXTRACTION]
+    daily = [s for s in extracted if s.partitioned]
+    reference = [s for s in extracted if not s.partitioned]
 
-check_tables = dg.define_asset_job(
-    "check_tables",
-    selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks(*_DAILY_CHECKS),
-    description="Every check that is not per day, without loading anything: skew of every raw table, "
-    "the channel dimension's checks and the dbt tests.",
-)
-
+    load_daily_sessions = dg.define_asset_job(
+        "load_daily_sessions",
+        selection=dg.AssetSelection.assets(*_layers(daily)),
+        description="Extract one day of sessions from the application database, stage it, and load raw_data.",
+    )
+    build_analytics = dg.define_asset_job(
+        "build_analytics",
+        selection=dg.AssetSelection.assets(*_layers(reference)) | dg.AssetSelection.groups("analytics", "exports"),
+        description=(
+            "Reload the channel dimension, rebuild every analytics model with dbt (tests included) and "
+            "export the reporting tables to the stage."
+        ),
+    )
+    # The day-partitioned checks run with every load of a day; re-running the day's load repeats
+    # them without changing data (the ledger finds every file already loaded). Everything else is
+    # here. Skew is a property of the whole table, so it is unpartitioned and belongs here too.
+    daily_checks = [
+        *(dg.AssetCheckKey(raw_asset_key(s), name) for s in tables if s.partitioned for name in (
+            check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED)),
+        *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in tables if s.partitioned),
+    ]
+    check_tables = dg.define_asset_job(
+        "check_tables",
+        selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks(*daily_checks),
+        description="Every check that is not per day, without loading anything: skew of every raw table, "
+        "the channel dimension's checks and the dbt tests.",
+    )
+    return [load_daily_sessions, build_analytics, check_tables]

@@ -4,13 +4,13 @@ automation once the loads' blocking checks pass."""
 
 import dagster as dg
 
-from warehouse_platform.automation.jobs import load_daily_sessions
 
-daily_session_load = dg.build_schedule_from_partitioned_job(
-    load_daily_sessions,
-    name="daily_session_load",
-    hour_of_day=2,
-    minute_of_hour=0,
-    description="Loads the day that just ended (the latest complete partition) at 02:00.",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+def build_daily_schedule(load_daily_sessions) -> dg.ScheduleDefinition:
+    return dg.build_schedule_from_partitioned_job(
+        load_daily_sessions,
+        name="daily_session_load",
+        hour_of_day=2,
+        minute_of_hour=0,
+        description="Loads the day that just ended (the latest complete partition) at 02:00.",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )

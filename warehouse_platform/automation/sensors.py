@@ -1,80 +1,101 @@
 """Landing sensor: files other systems drop under landing/<table>/ are loaded without anyone
 at the keyboard, through the same stage -> load path, ledger and checks as extracted days.
 
-Each tick lists landing/ (folder or S3, one code path through the Stage resource), keeps the
-objects not seen before (see lib/landing.py for the cursor), and asks for one run per table and
-day covering every file then present for that table and day (a day's content is all its landed
-files, so a second file adds to the first instead of replacing it). Run keys are derived from
-the files and their ETags: a repeated tick never loads a file twice.
+Each tick lists landing/ (folder or S3, one code path through the Stage resource) and, per table
+and day, compares the object versions present with the record of versions already handed to a
+run (lib/landing.py, stage/handed_landing_files.py). A table and day with any version not handed
+yet gets one run over every file then present for it (a day's content is all its landed files,
+so a second file adds to the first). Run keys come from the files and their ETags, so a repeated
+tick never loads a file twice. A file that cannot be loaded (unknown table, a table fed by
+extraction, a day before the first partition) is reported in the tick and skipped; a file for a
+day whose partition does not exist yet waits. No file can make a tick fail.
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib.landing import LANDING_PREFIX, LandedObject, LandingCursor, classify, run_key
+from warehouse_platform.lib.landing import LANDING_PREFIX, LandedFile, classify, run_key, unhanded
+from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.partitions import daily_partitions
+from warehouse_platform.stage.handed_landing_files import read_handed
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.assets import raw_asset_key
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES
-
-_SPECS = {spec.name: spec for spec in RAW_TABLES}
-_PARTITIONED = {s.name for s in RAW_TABLES if s.partitioned}
-_OTHERS = {s.name for s in RAW_TABLES if not s.partitioned}
 
 
-def stage_op_name(table: str) -> str:
-    return "__".join(stage_asset_key(_SPECS[table]).path)
+def stage_op_name(spec: TableSpec) -> str:
+    return "__".join(stage_asset_key(spec).path)
 
 
-@dg.sensor(
-    name="landing_files",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    target=dg.AssetSelection.groups("stage", "raw_data"),
-    description="Loads files dropped under landing/<table>/[day=YYYY-MM-DD/] in the stage. Off by default: "
-    "turn it on under Automation.",
-)
-def landing_files(context: dg.SensorEvaluationContext, stage: Stage) -> dg.SensorResult | dg.SkipReason:
-    cursor = LandingCursor.decode(context.cursor)
-    listed = [LandedObject(o.key, o.last_modified, o.etag) for o in stage.list_objects(LANDING_PREFIX)]
-    new = [o for o in listed if cursor.is_new(o)]
-    if not new:
-        return dg.SkipReason(f"no new files among {len(listed)} under {stage.url_for(LANDING_PREFIX)}")
+def _day_status(day: str | None) -> str:
+    """'ok', 'too early' (before the first partition: never loadable) or 'waiting' (its
+    partition does not exist yet)."""
+    if day is None:
+        return "ok"
+    if day < daily_partitions.get_first_partition_key():
+        return "too early"
+    last = daily_partitions.get_last_partition_key()
+    return "waiting" if last is None or day > last else "ok"
 
-    problems = []
-    touched: set[tuple[str, str | None]] = set()
-    for obj in new:
-        landed = classify(obj, _PARTITIONED, _OTHERS)
-        if isinstance(landed, str):
-            problems.append(landed)
-            context.log.warning(f"landing file not loaded: {landed}")
-        else:
-            touched.add((landed.table, landed.day))
 
-    # Every file now present for a touched table/day, not only the new ones.
-    present = defaultdict(list)
-    for obj in listed:
-        landed = classify(obj, _PARTITIONED, _OTHERS)
-        if not isinstance(landed, str) and (landed.table, landed.day) in touched:
-            present[(landed.table, landed.day)].append(landed)
+def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
+    specs = {spec.name: spec for spec in tables}
 
-    requests = []
-    for (table, day), files in sorted(present.items(), key=lambda item: (item[0][0], item[0][1] or "")):
-        spec = _SPECS[table]
-        keys = sorted(f.key for f in files)
-        requests.append(
-            dg.RunRequest(
-                run_key=run_key(table, day, files),
-                partition_key=day,
-                asset_selection=[stage_asset_key(spec), raw_asset_key(spec)],
-                run_config={"ops": {stage_op_name(table): {"config": {"landed_files": keys}}}},
-                tags={"warehouse_platform/source": "landing", "warehouse_platform/landed_files": str(len(keys))},
+    @dg.sensor(
+        name="landing_files",
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        target=dg.AssetSelection.groups("stage", "raw_data"),
+        description="Loads files dropped under landing/<table>/[day=YYYY-MM-DD/] in the stage, for tables "
+        "fed by landed files. Off by default: turn it on under Automation.",
+    )
+    def landing_files(context: dg.SensorEvaluationContext, stage: Stage) -> dg.SensorResult | dg.SkipReason:
+        listed = stage.list_objects(LANDING_PREFIX)
+        problems: list[str] = []
+        waiting: list[str] = []
+        present: dict[tuple[str, str | None], list[LandedFile]] = defaultdict(list)
+        for obj in listed:
+            landed = classify(obj.key, obj.etag, specs)
+            if isinstance(landed, str):
+                problems.append(landed)
+                continue
+            status = _day_status(landed.day)
+            if status == "too early":
+                problems.append(f"{obj.key}: day {landed.day} is before the first partition "
+                                f"({daily_partitions.get_first_partition_key()}); it is never loaded")
+            elif status == "waiting":
+                waiting.append(obj.key)
+            else:
+                present[(landed.table, landed.day)].append(landed)
+        for problem in problems:
+            context.log.warning(f"landing file not loaded: {problem}")
+        if waiting:
+            context.log.info(f"{len(waiting)} landed files wait for their day's partition: {waiting[:10]}")
+
+        handed = read_handed(context.instance, present) if present else {}
+        requests = []
+        for (table, day), files in sorted(present.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+            if not unhanded(files, handed[(table, day)]):
+                continue
+            spec = specs[table]
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key(table, day, files),
+                    partition_key=day,
+                    asset_selection=[stage_asset_key(spec), raw_asset_key(spec)],
+                    run_config={"ops": {stage_op_name(spec): {"config": {"landed_files": sorted(f.key for f in files)}}}},
+                    tags={"warehouse_platform/source": "landing", "warehouse_platform/landed_files": str(len(files))},
+                )
             )
-        )
-    next_cursor = cursor.advance(new).encode()
-    if not requests:
-        return dg.SensorResult(
-            skip_reason=dg.SkipReason(f"{len(new)} new files, none loadable: " + "; ".join(problems)), cursor=next_cursor
-        )
-    return dg.SensorResult(run_requests=requests, cursor=next_cursor)
+        if requests:
+            return dg.SensorResult(run_requests=requests)
+        summary = f"nothing new among {len(listed)} files under {stage.url_for(LANDING_PREFIX)}"
+        if waiting:
+            summary += f"; {len(waiting)} wait for their day's partition"
+        if problems:
+            summary += f"; {len(problems)} not loadable: " + "; ".join(problems[:20])
+        return dg.SkipReason(summary)
+
+    return landing_files

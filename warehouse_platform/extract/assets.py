@@ -4,7 +4,7 @@ One stage asset per raw table; its IO manager (StageIOManager) writes the rows a
 parts plus a manifest, in the local folder or on S3.
 """
 
-
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -12,12 +12,13 @@ from warehouse_platform import environment
 from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.extract.source_queries import EXTRACT_QUERIES, SOURCE_TABLES_READ
+from warehouse_platform.lib.landing import LANDING_PREFIX, mismatched_landed_keys
 from warehouse_platform.lib.row_batches import RowBatches
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
-from warehouse_platform.stage.landed_files import read_landed_rows
+from warehouse_platform.stage.handed_landing_files import record_handed
+from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
 _SOURCE_DESCRIPTIONS = {
     "sessions": "Application table: one row per visit (session), with the user and the channel it came from.",
@@ -41,21 +42,45 @@ def stage_asset_key(spec: TableSpec) -> dg.AssetKey:
 
 
 class StageSourceConfig(dg.Config):
-    """Where the rows come from: the application database (default), or files other systems
-    dropped under landing/ (set by the landing sensor; stage keys, all of one table and day)."""
+    """For tables fed by landed files: the stage keys of the files to load, all of this table and
+    day (the landing sensor sets them). Tables fed by extraction take none."""
 
     landed_files: list[str] = []
 
 
+def _refuse(spec: TableSpec, partition_key: str | None, reason: str) -> dg.Failure:
+    day = f" {partition_key}" if partition_key else ""
+    return dg.Failure(description=f"{spec.qualified_name}{day}: {reason}. Nothing was staged or loaded.")
+
+
+def _take_landed_files(
+    context: dg.AssetExecutionContext, spec: TableSpec, stage: Stage, keys: list[str], partition_key: str | None
+) -> LandedFiles:
+    """Check the files belong to this table and day before anything is staged, then record their
+    versions as handed to this run (see stage/handed_landing_files.py)."""
+    if problems := mismatched_landed_keys(spec, keys, partition_key):
+        raise _refuse(spec, partition_key, "landed files that do not belong here: " + "; ".join(problems))
+    folder = LANDING_PREFIX + spec.name + (f"/day={partition_key}/" if partition_key else "/")
+    versions = {o.key: o.etag for o in stage.list_objects(folder)}
+    if missing := sorted(set(keys) - set(versions)):
+        raise _refuse(spec, partition_key, f"landed files are gone: {missing}")
+    record_handed(context.instance, spec.name, partition_key, {k: versions[k] for k in keys})
+    return LandedFiles(spec, tuple(sorted(set(keys))))
+
+
 def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
+    extracted = spec.rows_from == RowsFrom.EXTRACTION
+    by_day = "one day at a time " if spec.partitioned else ""
+
     @dg.asset(
         key=stage_asset_key(spec),
-        deps=[dg.AssetKey(["source", "app", t]) for t in SOURCE_TABLES_READ[spec.name]],
-        description=(
-            f"{spec.description}\n\nExtracted from the application database "
-            + ("one day at a time " if spec.partitioned else "")
-            + "and staged as gzip CSV parts with a Redshift manifest (or collected from files "
-            + f"dropped under landing/{spec.name}/)."
+        deps=[dg.AssetKey(["source", "app", t]) for t in SOURCE_TABLES_READ[spec.name]] if extracted else [],
+        description=f"{spec.description}\n\n"
+        + (
+            f"Extracted from the application database {by_day}and staged as gzip CSV parts with a Redshift manifest."
+            if extracted
+            else f"Files other systems drop under landing/{spec.name}/, staged {by_day}as they are (one gzip part "
+            "per file) with a Redshift manifest."
         ),
         partitions_def=daily_partitions if spec.partitioned else None,
         backfill_policy=one_day_per_run if spec.partitioned else None,
@@ -63,20 +88,30 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         kinds={environment.stage_kind(), "csv"},
         io_manager_key="stage_io_manager",
         code_version="1",
-        automation_condition=None if spec.partitioned else daily_refresh,
+        automation_condition=daily_refresh if extracted and not spec.partitioned else None,
     )
     def _stage(
         context: dg.AssetExecutionContext, config: StageSourceConfig, source_db: SourceDatabase, stage: Stage
-    ) -> RowBatches:
-        if config.landed_files:
+    ):  # RowBatches or LandedFiles, both written by StageIOManager (Dagster types need one class)
+        partition_key = context.partition_key if spec.partitioned else None
+        if spec.rows_from == RowsFrom.LANDING:
+            if not config.landed_files:
+                raise _refuse(spec, partition_key, (
+                    f"the table is fed by files landed under landing/{spec.name}/, never extracted; the landing "
+                    "sensor loads them (or give run config landed_files)"
+                ))
             context.log.info(f"staging {len(config.landed_files)} landed files: {config.landed_files}")
-            batches = read_landed_rows(stage, config.landed_files, spec)
-        else:
-            params = None
-            if spec.partitioned:
-                window = context.partition_time_window
-                params = {"day_start": window.start.replace(tzinfo=None), "day_end": window.end.replace(tzinfo=None)}
-            batches = source_db.stream(EXTRACT_QUERIES[spec.name], params)
+            return _take_landed_files(context, spec, stage, config.landed_files, partition_key)
+        if config.landed_files:
+            raise _refuse(spec, partition_key, (
+                "the table is fed by extraction from the application database, so landed files are not "
+                f"loaded into it: {config.landed_files} (a day is never fed by both)"
+            ))
+        params = None
+        if spec.partitioned:
+            window = context.partition_time_window
+            params = {"day_start": window.start.replace(tzinfo=None), "day_end": window.end.replace(tzinfo=None)}
+        batches = source_db.stream(EXTRACT_QUERIES[spec.name], params)
         return RowBatches(
             columns=spec.column_names, batches=batches, text_columns=spec.text_column_names, key_columns=spec.primary_key
         )
@@ -84,6 +119,5 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
     return _stage
 
 
-stage_assets = [_build_stage_asset(spec) for spec in RAW_TABLES]
-
-defs = dg.Definitions(assets=[*source_tables, *stage_assets])
+def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
+    return dg.Definitions(assets=[*source_tables, *(_build_stage_asset(spec) for spec in tables)])

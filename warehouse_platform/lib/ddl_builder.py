@@ -78,6 +78,14 @@ def create_ledger_sql(schema: str) -> str:
         "    run_id varchar(64) NOT NULL,\n"
         "    loaded_at timestamp NOT NULL,\n"
         # false once a later load of the same partition replaced this file's rows
-        "    active boolean NOT NULL\n"
+        "    active boolean NOT NULL,\n"
+        # the staged batch the file came from; batch ids sort by when their runs were requested
+        "    batch_id varchar(128)\n"
         ")"
     )
+
+
+def upgrade_ledger_sql(schema: str) -> str:
+    """Postgres only: a ledger created before batch ids gains the column (Redshift ledgers are
+    created with it)."""
+    return f"ALTER TABLE {quote_table(schema, LEDGER_TABLE)} ADD COLUMN IF NOT EXISTS batch_id varchar(128)"

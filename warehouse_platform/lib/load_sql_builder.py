@@ -14,7 +14,7 @@ from warehouse_platform.lib.table_spec import PARTITION_COLUMN, LoadMode, TableS
 
 LEDGER_COLUMNS = (
     "table_name", "partition_key", "file_url", "checksum", "row_count", "batch_rows_loaded", "load_id", "run_id",
-    "loaded_at", "active",
+    "loaded_at", "active", "batch_id",
 )
 
 
@@ -152,6 +152,14 @@ def ledger_active_files_sql(schema: str) -> str:
         f"SELECT file_url, checksum, row_count, batch_rows_loaded FROM {quote_table(schema, LEDGER_TABLE)} "
         "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active "
         "ORDER BY file_url"
+    )
+
+
+def ledger_active_batch_sql(schema: str) -> str:
+    """The newest batch among a partition's active files (batch ids sort by request time)."""
+    return (
+        f"SELECT max(batch_id) FROM {quote_table(schema, LEDGER_TABLE)} "
+        "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active"
     )
 
 

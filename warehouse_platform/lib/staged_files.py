@@ -10,9 +10,32 @@ and the widest value of each text column in bytes (so type limits are checked be
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from warehouse_platform.lib.csv_part_writer import WidestValue
+
+
+MANIFEST_NAME = "manifest.json"
+_BATCH_FOLDER = re.compile(r"(?:^|/)batch=(?P<id>[^/]+)/")
+
+
+def batch_id_for(requested_at: datetime, run_id: str) -> str:
+    """Names the batch a run stages, ordered by when the run was *requested*: of two runs of one
+    table and day, the later request holds the newer view of its source (the landing sensor's
+    second tick sees every file the first saw, and more), whichever stages first."""
+    return f"{requested_at.astimezone(timezone.utc):%Y%m%dT%H%M%S%fZ}-{run_id}"
+
+
+def batch_folder(day_prefix: str, batch_id: str) -> str:
+    return f"{day_prefix}/batch={batch_id}"
+
+
+def batch_id_of(key: str) -> str | None:
+    """The batch a stage key belongs to; None for keys outside any batch folder."""
+    match = _BATCH_FOLDER.search(key)
+    return match["id"] if match else None
 
 
 @dataclass(frozen=True)
@@ -22,6 +45,8 @@ class StagedPart:
     content_length: int
     sha256: str
     widest: dict[str, WidestValue] = field(default_factory=dict)
+    # The landed file this part carries byte for byte (same lines), so errors can name it.
+    source_url: str | None = None
 
     @property
     def checksum(self) -> str:
@@ -38,6 +63,8 @@ class StagedBatch:
     # Keys that may occur more than once in the batch (see lib/key_uniqueness.py): () proves
     # the keys unique, None means nothing is known and the loader checks every row.
     duplicate_candidates: tuple[tuple[str, ...], ...] | None = None
+    # Orders batches of one table and day (see batch_id_for); None for batches made by hand.
+    batch_id: str | None = None
 
     @property
     def row_count(self) -> int:
@@ -46,6 +73,16 @@ class StagedBatch:
     @property
     def content_length(self) -> int:
         return sum(p.content_length for p in self.parts)
+
+    @property
+    def checksums(self) -> list[str]:
+        """What the batch holds, whatever its files are called: the ledger recognises a batch
+        already loaded by these (each run stages under its own folder, so URLs always differ)."""
+        return sorted(p.checksum for p in self.parts)
+
+    def source_of(self, url: str) -> str:
+        """The file a user gave for a staged part (a landed file), or the part itself."""
+        return next((p.source_url for p in self.parts if p.url == url and p.source_url), url)
 
     def to_manifest_json(self) -> str:
         return json.dumps(
@@ -63,10 +100,12 @@ class StagedBatch:
                     "partition_key": self.partition_key,
                     "columns": list(self.columns),
                     "record_count": self.row_count,
+                    "batch_id": self.batch_id,
                     "files": {
                         p.url: {
                             "checksum": p.checksum,
                             "widest": {c: vars(w) for c, w in p.widest.items()},
+                            **({"source_url": p.source_url} if p.source_url else {}),
                         }
                         for p in self.parts
                     },
@@ -93,6 +132,7 @@ class StagedBatch:
                     content_length=int(entry["meta"]["content_length"]),
                     sha256=file["checksum"].removeprefix("sha256:"),
                     widest={c: WidestValue(**w) for c, w in file.get("widest", {}).items()},
+                    source_url=file.get("source_url"),
                 )
             )
         key_check = batch.get("key_check")
@@ -105,4 +145,5 @@ class StagedBatch:
             duplicate_candidates=None
             if key_check is None
             else tuple(tuple(k) for k in key_check["duplicate_candidates"]),
+            batch_id=batch.get("batch_id"),
         )

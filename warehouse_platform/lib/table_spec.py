@@ -12,6 +12,15 @@ class LoadMode(str, Enum):
     UPSERT = "upsert"
 
 
+class RowsFrom(str, Enum):
+    """Where a table's rows come from. A table has one: the daily schedule and backfills
+    extract only extraction-fed tables, the landing sensor loads only landing-fed ones, so
+    neither path can replace a day the other one fed."""
+
+    EXTRACTION = "extraction"  # read from the application database by the extract
+    LANDING = "landing"  # files other systems drop under landing/<table>/
+
+
 class DistStyle(str, Enum):
     AUTO = "AUTO"
     EVEN = "EVEN"
@@ -47,6 +56,7 @@ class TableSpec:
     primary_key: tuple[str, ...]
     description: str = ""
     partitioned: bool = False
+    rows_from: RowsFrom = RowsFrom.EXTRACTION
     mode: LoadMode = LoadMode.REPLACE
     # ORDER BY terms that pick the surviving row among duplicates of one key (first wins).
     dedupe_order: tuple[str, ...] = ()

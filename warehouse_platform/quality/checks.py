@@ -9,6 +9,8 @@ per stage asset
 Day-partitioned tables are checked per day; skew is a property of the whole table.
 """
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
@@ -20,7 +22,6 @@ from warehouse_platform.quality import check_names, evaluations
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.assets import raw_asset_key
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 from warehouse_platform.warehouse.resources import Warehouse
 
 
@@ -70,11 +71,10 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         description="Widest text value per column in UTF-8 bytes against its VARCHAR (and Redshift's 65,535).",
     )
     def redshift_type_limits(context: dg.AssetCheckExecutionContext, stage: Stage) -> dg.AssetCheckResult:
-        return evaluations.redshift_type_limits(spec, read_staged_batch(stage, stage_asset_key(spec), partition_of(context)))
+        return evaluations.redshift_type_limits(spec, read_staged_batch(stage, stage_asset_key(spec), partition_of(context), run_id=context.run.run_id))
 
     return [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
 
 
-raw_table_checks = [check for spec in RAW_TABLES for check in _build_checks(spec)]
-
-defs = dg.Definitions(asset_checks=raw_table_checks)
+def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
+    return dg.Definitions(asset_checks=[check for spec in tables for check in _build_checks(spec)])

@@ -133,28 +133,31 @@ def rows_staged_equal_rows_loaded(
     warehouse: Warehouse, spec: TableSpec, partition_key: str | None, staged: StagedBatch
 ) -> dg.AssetCheckResult:
     params = _params(spec, partition_key)
-    ledger = {
-        url: (rows, kept)
-        for url, _, rows, kept in warehouse.query(load_sql_builder.ledger_active_files_sql(spec.schema), params)
-    }
+    # Files pair up by checksum: a re-run of an unchanged day stages the same bytes under a new
+    # batch folder and loads nothing, so the ledger keeps the first run's file names.
+    ledger: dict[str, list[tuple[str, int, int]]] = {}
+    for url, checksum, rows, kept in warehouse.query(load_sql_builder.ledger_active_files_sql(spec.schema), params):
+        ledger.setdefault(checksum, []).append((url, rows, kept))
     [(table_rows,)] = warehouse.query(load_sql_builder.count_partition_rows_sql(spec), params)
+    all_loaded = [entry for entries in ledger.values() for entry in entries]
     files, problems = [], []
     for part in staged.parts:
-        loaded = ledger.get(part.url, (None, None))[0]
+        match = ledger[part.checksum].pop(0) if ledger.get(part.checksum) else None
+        loaded = None if match is None else match[1]
         files.append({"file": part.url, "manifest_rows": part.row_count, "ledger_rows": -1 if loaded is None else int(loaded)})
         if loaded is None:
             problems.append(f"{part.url} is in the manifest but was never loaded")
         elif loaded != part.row_count:
             problems.append(f"{part.url}: manifest {part.row_count} rows, ledger {loaded}")
-    for url in sorted(set(ledger) - {p.url for p in staged.parts}):
+    for url, _, _ in sorted(entry for entries in ledger.values() for entry in entries):
         problems.append(f"{url} is loaded but not in the current manifest")
     manifest_rows = staged.row_count
-    ledger_rows = sum(int(r) for r, _ in ledger.values())
-    kept = int(next(iter(ledger.values()))[1]) if ledger else 0
+    ledger_rows = sum(int(rows) for _, rows, _ in all_loaded)
+    kept = int(all_loaded[0][2]) if all_loaded else 0
     deduplicated = ledger_rows - kept
     # Upserts may later move a key to a newer day, so a day can only shrink, never grow.
     expected_ok = table_rows <= kept if spec.mode == LoadMode.UPSERT else table_rows == kept
-    if ledger and not expected_ok:
+    if all_loaded and not expected_ok:
         problems.append(f"table holds {table_rows} rows; the load left {kept} ({ledger_rows} loaded - {deduplicated} duplicates)")
     return dg.AssetCheckResult(
         passed=not problems,
@@ -175,7 +178,7 @@ def redshift_type_limits(spec: TableSpec, staged: StagedBatch) -> dg.AssetCheckR
     for column in spec.text_column_names:
         declared = varchar_bytes(spec.column(column).sql_type) or VARCHAR_MAX_BYTES
         widest = max((p.widest[column] for p in staged.parts if column in p.widest), key=lambda w: w.bytes, default=None)
-        where = next((p.url for p in staged.parts if column in p.widest and p.widest[column] is widest), "")
+        where = next((staged.source_of(p.url) for p in staged.parts if column in p.widest and p.widest[column] is widest), "")
         records.append({
             "column": column, "declared_bytes": declared, "widest_bytes": widest.bytes if widest else 0,
             "file": where, "line": widest.line if widest else 0,

@@ -10,10 +10,8 @@ from pathlib import Path
 from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES, WrittenPart, write_csv_parts
 from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
 from warehouse_platform.lib.row_batches import RowBatches
-from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
+from warehouse_platform.lib.staged_files import MANIFEST_NAME, StagedBatch, StagedPart, batch_id_of
 from warehouse_platform.stage.storage import Stage
-
-MANIFEST_NAME = "manifest.json"
 
 
 def write_staged_batch(
@@ -25,11 +23,10 @@ def write_staged_batch(
     *,
     slice_count: int,
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES,
+    batch_id: str | None = None,
 ) -> StagedBatch:
     """Parts are published as they close; the manifest is written last, so a batch without one
-    is incomplete and never loaded. Parts of an earlier, larger batch under the same prefix are
-    removed afterwards (the manifest already excludes them)."""
-    previous = {o.key for o in stage.list_objects(prefix + "/")}
+    is incomplete and never loaded."""
     tracker = KeyUniquenessTracker([list(rows.columns).index(c) for c in rows.key_columns]) if rows.key_columns else None
     parts: list[StagedPart] = []
 
@@ -44,16 +41,33 @@ def write_staged_batch(
             on_part_written=publish, measure_widths_of=rows.text_columns, key_tracker=tracker,
         )
     candidates = tracker.candidates if tracker else None
-    manifest_key = f"{prefix}/{MANIFEST_NAME}"
     batch = StagedBatch(
         table=table,
         partition_key=partition_key,
         columns=tuple(rows.columns),
         parts=tuple(parts),
-        manifest_url=stage.url_for(manifest_key),
         duplicate_candidates=None if candidates is None else tuple(candidates),
+        batch_id=batch_id,
     )
+    return publish_manifest(stage, prefix, batch)
+
+
+def publish_manifest(stage: Stage, prefix: str, batch: StagedBatch) -> StagedBatch:
+    """The manifest goes last: it is what makes the parts beside it a batch."""
+    manifest_key = f"{prefix}/{MANIFEST_NAME}"
+    batch = StagedBatch(**{**vars(batch), "manifest_url": stage.url_for(manifest_key)})
     stage.write_text(manifest_key, batch.to_manifest_json())
-    current = {stage.key_for(p.url) for p in parts} | {manifest_key}
-    stage.delete(sorted(previous - current))
     return batch
+
+
+def remove_superseded(stage: Stage, day_prefix: str, batch_id: str) -> int:
+    """Delete what an older batch of the same table and day left: its folder, or parts from the
+    time before batch folders. Newer batches stay (a later-requested run staged them). Runs of
+    one table and day do not overlap, so no load is reading what is deleted here."""
+    stale = [
+        o.key
+        for o in stage.list_objects(day_prefix + "/")
+        if (owner := batch_id_of(o.key[len(day_prefix):])) is None or owner < batch_id
+    ]
+    stage.delete(stale)
+    return len(stale)

@@ -1,22 +1,30 @@
-"""StageIOManager: extract outputs become gzip CSV parts plus a manifest in the stage.
+"""StageIOManager: a stage asset's output becomes a batch of gzip CSV parts plus a manifest.
 
-Layout under the stage root follows the asset key without its leading "stage":
-    raw_data/<table>/day=<YYYY-MM-DD>/part-00000.csv.gz ... manifest.json   (daily partitions)
-    raw_data/<table>/part-00000.csv.gz ... manifest.json                    (unpartitioned)
+Every run stages under its own batch folder, named so that batches sort by when their runs were
+requested (lib/staged_files.batch_id_for):
+    raw_data/<table>/day=<YYYY-MM-DD>/batch=<id>/part-00000.csv.gz ... manifest.json   (daily)
+    raw_data/<table>/batch=<id>/part-00000.csv.gz ... manifest.json                    (unpartitioned)
+The load step of a run loads exactly the batch its own run staged; a run that staged nothing
+(a load re-run on its own) loads the newest complete batch. Older batches of the day are
+removed once a newer one is complete.
 """
 
 import time
+import uuid
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
 from warehouse_platform.lib.row_batches import RowBatches
-from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.stage.batch_writer import MANIFEST_NAME, write_staged_batch
+from warehouse_platform.lib.staged_files import MANIFEST_NAME, StagedBatch, batch_folder, batch_id_for, batch_id_of
+from warehouse_platform.stage.batch_writer import remove_superseded, write_staged_batch
+from warehouse_platform.stage.landed_files import LandedFiles, write_landed_batch
 from warehouse_platform.stage.storage import Stage
 
 
-def batch_prefix(asset_key: dg.AssetKey, partition_key: str | None) -> str:
+def day_prefix(asset_key: dg.AssetKey, partition_key: str | None) -> str:
+    """The stage folder of a table (and day): the asset key without its leading "stage"."""
     path = list(asset_key.path)
     if path[0] == "stage":
         path = path[1:]
@@ -25,30 +33,46 @@ def batch_prefix(asset_key: dg.AssetKey, partition_key: str | None) -> str:
     return "/".join(path)
 
 
+def _run_batch_id(context: dg.OutputContext) -> str:
+    try:
+        run_id = context.run_id
+        record = context.step_context.instance.get_run_record_by_id(run_id)
+        requested_at = record.create_timestamp if record else datetime.now(timezone.utc)
+    except dg.DagsterInvariantViolationError:  # an OutputContext built by hand, outside a run
+        run_id, requested_at = uuid.uuid4().hex, datetime.now(timezone.utc)
+    if requested_at.tzinfo is None:
+        requested_at = requested_at.replace(tzinfo=timezone.utc)
+    return batch_id_for(requested_at, run_id)
+
+
 class StageIOManager(dg.ConfigurableIOManager):
     stage: dg.ResourceDependency[Stage]
     # Part count is a multiple of this; match the Redshift cluster's slice count.
     slice_count: int = 4
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
 
-    def handle_output(self, context: dg.OutputContext, obj: RowBatches) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: RowBatches | LandedFiles) -> None:
         partition_key = context.asset_partition_key if context.has_asset_partitions else None
         started = time.monotonic()
-        batch = write_staged_batch(
-            self.stage,
-            batch_prefix(context.asset_key, partition_key),
-            ".".join(context.asset_key.path[-2:]),
-            partition_key,
-            obj,
-            slice_count=self.slice_count,
-            max_part_bytes=self.max_part_bytes,
-        )
+        batch_id = _run_batch_id(context)
+        day = day_prefix(context.asset_key, partition_key)
+        prefix = batch_folder(day, batch_id)
+        if isinstance(obj, LandedFiles):
+            batch = write_landed_batch(self.stage, prefix, partition_key, obj, batch_id=batch_id)
+        else:
+            batch = write_staged_batch(
+                self.stage, prefix, ".".join(context.asset_key.path[-2:]), partition_key, obj,
+                slice_count=self.slice_count, max_part_bytes=self.max_part_bytes, batch_id=batch_id,
+            )
+        removed = remove_superseded(self.stage, day, batch_id)
         context.add_output_metadata(
             {
                 "dagster/row_count": batch.row_count,
                 "files": len(batch.parts),
                 "compressed_bytes": batch.content_length,
                 "manifest": dg.MetadataValue.url(batch.manifest_url),
+                "batch_id": batch_id,
+                "superseded_files_removed": removed,
                 "duplicate_key_candidates": "unknown" if batch.duplicate_candidates is None else len(batch.duplicate_candidates),
                 "seconds": round(time.monotonic() - started, 3),
             }
@@ -56,18 +80,25 @@ class StageIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> StagedBatch:
         partition_key = context.asset_partition_key if context.has_asset_partitions else None
-        return read_staged_batch(self.stage, context.asset_key, partition_key)
+        try:
+            run_id = context.step_context.run_id
+        except dg.DagsterInvariantViolationError:  # an InputContext built by hand, outside a run
+            run_id = None
+        return read_staged_batch(self.stage, context.asset_key, partition_key, run_id=run_id)
 
 
-def read_staged_batch(stage: Stage, asset_key: dg.AssetKey, partition_key: str | None) -> StagedBatch:
-    manifest_key = f"{batch_prefix(asset_key, partition_key)}/{MANIFEST_NAME}"
-    try:
-        text = stage.read_text(manifest_key)
-    except Exception as error:  # a missing file (folder) or NoSuchKey (S3)
-        if isinstance(error, FileNotFoundError) or "NoSuchKey" in str(error) or "404" in str(error):
-            raise FileNotFoundError(
-                f"no staged batch for {asset_key.to_user_string()} {partition_key or ''}: "
-                f"{stage.url_for(manifest_key)} is missing; materialize the stage asset first"
-            ) from error
-        raise
-    return StagedBatch.from_manifest_json(text, stage.url_for(manifest_key))
+def read_staged_batch(stage: Stage, asset_key: dg.AssetKey, partition_key: str | None, run_id: str | None = None) -> StagedBatch:
+    """The batch `run_id` staged, if it staged one; otherwise the newest complete batch."""
+    day = day_prefix(asset_key, partition_key)
+    batches = sorted(
+        {batch_id_of(o.key[len(day):]) for o in stage.list_objects(day + "/") if o.key.endswith("/" + MANIFEST_NAME)} - {None}
+    )
+    own = [b for b in batches if run_id and b.endswith("-" + run_id)]
+    chosen = own[-1] if own else (batches[-1] if batches else None)
+    if chosen is None:
+        raise FileNotFoundError(
+            f"no staged batch for {asset_key.to_user_string()} {partition_key or ''}: nothing under "
+            f"{stage.url_for(day + '/')}; materialize the stage asset first"
+        )
+    manifest_key = f"{batch_folder(day, chosen)}/{MANIFEST_NAME}"
+    return StagedBatch.from_manifest_json(stage.read_text(manifest_key), stage.url_for(manifest_key))

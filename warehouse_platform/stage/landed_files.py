@@ -1,48 +1,143 @@
-"""Rows from files other systems dropped under landing/, read for staging like extracted rows."""
+"""Files other systems dropped under landing/, staged byte for byte.
+
+Each landed file becomes one part of its batch with the same lines (recompressed as gzip when it
+was plain CSV), so every error downstream, from this module or from COPY, names the file the
+user gave and its true line (StagedPart.source_url). On the way through, the file is read as
+text line by line, so it must be UTF-8 (a bad byte is reported at its line and column), have
+the table's header, the right number of fields on every line and no empty key; text widths and
+key evidence are gathered as for extracted rows.
+"""
+
+from __future__ import annotations
 
 import csv
 import gzip
 import io
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter, WidestValue
+from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
+from warehouse_platform.lib.redshift_types import preview, utf8_width
+from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
 from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.stage.batch_writer import publish_manifest
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.load_errors import LoadError
 
-BATCH_ROWS = 50_000
+KEY_BATCH_ROWS = 50_000
 
 
-def read_landed_rows(stage: Stage, keys: Sequence[str], spec: TableSpec) -> Iterator[list[tuple]]:
-    """Yield the files' rows in batches; the header must name the table's columns in order.
-    An empty field is NULL, as in the platform's own files."""
-    batch: list[tuple] = []
-    for key in keys:
-        url = stage.url_for(key)
-        with stage.open_binary(key) as raw:
-            binary = gzip.GzipFile(fileobj=raw, mode="rb") if key.endswith(".gz") else raw
-            text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-            reader = csv.reader(text)
-            try:
+@dataclass(frozen=True)
+class LandedFiles:
+    """What a stage asset hands to the stage IO manager when a table's rows were landed."""
+
+    spec: TableSpec
+    keys: tuple[str, ...]
+
+
+class _Readable(io.RawIOBase):
+    """Any object with read(n) (an S3 streaming body, a file) as a buffered, line-iterable stream."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _field_of(line_prefix: str) -> int:
+    """Index of the CSV field a position falls in, from the text before it."""
+    return max(0, len(next(csv.reader([line_prefix]), [""])) - 1)
+
+
+def _text_lines(binary, copy_to, spec: TableSpec, url: str) -> Iterator[str]:
+    """Decode line by line (so a bad byte is reported at its own line) and copy each line's
+    bytes unchanged into the part."""
+    for number, raw in enumerate(binary, start=1):
+        copy_to.write(raw)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            before = raw[: error.start].decode("utf-8", errors="replace")
+            field = _field_of(before)
+            column = spec.column_names[field] if number > 1 and field < len(spec.column_names) else None
+            raise LoadError(
+                spec.qualified_name, url, number, column,
+                f"not UTF-8: byte 0x{raw[error.start]:02x} at character {len(before) + 1} of the line",
+            ) from None
+
+
+def _stage_one(stage: Stage, key: str, target: Path, spec: TableSpec, tracker: KeyUniquenessTracker | None):
+    url = stage.url_for(key)
+    names = list(spec.column_names)
+    measured = {names.index(c): c for c in spec.text_column_names}
+    key_indexes = [names.index(k) for k in spec.primary_key]
+    widest: dict[str, WidestValue] = {}
+    rows = 0
+    pending: list[list[str]] = []
+    raw = HashingWriter(target)
+    try:
+        with stage.open_binary(key) as landed:
+            binary = io.BufferedReader(_Readable(landed), 1 << 20)
+            if key.endswith(".gz"):
+                binary = gzip.GzipFile(fileobj=binary, mode="rb")
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=DEFAULT_COMPRESSLEVEL, mtime=0) as part:
+                reader = csv.reader(_text_lines(binary, part, spec, url))
                 header = next(reader, None)
                 if header is None:
                     raise LoadError(spec.qualified_name, url, None, None, "empty file: no header row")
-                if [h.strip() for h in header] != list(spec.column_names):
-                    raise LoadError(
-                        spec.qualified_name, url, 1, None,
-                        f"header {header} does not match the table's columns {list(spec.column_names)}",
-                    )
-                width = len(spec.column_names)
+                if header != names:
+                    raise LoadError(spec.qualified_name, url, 1, None, f"header {header} does not match the table's columns {names}")
                 for row in reader:
-                    if len(row) != width:
-                        raise LoadError(
-                            spec.qualified_name, url, reader.line_num, None,
-                            f"{len(row)} fields where the table has {width} columns",
-                        )
-                    batch.append(tuple(v if v != "" else None for v in row))
-                    if len(batch) >= BATCH_ROWS:
-                        yield batch
-                        batch = []
-            except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as error:
-                raise LoadError(spec.qualified_name, url, reader.line_num or None, None, f"unreadable file: {error}") from None
-    if batch:
-        yield batch
+                    line = reader.line_num
+                    if len(row) != len(names):
+                        raise LoadError(spec.qualified_name, url, line, None, f"{len(row)} fields where the table has {len(names)} columns")
+                    for j in key_indexes:
+                        if row[j] == "":
+                            raise LoadError(spec.qualified_name, url, line, names[j], f"NULL primary key ({names[j]})")
+                    for j, column in measured.items():
+                        width = utf8_width(row[j])
+                        if width and (column not in widest or width > widest[column].bytes):
+                            widest[column] = WidestValue(width, line, preview(row[j]))
+                    rows += 1
+                    if tracker is not None:
+                        pending.append(row)
+                        if len(pending) >= KEY_BATCH_ROWS:
+                            tracker.observe(pending)
+                            pending = []
+    except (gzip.BadGzipFile, EOFError, csv.Error, OSError) as error:
+        raise LoadError(spec.qualified_name, url, None, None, f"unreadable file: {error}") from None
+    finally:
+        raw.close()
+    if tracker is not None and pending:
+        tracker.observe(pending)
+    return rows, raw.size, raw.sha256.hexdigest(), widest
+
+
+def write_landed_batch(
+    stage: Stage, prefix: str, partition_key: str | None, landed: LandedFiles, *, batch_id: str | None = None
+) -> StagedBatch:
+    spec = landed.spec
+    names = list(spec.column_names)
+    tracker = KeyUniquenessTracker([names.index(k) for k in spec.primary_key]) if spec.primary_key else None
+    parts = []
+    with tempfile.TemporaryDirectory(prefix="landed-") as scratch:
+        for i, key in enumerate(sorted(landed.keys)):
+            name = f"part-{i:05d}.csv.gz"
+            rows, size, sha256, widest = _stage_one(stage, key, Path(scratch) / name, spec, tracker)
+            stage.put_file(Path(scratch) / name, f"{prefix}/{name}")
+            parts.append(StagedPart(stage.url_for(f"{prefix}/{name}"), rows, size, sha256, widest, source_url=stage.url_for(key)))
+    candidates = tracker.candidates if tracker else None
+    batch = StagedBatch(
+        table=spec.qualified_name, partition_key=partition_key, columns=spec.column_names, parts=tuple(parts),
+        duplicate_candidates=None if candidates is None else tuple(candidates), batch_id=batch_id,
+    )
+    return publish_manifest(stage, prefix, batch)

@@ -4,8 +4,9 @@ Both expose the same small interface, so the stage IO manager, the loaders and t
 sensor have one code path; only these two classes know where bytes actually go.
 """
 
-
+import os
 import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -58,11 +59,32 @@ class Stage(dg.ConfigurableResource, ABC):
     def delete(self, keys: list[str]) -> None: ...
 
 
+# Files being written are invisible to readers: written under a unique hidden name beside the
+# target, then renamed over it (atomic on one filesystem), so concurrent writers of one key never
+# share a temporary file and a reader sees the old or the new file, never half of one.
+_WRITING_SUFFIX = ".writing"
+
+
+def _is_being_written(path: Path) -> bool:
+    return path.name.endswith(_WRITING_SUFFIX)
+
+
+def _writing_path_beside(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_WRITING_SUFFIX)
+    os.close(handle)
+    return Path(name)
+
+
+def _file_url(path: Path) -> str:
+    # Like Path.as_uri(), but "day=2026-11-05" stays readable in manifests, logs and errors.
+    return "file://" + quote(path.as_posix(), safe="/=")
+
+
 class LocalFolderStage(Stage):
     """A folder on this machine; the embedded default."""
 
     root: str
-
 
     def _path(self, key: str) -> Path:
         path = (Path(self.root) / key).resolve()
@@ -71,25 +93,33 @@ class LocalFolderStage(Stage):
         return path
 
     def url_for(self, key: str) -> str:
-        return self._path(key).as_uri()
+        return _file_url(self._path(key))
 
     def key_for(self, url: str) -> str:
-        root = Path(self.root).resolve().as_uri().rstrip("/") + "/"
+        root = _file_url(Path(self.root).resolve()).rstrip("/") + "/"
         if not url.startswith(root):
             raise ValueError(f"{url} is not in the stage {root}")
         return unquote(url[len(root) :])
 
     def put_file(self, local_path: Path, key: str) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(local_path, target)
+        writing = _writing_path_beside(target)
+        try:
+            shutil.move(local_path, writing)  # a copy when the scratch folder is on another filesystem
+            os.replace(writing, target)
+        except BaseException:
+            writing.unlink(missing_ok=True)
+            raise
 
     def write_text(self, key: str, text: str) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)  # readers never see half a manifest
+        writing = _writing_path_beside(target)
+        try:
+            writing.write_text(text, encoding="utf-8")
+            os.replace(writing, target)
+        except BaseException:
+            writing.unlink(missing_ok=True)
+            raise
 
     def read_text(self, key: str) -> str:
         return self._path(key).read_text(encoding="utf-8")
@@ -105,7 +135,7 @@ class LocalFolderStage(Stage):
             return []
         root = Path(self.root).resolve()
         objects = []
-        for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.name.endswith(".tmp")):
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and not _is_being_written(p)):
             stat = path.stat()
             objects.append(
                 StageObject(
@@ -118,8 +148,18 @@ class LocalFolderStage(Stage):
         return objects
 
     def delete(self, keys: list[str]) -> None:
+        root = Path(self.root).resolve()
         for key in keys:
-            self._path(key).unlink(missing_ok=True)
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            # Folders exist only for their files (as prefixes on S3): drop the ones left empty.
+            for folder in path.parents:
+                if folder == root or not folder.is_relative_to(root):
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty (or already gone)
+                    break
 
 
 class S3Stage(Stage):

@@ -4,6 +4,7 @@ Each asset reads its staged batch (manifest) and hands it to WarehouseIOManager,
 into raw_data.<table> under the table's load spec (raw_tables.py) and the load ledger.
 """
 
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -14,7 +15,6 @@ from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
 
 def raw_asset_key(spec: TableSpec) -> dg.AssetKey:
@@ -51,6 +51,5 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
     return _raw
 
 
-raw_assets = [_build_raw_asset(spec) for spec in RAW_TABLES]
-
-defs = dg.Definitions(assets=raw_assets)
+def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
+    return dg.Definitions(assets=[_build_raw_asset(spec) for spec in tables])

@@ -9,22 +9,37 @@ from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
 
 
-def active_files(cur, spec: TableSpec, partition_key: str) -> set[tuple[str, str]]:
-    cur.execute(sqlb.ledger_active_files_sql(spec.schema), {"table_name": spec.qualified_name, "partition_key": partition_key})
-    return {(url, checksum) for url, checksum, _, _ in cur.fetchall()}
+def _params(spec: TableSpec, partition_key: str) -> dict:
+    return {"table_name": spec.qualified_name, "partition_key": partition_key}
+
+
+def active_checksums(cur, spec: TableSpec, partition_key: str) -> list[str]:
+    cur.execute(sqlb.ledger_active_files_sql(spec.schema), _params(spec, partition_key))
+    return sorted(checksum for _, checksum, _, _ in cur.fetchall())
+
+
+def newest_active_batch(cur, spec: TableSpec, partition_key: str) -> str | None:
+    cur.execute(sqlb.ledger_active_batch_sql(spec.schema), _params(spec, partition_key))
+    row = cur.fetchone()
+    return row[0] if row else None
 
 
 def is_loaded(cur, spec: TableSpec, batch: StagedBatch, partition_key: str) -> bool:
-    """True when exactly this batch's files (by URL and checksum) are the partition's content."""
-    wanted = {(p.url, p.checksum) for p in batch.parts}
-    return bool(wanted) and active_files(cur, spec, partition_key) == wanted
+    """True when loading `batch` must change nothing: the partition already holds exactly its
+    files (by checksum: every run stages under its own folder, so names differ), or holds a batch
+    staged for a run requested after this one (loading this older view would lose what the newer
+    one added, e.g. a second landed file)."""
+    if batch.parts and active_checksums(cur, spec, partition_key) == batch.checksums:
+        return True
+    newest = newest_active_batch(cur, spec, partition_key)
+    return batch.batch_id is not None and newest is not None and batch.batch_id < newest
 
 
 def record(
     cur, spec: TableSpec, batch: StagedBatch, partition_key: str, load_id: int, run_id: str, rows_loaded: int
 ) -> None:
     """The batch's files become the partition's content; earlier files stay as inactive history."""
-    params = {"table_name": spec.qualified_name, "partition_key": partition_key}
+    params = _params(spec, partition_key)
     cur.execute(sqlb.ledger_deactivate_sql(spec.schema), params)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     for part in batch.parts:
@@ -40,5 +55,6 @@ def record(
                 "run_id": run_id,
                 "loaded_at": loaded_at,
                 "active": True,
+                "batch_id": batch.batch_id,
             },
         )

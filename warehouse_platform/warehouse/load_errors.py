@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import psycopg2
 
@@ -18,7 +19,13 @@ class LoadError(Exception):
         where = f"line {line}" if line is not None else "file"
         if column:
             where += f", column {column}"
-        super().__init__(f"load of {table} failed at {file_url} {where}: {reason}")
+        # Shown unquoted: a person looks for day=2026-11-05/, not day%3D2026-11-05/.
+        super().__init__(f"load of {table} failed at {unquote(file_url)} {where}: {reason}")
+
+    def at_file(self, file_url: str) -> LoadError:
+        """The same failure, named at another file with the same lines (a landed file that a
+        staged part carries byte for byte)."""
+        return LoadError(self.table, file_url, self.line, self.column, self.reason)
 
 
 _NOT_NULL_VIOLATION = "23502"

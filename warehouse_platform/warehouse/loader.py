@@ -59,6 +59,17 @@ def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
 
 
 def load_staged_batch(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str) -> LoadReport:
+    """Load `batch`; a failure names the file the user gave (a landed file) where there is one."""
+    try:
+        return _load(warehouse, stage, spec, batch, run_id)
+    except LoadError as error:
+        source = batch.source_of(error.file_url)
+        if source == error.file_url:
+            raise
+        raise error.at_file(source) from None
+
+
+def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str) -> LoadReport:
     started = time.monotonic()
     if tuple(batch.columns) != spec.column_names:
         raise LoadError(

@@ -103,6 +103,8 @@ class Warehouse(dg.ConfigurableResource, ABC):
             self.lock_ddl(cur)
             cur.execute(ddl_builder.create_schema_sql(spec.schema))
             cur.execute(ddl_builder.create_ledger_sql(spec.schema))
+            if self.dialect == "postgres":
+                cur.execute(ddl_builder.upgrade_ledger_sql(spec.schema))
             cur.execute(ddl_builder.create_table_sql(spec, self.dialect))
             conn.commit()
 

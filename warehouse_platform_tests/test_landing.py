@@ -1,0 +1,294 @@
+"""Landed files: sensor ticks against a real instance (folder and S3 on moto's server), real runs
+of what they request, and the errors a data team gets for files that cannot be loaded.
+
+The tests declare `raw_data.session_timestamp` as fed by landed files (the catalog feeds it by
+extraction): the same contract and load path, reached through the landing sensor.
+"""
+
+import gzip
+import os
+from dataclasses import replace
+from datetime import date
+
+import boto3
+import dagster as dg
+import pytest
+
+from warehouse_platform import environment
+from warehouse_platform.lib.landing import LandedFile, run_key
+from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform.lib.table_spec import RowsFrom
+from warehouse_platform.warehouse.raw_tables import RAW_TABLES, SESSION_TIMESTAMP
+from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+
+DAY = "2026-11-05"
+LANDED = replace(SESSION_TIMESTAMP, rows_from=RowsFrom.LANDING)
+TABLES = tuple(LANDED if spec.name == LANDED.name else spec for spec in RAW_TABLES)
+STAGE_OP = "stage__raw_data__session_timestamp"
+
+
+def _csv(rows, header="sessionid,ts") -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+def _sessions(prefix: str, n: int, day: str = DAY, hour: int = 8) -> list[str]:
+    return [f"{prefix * 24}{i:08d},{day} {hour:02d}:00:{i % 60:02d}" for i in range(n)]
+
+
+@pytest.fixture
+def landing(platform_env):
+    defs = platform_definitions(TABLES)
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    with dg.instance_for_test() as instance:
+        yield defs, instance, platform_env["stage_root"], warehouse
+
+
+def _drop(root, relative: str, data: bytes, gz: bool = True):
+    path = root / "landing" / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
+    return path
+
+
+def _tick(defs, instance, cursor=None):
+    sensor = defs.get_sensor_def("landing_files")
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"stage": defs.resources["stage"]}) as context:
+        return sensor(context)
+
+
+def _requests(result) -> list[dg.RunRequest]:
+    return list(result.run_requests) if isinstance(result, dg.SensorResult) else []
+
+
+def _skip_message(result) -> str:
+    if isinstance(result, dg.SensorResult):
+        assert not result.run_requests, "expected a skipped tick"
+        return result.skip_reason.skip_message
+    return result.skip_message
+
+
+def _run(defs, instance, request: dg.RunRequest, raise_on_error=True):
+    """What the sensor daemon does with a request (it also tags the run with its run key)."""
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
+        run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key},
+        raise_on_error=raise_on_error,
+    )
+
+
+def _count(warehouse) -> int:
+    [(exists,)] = warehouse.query("SELECT to_regclass('raw_data.session_timestamp') IS NOT NULL")
+    return warehouse.query("SELECT count(*) FROM raw_data.session_timestamp")[0][0] if exists else 0
+
+
+def _landed(request) -> list[str]:
+    return request.run_config["ops"][STAGE_OP]["config"]["landed_files"]
+
+
+def test_landed_files_load_once_and_a_second_file_joins_its_day(landing):
+    defs, instance, root, warehouse = landing
+    assert "nothing new among 0 files" in _skip_message(_tick(defs, instance))
+
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    [request] = _requests(_tick(defs, instance))
+    assert request.partition_key == DAY and request.run_key.startswith(f"landing:session_timestamp:{DAY}:")
+    assert _landed(request) == [f"landing/session_timestamp/day={DAY}/morning.csv.gz"]
+    result = _run(defs, instance, request)
+    assert _count(warehouse) == 3
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)  # the same checks as extracted days
+
+    assert not _requests(_tick(defs, instance)), "a handed-over file is never requested again"
+
+    _drop(root, f"session_timestamp/day={DAY}/evening.csv.gz", _csv(_sessions("b", 2, hour=20)))
+    [second] = _requests(_tick(defs, instance))
+    assert len(_landed(second)) == 2 and second.run_key != request.run_key
+    _run(defs, instance, second)
+    assert _count(warehouse) == 5
+
+
+def test_a_file_landed_with_an_old_modification_time_is_found(landing):
+    # rsync -a, cp -p or a restored backup keep a file's old time: no time cursor may hide it.
+    defs, instance, root, warehouse = landing
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    _run(defs, instance, _requests(_tick(defs, instance))[0])
+    restored = _drop(root, f"session_timestamp/day={DAY}/restored.csv.gz", _csv(_sessions("c", 4)))
+    os.utime(restored, (946684800, 946684800))  # 2000-01-01, older than everything seen
+    [request] = _requests(_tick(defs, instance))
+    assert f"landing/session_timestamp/day={DAY}/restored.csv.gz" in _landed(request)
+    _run(defs, instance, request)
+    assert _count(warehouse) == 7
+
+
+def test_a_reset_cursor_reloads_nothing(landing):
+    defs, instance, root, warehouse = landing
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    first = _requests(_tick(defs, instance))
+    _run(defs, instance, first[0])
+    # The record of handed files lives in the instance, not in the sensor's cursor.
+    for cursor in (None, "", '{"stale": "cursor"}'):
+        assert not _requests(_tick(defs, instance, cursor=cursor))
+    assert _count(warehouse) == 3
+
+
+def test_a_file_rewritten_in_place_loads_again(landing):
+    defs, instance, root, warehouse = landing
+    path = _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    [first] = _requests(_tick(defs, instance))
+    _run(defs, instance, first)
+    path.write_bytes(gzip.compress(_csv(_sessions("a", 6)), mtime=0))  # same name, new content
+    [again] = _requests(_tick(defs, instance))
+    assert again.run_key != first.run_key and _landed(again) == _landed(first)
+    _run(defs, instance, again)
+    assert _count(warehouse) == 6
+
+
+def test_the_run_key_names_every_file_version():
+    one = LandedFile("landing/t/day=2026-11-05/a.csv", "etag-1", "t", "2026-11-05")
+    rewritten = replace(one, etag="etag-2")
+    assert run_key("t", "2026-11-05", [one]) != run_key("t", "2026-11-05", [rewritten])
+    other = replace(one, key="landing/t/day=2026-11-05/b.csv")
+    assert run_key("t", "2026-11-05", [one, other]) == run_key("t", "2026-11-05", [other, one])
+
+
+def test_files_that_cannot_be_loaded_are_reported_and_never_stop_the_others(landing):
+    defs, instance, root, _ = landing
+    bad = {
+        "sessions_v2/x.csv": "unknown table 'sessions_v2'",
+        "session_timestamp/flat.csv": "session_timestamp is loaded by day; put the file under landing/session_timestamp/day=YYYY-MM-DD/",
+        "session_timestamp/day=2026-13-45/x.csv": "'2026-13-45' is not a day",
+        "session_timestamp/day=2020-01-01/old.csv": "day 2020-01-01 is before the first partition (2026-10-01); it is never loaded",
+        f"user_session_channel/day={DAY}/x.csv": "raw_data.user_session_channel is fed by extraction from the application database, not by landed files",
+        "session_timestamp/notes.txt": "not a landing file",
+    }
+    for relative in bad:
+        _drop(root, relative, b"sessionid,ts\n", gz=False)
+    _drop(root, "session_timestamp/day=2099-01-01/future.csv", b"sessionid,ts\n", gz=False)
+    message = _skip_message(_tick(defs, instance))
+    for reason in bad.values():
+        assert reason in message
+    assert "1 wait for their day's partition" in message
+    # A good file beside them is loaded; the bad ones never make the tick fail.
+    _drop(root, f"session_timestamp/day={DAY}/good.csv", _csv(_sessions("a", 2)), gz=False)
+    [request] = _requests(_tick(defs, instance))
+    assert _landed(request) == [f"landing/session_timestamp/day={DAY}/good.csv"]
+
+
+def test_the_schedule_never_extracts_over_a_landed_day(landing, platform_env):
+    defs, instance, root, warehouse = landing
+    seed_day = date.fromisoformat(DAY)
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    _run(defs, instance, _requests(_tick(defs, instance))[0])
+    # The daily job leaves the landed table out, so the schedule and backfills cannot touch it.
+    daily = defs.resolve_job_def("load_daily_sessions")
+    assert dg.AssetKey(["stage", "raw_data", "session_timestamp"]) not in daily.asset_layer.selected_asset_keys
+    assert dg.AssetKey(["raw_data", "user_session_channel"]) in daily.asset_layer.selected_asset_keys
+    # Materializing the landed table's stage by hand (no landed files given) is refused, not an empty extract.
+    seed(platform_env["source"], seed_day, 1, GeneratorConfig(scale=0.05))
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=DAY, raise_on_error=False,
+        asset_selection=[dg.AssetKey(["stage", "raw_data", "session_timestamp"]), dg.AssetKey(["raw_data", "session_timestamp"])],
+    )
+    assert not result.success
+    assert "fed by files landed under landing/session_timestamp/, never extracted" in _failure(result)
+    assert _count(warehouse) == 3
+
+
+def test_landed_files_are_refused_for_a_table_fed_by_extraction(landing):
+    defs, instance, root, warehouse = landing
+    _drop(root, f"user_session_channel/day={DAY}/x.csv", b"userid,sessionid,channel\n1," + b"a" * 32 + b",Naver\n", gz=False)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=DAY, raise_on_error=False,
+        asset_selection=[dg.AssetKey(["stage", "raw_data", "user_session_channel"]), dg.AssetKey(["raw_data", "user_session_channel"])],
+        run_config={"ops": {"stage__raw_data__user_session_channel": {"config": {"landed_files": [f"landing/user_session_channel/day={DAY}/x.csv"]}}}},
+    )
+    assert not result.success
+    assert "fed by extraction from the application database, so landed files are not loaded into it" in _failure(result)
+
+
+def test_a_run_naming_another_day_than_its_files_is_refused_before_staging(landing):
+    defs, instance, root, warehouse = landing
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    [request] = _requests(_tick(defs, instance))
+    wrong = dg.RunRequest(
+        run_key="by-hand", partition_key="2026-11-06", asset_selection=request.asset_selection, run_config=request.run_config,
+    )
+    result = _run(defs, instance, wrong, raise_on_error=False)
+    assert not result.success
+    assert f"the file is for day {DAY}, the run for 2026-11-06" in _failure(result)
+    assert not (root / "raw_data/session_timestamp/day=2026-11-06").exists()
+    assert _count(warehouse) == 0
+
+
+def _failure(result) -> str:
+    """The failed step's error with its causes, as the run's page shows them."""
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    messages, error = [], failure.step_failure_data.error
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    return "\n".join(messages)
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "column", "reason"),
+    [
+        ("{sid},2026-11-05 25:61:00", "ts", "date/time field value out of range"),
+        (",2026-11-05 09:00:00", "sessionid", "NULL primary key (sessionid)"),
+    ],
+    ids=["invalid timestamp", "null key"],
+)
+def test_errors_name_the_landed_file_and_its_own_line(landing, bad_line, column, reason):
+    defs, instance, root, warehouse = landing
+    _drop(root, f"session_timestamp/day={DAY}/a_first.csv", _csv(_sessions("a", 2500)), gz=False)
+    rows = _sessions("b", 4500)
+    rows[3999] = bad_line.format(sid="c" * 32)  # line 4001 of the file: the header is line 1
+    _drop(root, f"session_timestamp/day={DAY}/b_second.csv.gz", _csv(rows))
+    result = _run(defs, instance, _requests(_tick(defs, instance))[0], raise_on_error=False)
+    message = _failure(result)
+    assert f"landing/session_timestamp/day={DAY}/b_second.csv.gz line 4001, column {column}" in message
+    assert reason in message
+    assert _count(warehouse) == 0
+
+
+def test_a_byte_that_is_not_utf8_is_reported_at_its_line(landing):
+    defs, instance, root, warehouse = landing
+    rows = [r.encode() for r in _sessions("a", 3000)]
+    rows[2500] = b"d" * 32 + b",2026-11-05 10:00:00 caf\xe9"  # Latin-1, line 2502
+    _drop(root, f"session_timestamp/day={DAY}/latin1.csv", b"sessionid,ts\n" + b"\n".join(rows) + b"\n", gz=False)
+    result = _run(defs, instance, _requests(_tick(defs, instance))[0], raise_on_error=False)
+    message = _failure(result)
+    assert f"latin1.csv line 2502, column ts: not UTF-8: byte 0xe9" in message
+
+
+def test_an_oversize_value_is_reported_at_the_landed_file_and_line(landing):
+    defs, instance, root, _ = landing
+    rows = _sessions("a", 50)
+    rows[40] = "한" * 11 + ",2026-11-05 10:00:00"  # 33 bytes in varchar(32), line 42
+    _drop(root, f"session_timestamp/day={DAY}/wide.csv", _csv(rows), gz=False)
+    result = _run(defs, instance, _requests(_tick(defs, instance))[0], raise_on_error=False)
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "redshift_type_limits"]
+    assert not check.passed
+    assert f"landing/session_timestamp/day={DAY}/wide.csv line 42" in check.description
+
+
+def test_landed_files_on_s3_are_found_whatever_their_timestamps(platform_env, s3_bucket, s3_endpoint, monkeypatch):
+    monkeypatch.setenv("PLATFORM_STAGE_URL", f"s3://{s3_bucket}/stage")
+    defs = platform_definitions(TABLES)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+
+    def put(name, rows):
+        s3.put_object(Bucket=s3_bucket, Key=f"stage/landing/session_timestamp/day={DAY}/{name}", Body=gzip.compress(_csv(rows), mtime=0))
+
+    with dg.instance_for_test() as instance:
+        put("b.csv.gz", _sessions("b", 1))
+        [first] = _requests(_tick(defs, instance))
+        _run(defs, instance, first)
+        # "a" sorts before "b" and may carry the same second, or an earlier one: it is found either way.
+        put("a.csv.gz", _sessions("a", 1))
+        [second] = _requests(_tick(defs, instance))
+        assert len(_landed(second)) == 2
+        _run(defs, instance, second)
+        assert not _requests(_tick(defs, instance))
+    assert sorted(warehouse.query("SELECT left(sessionid, 1) FROM raw_data.session_timestamp")) == [("a",), ("b",)]

@@ -1,0 +1,128 @@
+"""Batches in the stage: each run stages its own, loads exactly that one, an older batch never
+replaces a newer one, superseded batches are removed, and concurrent writers never expose half a
+file."""
+
+import json
+import threading
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from warehouse_platform import environment
+from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
+from warehouse_platform.lib.staged_files import batch_folder, batch_id_for
+from warehouse_platform.stage.batch_writer import write_staged_batch
+from warehouse_platform.stage.io_manager import read_staged_batch
+from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.warehouse.loader import load_staged_batch
+from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP
+from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+
+DAY = "2026-11-05"
+KEY = dg.AssetKey(["stage", "raw_data", "session_timestamp"])
+T0 = datetime(2026, 11, 6, 1, 0, tzinfo=timezone.utc)
+
+
+def _stage(stage, rows, requested_at, run_id):
+    batch_id = batch_id_for(requested_at, run_id)
+    return write_staged_batch(
+        stage, batch_folder(f"raw_data/session_timestamp/day={DAY}", batch_id), SESSION_TIMESTAMP.qualified_name, DAY,
+        RowBatches(SESSION_TIMESTAMP.column_names, [rows], SESSION_TIMESTAMP.text_column_names, SESSION_TIMESTAMP.primary_key),
+        slice_count=2, batch_id=batch_id,
+    )
+
+
+A = [("a" * 32, f"{DAY} 08:00:00")]
+B = [("b" * 32, f"{DAY} 09:00:00")]
+
+
+@pytest.fixture
+def env(platform_env, tmp_path):
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    return warehouse, LocalFolderStage(root=str(tmp_path / "batches_stage"))
+
+
+def _ids(warehouse):
+    return sorted(r[0][0] for r in warehouse.query("SELECT sessionid FROM raw_data.session_timestamp"))
+
+
+def test_batches_sort_by_when_their_runs_were_requested():
+    early, late = batch_id_for(T0, "ffff-run"), batch_id_for(T0 + timedelta(microseconds=1), "0000-run")
+    assert early < late
+
+
+def test_a_load_step_reads_the_batch_its_own_run_staged(env):
+    _, stage = env
+    first = _stage(stage, A, T0, "run-one")
+    second = _stage(stage, A + B, T0 + timedelta(seconds=5), "run-two")
+    assert read_staged_batch(stage, KEY, DAY, run_id="run-one").manifest_url == first.manifest_url
+    assert read_staged_batch(stage, KEY, DAY, run_id="run-two").manifest_url == second.manifest_url
+    # A load re-run on its own (no staging in its run) takes the newest complete batch.
+    assert read_staged_batch(stage, KEY, DAY, run_id="run-three").manifest_url == second.manifest_url
+    assert read_staged_batch(stage, KEY, DAY).manifest_url == second.manifest_url
+
+
+@pytest.mark.parametrize("order", ["older loads last", "newer loads last"])
+def test_overlapping_runs_of_a_day_never_lose_a_file(env, order):
+    # Run one was requested with file A, run two later with A and B; their steps interleave.
+    warehouse, stage = env
+    older = _stage(stage, A, T0, "run-one")
+    newer = _stage(stage, A + B, T0 + timedelta(seconds=30), "run-two")
+    loads = [(newer, "run-two"), (older, "run-one")] if order == "older loads last" else [(older, "run-one"), (newer, "run-two")]
+    reports = [load_staged_batch(warehouse, stage, SESSION_TIMESTAMP, batch, run) for batch, run in loads]
+    assert _ids(warehouse) == ["a", "b"]
+    if order == "older loads last":
+        assert reports[1].already_loaded  # the older view changes nothing
+
+
+def test_a_restaged_day_leaves_one_batch_in_the_stage(platform_env):
+    seed(platform_env["source"], date.fromisoformat(DAY), 1, GeneratorConfig(scale=0.1))
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        run_job(defs, "load_daily_sessions", instance, DAY)
+        second = run_job(defs, "load_daily_sessions", instance, DAY)
+    day = Path(platform_env["stage_root"], f"raw_data/session_timestamp/day={DAY}")
+    [folder] = list(day.iterdir())
+    assert folder.name.startswith("batch=") and folder.name.endswith(second.run_id)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    listed = {Path(e["url"].removeprefix("file://")).name for e in manifest["entries"]}
+    assert listed | {"manifest.json"} == {p.name for p in folder.iterdir()}
+    rows = sum(e["meta"]["record_count"] for e in manifest["entries"])
+    assert rows == len(generate_day(date.fromisoformat(DAY), GeneratorConfig(scale=0.1)).sessionid)
+
+
+def test_concurrent_writers_of_one_manifest_never_fail_or_expose_half_a_file(tmp_path):
+    stage = LocalFolderStage(root=str(tmp_path / "stage"))
+    key = "raw_data/t/manifest.json"
+    bodies = [json.dumps({"writer": i, "entries": ["x" * 4096] * 64}) for i in range(4)]
+    stage.write_text(key, bodies[0])
+    errors, stop = [], threading.Event()
+
+    def write(body):
+        try:
+            for _ in range(150):
+                stage.write_text(key, body)
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    def read():
+        while not stop.is_set():
+            try:
+                assert json.loads(stage.read_text(key))["writer"] in range(4)
+            except Exception as error:  # noqa: BLE001
+                errors.append(error)
+
+    writers = [threading.Thread(target=write, args=(b,)) for b in bodies]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    reader.join()
+    assert errors == []
+    assert [o.key for o in stage.list_objects("raw_data/")] == [key]  # no temporary files left or listed
