@@ -6,6 +6,7 @@ import re
 
 import psycopg2
 
+from warehouse_platform.lib.secrets import scrub
 from warehouse_platform.lib.table_spec import TableSpec
 
 # Postgres reports COPY failures in the error context: 'COPY stg_x, line 3, column amount: "abc"'
@@ -18,7 +19,9 @@ class LoadError(Exception):
         where = f"line {line}" if line is not None else "file"
         if column:
             where += f", column {column}"
-        super().__init__(f"load of {table} failed at {file_url} {where}: {reason}")
+        # The engine's reason may quote a statement or a value; nothing secret leaves in it.
+        self.reason = scrub(reason)
+        super().__init__(scrub(f"load of {table} failed at {file_url} {where}: {reason}"))
 
 
 _NOT_NULL_VIOLATION = "23502"
