@@ -70,17 +70,17 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
     seeded = seed(first_day, days, scale, skewed=skewed)
     print(f"source: {seeded['sessions']} sessions, {seeded['transactions']} transactions over {days} days")
 
-    instance = dg.DagsterInstance.get()
-    # Step-by-step events stay in the instance (see them with `make dev`); the terminal gets the summary.
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    checks: dict[str, str] = {}
-    results = []
-    for offset in range(days):
-        day = (first_day + timedelta(days=offset)).isoformat()
-        result = run_code_location_job(defs, "load_daily_sessions", instance, partition_key=day, run_config=quiet)
-        results.append(result)
-        print(f"{day}: " + ", ".join(_load_summary(result)))
-    results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
+    with dg.DagsterInstance.get() as instance:  # entered: see run_backfill
+        # Step-by-step events stay in the instance (see them with `make dev`); the terminal gets the summary.
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        checks: dict[str, str] = {}
+        results = []
+        for offset in range(days):
+            day = (first_day + timedelta(days=offset)).isoformat()
+            result = run_code_location_job(defs, "load_daily_sessions", instance, partition_key=day, run_config=quiet)
+            results.append(result)
+            print(f"{day}: " + ", ".join(_load_summary(result)))
+        results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
     severity_order = {"passed": 0, "warning": 1, "failed": 2}
     for result in results:
         for evaluation in result.get_asset_check_evaluations():
@@ -114,22 +114,23 @@ def run_backfill(first_day: date, last_day: date) -> int:
     from warehouse_platform.instance.runs import run_code_location_job
     from warehouse_platform.runtime import current_definitions
 
-    instance = dg.DagsterInstance.get()
     defs = current_definitions()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     failures = 0
     day = first_day
-    while day <= last_day:
-        result = run_code_location_job(
-            defs, "load_daily_sessions", instance, partition_key=day.isoformat(), run_config=quiet,
-            tags={"dagster/backfill": f"cli-{first_day}-{last_day}"},
-        )
-        if result.success:
-            print(f"{day}: " + ", ".join(_load_summary(result)))
-        else:
-            failures += 1
-            print(f"{day}: FAILED (run {result.run_id}; see `make dev`)")
-        day += timedelta(days=1)
+    # Entered, so definitions resolve against this instance's state (not one left by another).
+    with dg.DagsterInstance.get() as instance:
+        while day <= last_day:
+            result = run_code_location_job(
+                defs, "load_daily_sessions", instance, partition_key=day.isoformat(), run_config=quiet,
+                tags={"dagster/backfill": f"cli-{first_day}-{last_day}"},
+            )
+            if result.success:
+                print(f"{day}: " + ", ".join(_load_summary(result)))
+            else:
+                failures += 1
+                print(f"{day}: FAILED (run {result.run_id}; see `make dev`)")
+            day += timedelta(days=1)
     return failures
 
 
