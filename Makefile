@@ -4,8 +4,9 @@ VENV := .venv
 STATE := .platform
 INSTALLED := $(VENV)/.installed
 # dbt and dagster are run from the virtual environment, also by code that spawns them.
+# DAGSTER_HOME is not set here: the CLI decides it (environment.dagster_home(), under
+# PLATFORM_STATE_DIR) and writes its dagster.yaml, for make dev and make demo alike.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export DAGSTER_HOME ?= $(CURDIR)/$(STATE)/dagster_home
 
 ROWS ?= 2000000
 
@@ -19,18 +20,14 @@ $(INSTALLED): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml:
-	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
-
-demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+demo: $(INSTALLED)
 	$(VENV)/bin/warehouse-platform demo
 
-test: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest
 
-dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
+dev: $(INSTALLED)
+	$(VENV)/bin/warehouse-platform dev
 
 $(VENV)/.installed-bench: $(INSTALLED)
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
@@ -40,8 +37,8 @@ $(VENV)/.installed-bench: $(INSTALLED)
 bench: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --rows $(ROWS)
 
-validate: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster definitions validate
+validate: $(INSTALLED)
+	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dagster definitions validate
 
 stop: $(INSTALLED)
 	$(VENV)/bin/warehouse-platform stop

@@ -1,8 +1,9 @@
-"""Command line: `warehouse-platform demo | seed | backfill | stop`.
+"""Command line: `warehouse-platform demo | seed | backfill | dev | dagster-home | stop`.
 
 `demo` runs the whole graph on the embedded default and prints (and writes as JSON) what it
-loaded and what the checks found. Its runs are recorded in the project's Dagster instance, so
-`make dev` shows them afterwards.
+loaded and what the checks found. Its runs, and the backfill's, are runs of the code location's
+jobs in the project's Dagster instance (instance/runs.py), so `make dev` lists them under their
+jobs afterwards. `dev` starts the UI on that same instance.
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ DEMO_FIRST_DAY = date(2026, 11, 1)
 
 
 def _prepare_dagster_home() -> Path:
-    from warehouse_platform import environment
+    from warehouse_platform.instance.config import prepare_dagster_home
 
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(environment.state_dir() / "dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
-    return home
+    return prepare_dagster_home()
 
 
 def seed(first_day: date, days: int, scale: float, skewed: bool) -> dict[str, int]:
@@ -65,6 +61,7 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
     import dagster as dg
 
     from warehouse_platform import environment
+    from warehouse_platform.instance.runs import run_code_location_job
     from warehouse_platform.runtime import current_definitions
     from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
@@ -73,18 +70,17 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
     seeded = seed(first_day, days, scale, skewed=skewed)
     print(f"source: {seeded['sessions']} sessions, {seeded['transactions']} transactions over {days} days")
 
-    instance = dg.DagsterInstance.get()
-    # Step-by-step events stay in the instance (see them with `make dev`); the terminal gets the summary.
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    checks: dict[str, str] = {}
-    results = []
-    daily_job = defs.resolve_job_def("load_daily_sessions")
-    for offset in range(days):
-        day = (first_day + timedelta(days=offset)).isoformat()
-        result = daily_job.execute_in_process(partition_key=day, instance=instance, run_config=quiet)
-        results.append(result)
-        print(f"{day}: " + ", ".join(_load_summary(result)))
-    results.append(defs.resolve_job_def("build_analytics").execute_in_process(instance=instance, run_config=quiet))
+    with dg.DagsterInstance.get() as instance:  # entered: see run_backfill
+        # Step-by-step events stay in the instance (see them with `make dev`); the terminal gets the summary.
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        checks: dict[str, str] = {}
+        results = []
+        for offset in range(days):
+            day = (first_day + timedelta(days=offset)).isoformat()
+            result = run_code_location_job(defs, "load_daily_sessions", instance, partition_key=day, run_config=quiet)
+            results.append(result)
+            print(f"{day}: " + ", ".join(_load_summary(result)))
+        results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
     severity_order = {"passed": 0, "warning": 1, "failed": 2}
     for result in results:
         for evaluation in result.get_asset_check_evaluations():
@@ -115,24 +111,26 @@ def run_backfill(first_day: date, last_day: date) -> int:
     _prepare_dagster_home()
     import dagster as dg
 
+    from warehouse_platform.instance.runs import run_code_location_job
     from warehouse_platform.runtime import current_definitions
 
-    instance = dg.DagsterInstance.get()
-    job = current_definitions().resolve_job_def("load_daily_sessions")
+    defs = current_definitions()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     failures = 0
     day = first_day
-    while day <= last_day:
-        result = job.execute_in_process(
-            partition_key=day.isoformat(), instance=instance, run_config=quiet, raise_on_error=False,
-            tags={"dagster/backfill": f"cli-{first_day}-{last_day}"},
-        )
-        if result.success:
-            print(f"{day}: " + ", ".join(_load_summary(result)))
-        else:
-            failures += 1
-            print(f"{day}: FAILED (run {result.run_id}; see `make dev`)")
-        day += timedelta(days=1)
+    # Entered, so definitions resolve against this instance's state (not one left by another).
+    with dg.DagsterInstance.get() as instance:
+        while day <= last_day:
+            result = run_code_location_job(
+                defs, "load_daily_sessions", instance, partition_key=day.isoformat(), run_config=quiet,
+                tags={"dagster/backfill": f"cli-{first_day}-{last_day}"},
+            )
+            if result.success:
+                print(f"{day}: " + ", ".join(_load_summary(result)))
+            else:
+                failures += 1
+                print(f"{day}: FAILED (run {result.run_id}; see `make dev`)")
+            day += timedelta(days=1)
     return failures
 
 
@@ -167,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     backfill = sub.add_parser("backfill", help="load a range of days (one exactly-once run per day)")
     backfill.add_argument("--from", dest="first_day", type=date.fromisoformat, required=True)
     backfill.add_argument("--to", dest="last_day", type=date.fromisoformat, required=True)
+    dev = sub.add_parser("dev", help="start the Dagster UI (and daemon) on the platform's instance")
+    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed to `dagster dev`")
+    sub.add_parser("dagster-home", help="print the Dagster instance folder every entry point uses (and prepare it)")
     sub.add_parser("stop", help="stop the embedded Postgres server")
     args = parser.parse_args(argv)
 
@@ -180,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "backfill":
         return 1 if run_backfill(args.first_day, args.last_day) else 0
+    if args.command == "dev":
+        _prepare_dagster_home()
+        # Replaces this process: Ctrl-C and signals go straight to dagster dev.
+        os.execvp("dagster", ["dagster", "dev", *(args.dagster_args or ["-h", "127.0.0.1", "-p", "3000"])])
+    if args.command == "dagster-home":
+        print(_prepare_dagster_home())
+        return 0
     if args.command == "stop":
         from warehouse_platform.postgres_endpoint import stop_embedded_postgres
 

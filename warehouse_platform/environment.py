@@ -47,6 +47,13 @@ def state_dir() -> Path:
     return Path(os.environ.get("PLATFORM_STATE_DIR", PROJECT_ROOT / ".platform")).resolve()
 
 
+def dagster_home() -> Path:
+    """The Dagster instance's folder (runs, event logs, compute logs), the same for every entry
+    point: make dev, make demo and the warehouse-platform CLI all use this one; DAGSTER_HOME
+    from the shell is not consulted."""
+    return state_dir() / "dagster_home"
+
+
 def embedded_postgres_dir() -> Path:
     return state_dir() / "pgdata"
 

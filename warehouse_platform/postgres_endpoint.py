@@ -16,6 +16,8 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from warehouse_platform.lib.secrets import secrets_scrubbed
+
 _log = logging.getLogger(__name__)
 
 
@@ -27,9 +29,14 @@ class PostgresEndpoint:
     dbname: str
     password: str = ""
 
+    def __repr__(self) -> str:
+        return f"PostgresEndpoint({self.describe()})"  # the dataclass default would show the password
+
     @classmethod
     def from_dsn(cls, dsn: str) -> PostgresEndpoint:
-        parts = psycopg2.extensions.parse_dsn(dsn)
+        # libpq quotes a malformed DSN, password included, in its `invalid dsn` message.
+        with secrets_scrubbed():
+            parts = psycopg2.extensions.parse_dsn(dsn)
         return cls(
             host=parts.get("host", "localhost"),
             port=int(parts.get("port", 5432)),
@@ -42,9 +49,10 @@ class PostgresEndpoint:
         return replace(self, dbname=dbname)
 
     def connect(self, **kwargs) -> psycopg2.extensions.connection:
-        return psycopg2.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password or None, dbname=self.dbname, **kwargs
-        )
+        with secrets_scrubbed():
+            return psycopg2.connect(
+                host=self.host, port=self.port, user=self.user, password=self.password or None, dbname=self.dbname, **kwargs
+            )
 
     def describe(self) -> str:
         """For logs and metadata: never includes the password."""

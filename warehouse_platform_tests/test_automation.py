@@ -71,3 +71,33 @@ def test_backfill_cli_loads_a_range_of_days_and_a_rerun_changes_nothing(platform
     assert dict(warehouse.query("SELECT _partition_date::text, count(*) FROM raw_data.session_timestamp GROUP BY 1")) == counts
     runs = dg.DagsterInstance.get().get_runs()
     assert len(runs) == 4 and all(r.tags.get("dagster/partition") for r in runs)
+
+
+def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):
+    from warehouse_platform.extract.source_seed import seed_source_database
+
+    seed(platform_env["source"], date(2026, 11, 5), 1, GeneratorConfig(scale=0.1))
+    defs = platform_definitions()
+    summary = dg.AssetKey(["analytics", "session_summary"])
+    with dg.instance_for_test() as instance:
+        channel = [dg.AssetKey(["stage", "raw_data", "channel"]), dg.AssetKey(["raw_data", "channel"])]
+        defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, asset_selection=channel)
+        first = run_job(defs, "load_daily_sessions", instance, DAY)
+        ticks = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        # An already-loaded day, run again: a new materialization with the same data version.
+        rerun = run_job(defs, "load_daily_sessions", instance, DAY)
+        key = dg.AssetKey(["raw_data", "session_timestamp"])
+        versions = [
+            [e for e in r.get_asset_materialization_events() if e.asset_key == key][0].event_specific_data.materialization.tags["dagster/data_version"]
+            for r in (first, rerun)
+        ]
+        assert versions[0] == versions[1]
+        ticks = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=ticks.cursor)
+        assert ticks.get_num_requested(summary) == 0
+        # The source changed for that day: new files, a new data version, a rebuild.
+        seed_source_database(platform_env["source"], [date(2026, 11, 5)], GeneratorConfig(scale=0.2))
+        changed = run_job(defs, "load_daily_sessions", instance, DAY)
+        new_version = [e for e in changed.get_asset_materialization_events() if e.asset_key == key][0]
+        assert new_version.event_specific_data.materialization.tags["dagster/data_version"] != versions[0]
+        ticks = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=ticks.cursor)
+        assert ticks.get_num_requested(summary) == 1

@@ -192,3 +192,128 @@ def test_skewed_data_fires_the_skew_warning_with_a_suggestion(platform_env):
     assert at_scale.metadata["suggested_distribution"].value == "DISTSTYLE KEY DISTKEY(sessionid)"
     # The same data under a spec keyed on sessionid is fine.
     assert evaluations.distribution_skew(warehouse, replace(USER_SESSION_CHANNEL, dist_key="sessionid")).passed
+
+
+def test_ledger_rows_that_differ_from_the_manifest_fail_reconciliation(clean_day):
+    _, _, warehouse, stage = clean_day
+    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    part = staged.parts[0]
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE raw_data._load_ledger SET row_count = row_count + 1 WHERE file_url = %s AND active", (part.url,))
+        conn.commit()
+    try:
+        result = evaluations.rows_staged_equal_rows_loaded(warehouse, SESSION_TIMESTAMP, DAY.isoformat(), staged)
+    finally:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE raw_data._load_ledger SET row_count = row_count - 1 WHERE file_url = %s AND active", (part.url,))
+            conn.commit()
+    assert not result.passed
+    assert f"{part.url}: manifest {part.row_count} rows, ledger {part.row_count + 1}" in result.description
+    files = {r.data["file"]: r.data["ledger_rows"] for r in result.metadata["files"].value.records}
+    assert files[part.url] == part.row_count + 1
+
+
+def test_a_loaded_file_missing_from_the_manifest_fails_reconciliation(clean_day):
+    _, _, warehouse, stage = clean_day
+    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    stray = staged.parts[0].url.replace("part-", "stray-part-")
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO raw_data._load_ledger SELECT table_name, partition_key, %s, 'not-a-staged-checksum', 7, "
+            "batch_rows_loaded, load_id, run_id, loaded_at, active FROM raw_data._load_ledger "
+            "WHERE file_url = %s AND active",
+            (stray, staged.parts[0].url),
+        )
+        conn.commit()
+    try:
+        result = evaluations.rows_staged_equal_rows_loaded(warehouse, SESSION_TIMESTAMP, DAY.isoformat(), staged)
+    finally:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM raw_data._load_ledger WHERE file_url = %s", (stray,))
+            conn.commit()
+    assert not result.passed and f"{stray} (7 rows) is loaded but not in the current manifest" in result.description
+
+
+@pytest.fixture(scope="module")
+def two_days(postgres_server, tmp_path_factory):
+    """Two loaded days in one instance, for checks across days (each test restores what it changes)."""
+    from warehouse_platform_tests.conftest import configure_platform
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        env = configure_platform(postgres_server, tmp_path_factory.mktemp("two_days"), monkeypatch)
+        seed(env["source"], DAY, 2, GeneratorConfig(scale=0.1))
+        defs = platform_definitions()
+        with dg.instance_for_test() as instance:
+            for day in (DAY.isoformat(), "2026-11-03"):
+                run_job(defs, "load_daily_sessions", instance, day)
+            yield env, defs, instance, environment.build_warehouse().process_config_and_initialize()
+
+
+def test_a_key_loaded_on_two_different_days_fails_the_duplicate_check_of_both_days(two_days):
+    _, _, _, warehouse = two_days
+    days = (DAY.isoformat(), "2026-11-03")
+    first_of = "SELECT min(sessionid) FROM raw_data.session_timestamp WHERE _partition_date = %s"
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(first_of, (days[0],))
+        [(key,)] = cur.fetchall()
+        cur.execute(first_of, (days[1],))
+        [(replaced,)] = cur.fetchall()
+        cur.execute("UPDATE raw_data.session_timestamp SET sessionid = %s WHERE sessionid = %s", (key, replaced))
+        conn.commit()
+    try:
+        found = [evaluations.duplicate_primary_keys(warehouse, SESSION_TIMESTAMP, day) for day in days]
+        whole_table = evaluations.duplicate_primary_keys(warehouse, SESSION_TIMESTAMP, None)
+    finally:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE raw_data.session_timestamp SET sessionid = %s WHERE sessionid = %s AND _partition_date = %s",
+                (replaced, key, days[1]),
+            )
+            conn.commit()
+    for result in (*found, whole_table):
+        assert not result.passed and result.metadata["duplicate_keys"].value == 1
+        assert [r.data["key"] for r in result.metadata["sample"].value.records] == [key]
+    assert whole_table.description.endswith("(whole table, every day)")
+
+
+def test_per_day_checks_run_without_a_day_check_every_day_and_say_so(two_days):
+    """What "Execute all" on a raw table's Checks tab does: the asset's checks, no partition."""
+    env, defs, instance, warehouse = two_days
+    days = [DAY.isoformat(), "2026-11-03"]
+    raw, staged = dg.AssetKey(["raw_data", "session_timestamp"]), dg.AssetKey(["stage", "raw_data", "session_timestamp"])
+    execute_all = dg.define_asset_job("execute_all", selection=dg.AssetSelection.checks_for_assets(raw, staged))
+    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[execute_all]))
+    # The second day loses a file from the ledger: only that day fails reconciliation.
+    lost = read_staged_batch(LocalFolderStage(root=str(env["stage_root"])), staged, days[1]).parts[0]
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE raw_data._load_ledger SET active = false WHERE file_url = %s", (lost.url,))
+        conn.commit()
+    try:
+        result = defs.resolve_job_def("execute_all").execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE raw_data._load_ledger SET active = true WHERE file_url = %s", (lost.url,))
+            conn.commit()
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    found = {(e.check_name, e.partition): e for e in result.get_asset_check_evaluations()}
+    duplicates = found[(check_names.DUPLICATE_PRIMARY_KEYS, None)]
+    assert duplicates.passed and duplicates.description == "every (sessionid) is unique (whole table, every day)"
+    assert [p for name, p in found if name == check_names.DUPLICATE_PRIMARY_KEYS] == [None]
+    assert found[(check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, days[0])].passed
+    assert not found[(check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, days[1])].passed
+    summary = found[(check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, None)]
+    assert not summary.passed and summary.severity == dg.AssetCheckSeverity.ERROR
+    assert summary.description.startswith(
+        f"run without a day: checked every day in the load ledger, 2 days ({days[0]}..{days[1]}); 1 failed: "
+        f"{days[1]}: {lost.url} is in the manifest but was never loaded"
+    )
+    assert summary.metadata["days_checked"].value == 2 and summary.metadata["days_failed"].value == 1
+    limits = found[(check_names.REDSHIFT_TYPE_LIMITS, None)]
+    assert limits.passed and limits.description == f"run without a day: checked every day staged, 2 days ({days[0]}..{days[1]}); all passed"
+    assert all(found[(check_names.REDSHIFT_TYPE_LIMITS, day)].passed for day in days)
+    # Each day's result is recorded as that day's check status in the instance.
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(raw, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED), limit=10
+    )
+    latest = next(record for record in history if record.partition == days[1])
+    assert latest.run_id == result.run_id and latest.status.value == "FAILED"

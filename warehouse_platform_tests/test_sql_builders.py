@@ -138,7 +138,7 @@ def test_load_error_lookups_parse_and_read_the_copy_of_this_session():
 
 
 def test_secrets_are_redacted_from_displayed_statements():
-    from warehouse_platform.lib.redshift_load_errors import redact_credentials
+    from warehouse_platform.lib.secrets import scrub as redact_credentials
 
     keyed = "COPY t FROM 's3://b/m' ACCESS_KEY_ID 'AKIAEXAMPLE' SECRET_ACCESS_KEY 'wJalrEXAMPLE' SESSION_TOKEN 'tok' CSV"
     shown = redact_credentials(keyed)

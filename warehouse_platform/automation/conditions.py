@@ -1,5 +1,7 @@
-"""When analytics rebuild on their own: after any raw input is updated, once nothing upstream
-is still running and every blocking check upstream (duplicate keys, type limits) has passed.
+"""When analytics rebuild on their own: after any raw input's data changed, once nothing
+upstream is still running and every blocking check upstream (duplicate keys, type limits) has
+passed. A raw table's data version is the hash of its loaded files (warehouse/assets.py), so a
+re-run of an already-loaded day materializes the asset again but changes nothing downstream.
 
 Not `eager()`: that also waits while any upstream is missing, and a daily table always has
 days that were never loaded (the history before it was backfilled), so it would never fire.
@@ -14,8 +16,14 @@ daily_refresh = dg.AutomationCondition.on_cron("0 2 * * *", cron_timezone=enviro
     "refresh daily at 02:00"
 )
 
+# any_deps_updated(), with "updated" narrowed to "its data version changed".
+any_deps_data_changed = dg.AutomationCondition.any_deps_match(
+    (dg.AutomationCondition.data_version_changed() & ~dg.AutomationCondition.executed_with_root_target())
+    | dg.AutomationCondition.will_be_requested()
+).with_label("any dependency's data changed")
+
 rebuild_after_raw_loads = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    any_deps_data_changed.since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
     & dg.AutomationCondition.all_deps_blocking_checks_passed()

@@ -227,17 +227,20 @@ def run_platform_end_to_end(dsn: str, workdir: Path, rows: int) -> dict:
     """Source database -> stage -> warehouse for one day, through Dagster, timed as a whole."""
     import dagster as dg
 
-    from warehouse_platform.extract.assets import stage_assets
+    from warehouse_platform.extract import assets as extract_assets
     from warehouse_platform.extract.source_database import SourceDatabase
     from warehouse_platform.stage.io_manager import StageIOManager
     from warehouse_platform.stage.storage import LocalFolderStage
-    from warehouse_platform.warehouse.assets import raw_assets
+    from warehouse_platform.warehouse import assets as warehouse_assets
     from warehouse_platform.warehouse.io_manager import WarehouseIOManager
+    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
     from warehouse_platform.warehouse.resources import PostgresWarehouse
 
     stage = LocalFolderStage(root=str(workdir / "stage_e2e"))
     warehouse = PostgresWarehouse(dsn=dsn)
-    selection = [a for a in [*stage_assets, *raw_assets] if a.key.path[-1] == "user_session_channel"]
+    tables = [USER_SESSION_CHANNEL]
+    selection = [*extract_assets.build_defs(tables).assets, *warehouse_assets.build_defs(tables).assets]
+    selection = [a for a in selection if isinstance(a, dg.AssetsDefinition)]
     started = time.perf_counter()
     with dg.instance_for_test() as instance:
         result = dg.materialize(

@@ -4,7 +4,7 @@
 from collections.abc import Iterator, Sequence
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
 
@@ -14,7 +14,7 @@ DEFAULT_BATCH_ROWS = 50_000
 class SourceDatabase(dg.ConfigurableResource):
     """A Postgres DSN, or the `app` database on the embedded server."""
 
-    dsn: str | None = None
+    dsn: str | None = Field(default=None, repr=False)  # may carry a password
     embedded_data_dir: str | None = None
     database: str = "app"
     batch_rows: int = DEFAULT_BATCH_ROWS

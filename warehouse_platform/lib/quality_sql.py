@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warehouse_platform.lib.ddl_builder import Dialect
+from warehouse_platform.lib.ddl_builder import LEDGER_TABLE, Dialect
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_table
 from warehouse_platform.lib.table_spec import PARTITION_COLUMN, TableSpec
 
@@ -22,6 +22,13 @@ def duplicate_keys_sql(spec: TableSpec, partition: bool, sample: int = 20) -> tu
     grouped = f"SELECT {keys}, count(*) AS copies FROM {target}{scope} GROUP BY {keys} HAVING count(*) > 1"
     summary = f"SELECT count(*), coalesce(sum(copies), 0) FROM ({grouped}) duplicates"
     return summary, f"{grouped} ORDER BY copies DESC, {keys} LIMIT {int(sample)}"
+
+
+def ledger_partitions_sql(schema: str) -> str:
+    return (
+        f"SELECT DISTINCT partition_key FROM {quote_table(schema, LEDGER_TABLE)} "
+        "WHERE table_name = %(table_name)s AND active ORDER BY partition_key"
+    )
 
 
 def slice_of(column: str, slices: int, dialect: Dialect) -> str:

@@ -1,5 +1,5 @@
-"""Turning Redshift's COPY failures into errors a person can act on, and keeping secrets out
-of anything we show.
+"""Turning Redshift's COPY failures into errors a person can act on (secrets are kept out of
+what we show by lib/secrets.py).
 
 Redshift records the rejected row in STL_LOAD_ERRORS (provisioned clusters) or
 SYS_LOAD_ERROR_DETAIL (Serverless, and provisioned too); both are read on the session that ran
@@ -8,7 +8,6 @@ the COPY, newest first.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 SYS_LOAD_ERROR_DETAIL_SQL = (
@@ -35,19 +34,3 @@ class LoadErrorRow:
         # Redshift pads CHAR columns and reports "no column" as an empty name.
         object.__setattr__(self, "column", (self.column or "").strip() or None)
         object.__setattr__(self, "reason", (self.reason or "").strip())
-
-
-_SECRETS = [
-    (re.compile(r"(ACCESS_KEY_ID\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
-    (re.compile(r"(SECRET_ACCESS_KEY\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
-    (re.compile(r"(SESSION_TOKEN\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
-    (re.compile(r"(CREDENTIALS\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
-    (re.compile(r"(MASTER_SYMMETRIC_KEY\s+)'[^']*'", re.IGNORECASE), r"\1'***'"),
-]
-
-
-def redact_credentials(sql: str) -> str:
-    """Mask key material if a statement carries any (ours use IAM_ROLE, which is not secret)."""
-    for pattern, replacement in _SECRETS:
-        sql = pattern.sub(replacement, sql)
-    return sql

@@ -7,9 +7,16 @@ per raw table
 per stage asset
   redshift_type_limits            ERROR, blocking: every text value fits its VARCHAR in bytes
 Day-partitioned tables are checked per day; skew is a property of the whole table.
+
+A per-day check run without a day ("Execute all" on an asset's Checks tab, a job selecting
+the check) checks every day instead, and says so: duplicate keys over the whole table; the
+reconciliation and the type limits for each day, each recorded as that day's result, plus a
+summary for the run. Dagster 1.13 cannot turn an AssetCheckResult of a partitioned check into
+an evaluation in a run without a partition (it asks the run for its partition key), so those
+results are emitted as AssetCheckEvaluations directly.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import dagster as dg
 
@@ -25,10 +32,41 @@ from warehouse_platform.warehouse.assets import raw_asset_key
 from warehouse_platform.warehouse.resources import Warehouse
 
 
+def _staged(stage: Stage, spec: TableSpec, day: str | None, run_id: str | None = None) -> StagedBatch:
+    """The batch `run_id` staged for the day (a check running with its day's load), or the newest."""
+    return read_staged_batch(stage, stage_asset_key(spec), day, run_id=run_id)
+
+
 class SkewCheckConfig(dg.Config):
     threshold: float = DEFAULT_SKEW_THRESHOLD
     # Tables up to this size are suggested DISTSTYLE ALL.
     small_table_rows: int = SMALL_TABLE_ROWS
+
+
+def _as_evaluation(
+    asset_key: dg.AssetKey, check_name: str, result: dg.AssetCheckResult, blocking: bool, partition: str | None
+) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=asset_key, check_name=check_name, passed=result.passed, metadata=result.metadata,
+        severity=result.severity, description=result.description, blocking=blocking, partition=partition,
+    )
+
+
+def _every_day(
+    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, check_name: str, blocking: bool,
+    days: list[str], source: str, evaluate_day: Callable[[str], dg.AssetCheckResult],
+) -> Iterator:
+    """A per-day check in a run without a day: each day's own result, then the run's summary."""
+    results = {}
+    for day in days:
+        try:
+            results[day] = evaluate_day(day)
+        except FileNotFoundError as missing:  # a day loaded earlier whose stage was since removed
+            results[day] = dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(missing))
+    for day, result in results.items():
+        yield _as_evaluation(asset_key, check_name, result, blocking, day)
+    yield _as_evaluation(asset_key, check_name, evaluations.every_day_summary(results, source), blocking, None)
+    yield dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
 
 
 def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
@@ -38,14 +76,22 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
     def partition_of(context: dg.AssetCheckExecutionContext) -> str | None:
         return context.partition_key if partitions else None
 
+    def one_day(context: dg.AssetCheckExecutionContext) -> bool:
+        return partitions is None or context.has_partition_key
+
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.DUPLICATE_PRIMARY_KEYS, blocking=True, partitions_def=partitions,
         description=f"({key}) must be unique. Redshift does not enforce primary keys; its planner assumes them.",
     )
-    def duplicate_primary_keys(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR) or evaluations.duplicate_primary_keys(
-            warehouse, spec, partition_of(context)
-        )
+    def duplicate_primary_keys(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+        result = evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR)
+        if one_day(context):
+            yield result or evaluations.duplicate_primary_keys(warehouse, spec, partition_of(context))
+            return
+        # Without a day, one query over the whole table covers every day (and keys shared by two days).
+        result = result or evaluations.duplicate_primary_keys(warehouse, spec, None)
+        yield _as_evaluation(raw_asset_key(spec), check_names.DUPLICATE_PRIMARY_KEYS, result, True, None)
+        yield dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.DISTRIBUTION_SKEW,
@@ -58,20 +104,37 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, partitions_def=partitions,
-        additional_ins={"staged": dg.AssetIn(stage_asset_key(spec))},
         description="Every staged file is in the load ledger with its row count, and the table holds what was loaded.",
     )
-    def rows_staged_equal_rows_loaded(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, staged: StagedBatch
-    ) -> dg.AssetCheckResult:
-        return evaluations.rows_staged_equal_rows_loaded(warehouse, spec, partition_of(context), staged)
+    def rows_staged_equal_rows_loaded(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, stage: Stage):
+        def reconcile(day: str | None, run_id: str | None = None) -> dg.AssetCheckResult:
+            return evaluations.rows_staged_equal_rows_loaded(warehouse, spec, day, _staged(stage, spec, day, run_id))
+
+        if one_day(context):
+            yield reconcile(partition_of(context), context.run.run_id)
+            return
+        # Without a day: every day the load ledger holds files for.
+        days = evaluations.ledger_partitions(warehouse, spec)
+        yield from _every_day(
+            context, raw_asset_key(spec), check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, False, days, "in the load ledger", reconcile
+        )
 
     @dg.asset_check(
         asset=stage_asset_key(spec), name=check_names.REDSHIFT_TYPE_LIMITS, blocking=True, partitions_def=partitions,
         description="Widest text value per column in UTF-8 bytes against its VARCHAR (and Redshift's 65,535).",
     )
-    def redshift_type_limits(context: dg.AssetCheckExecutionContext, stage: Stage) -> dg.AssetCheckResult:
-        return evaluations.redshift_type_limits(spec, read_staged_batch(stage, stage_asset_key(spec), partition_of(context), run_id=context.run.run_id))
+    def redshift_type_limits(context: dg.AssetCheckExecutionContext, stage: Stage):
+        def limits(day: str | None, run_id: str | None = None) -> dg.AssetCheckResult:
+            return evaluations.redshift_type_limits(spec, _staged(stage, spec, day, run_id))
+
+        if one_day(context):
+            yield limits(partition_of(context), context.run.run_id)
+            return
+        # Without a day: every staged day (the widths are in the manifests, so this reads no data).
+        days = sorted(context.instance.get_materialized_partitions(stage_asset_key(spec)))
+        yield from _every_day(
+            context, stage_asset_key(spec), check_names.REDSHIFT_TYPE_LIMITS, True, days, "staged", limits
+        )
 
     return [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
 

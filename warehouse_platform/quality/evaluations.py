@@ -58,9 +58,10 @@ def duplicate_primary_keys(warehouse: Warehouse, spec: TableSpec, partition_key:
         description=(
             f"{duplicate_keys:,} values of ({key_label}) occur more than once ({int(affected_rows):,} rows)"
             if duplicate_keys
-            else f"every ({key_label}) is unique" + (f" for {partition_key}" if partition_key else "")
-        ),
+            else f"every ({key_label}) is unique"
+        ) + (f" (keys of {partition_key}, against the whole table)" if partition_key else " (whole table, every day)"),
         metadata={
+            "scope": partition_key or "whole table",
             "duplicate_keys": int(duplicate_keys),
             "affected_rows": int(affected_rows),
             "sample": _table(
@@ -129,35 +130,42 @@ def distribution_skew(
     )
 
 
+def ledger_partitions(warehouse: Warehouse, spec: TableSpec) -> list[str]:
+    """The days (partition keys) the load ledger holds active files for, oldest first."""
+    if table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR):
+        return []
+    return [day for (day,) in warehouse.query(quality_sql.ledger_partitions_sql(spec.schema), {"table_name": spec.qualified_name})]
+
+
 def rows_staged_equal_rows_loaded(
     warehouse: Warehouse, spec: TableSpec, partition_key: str | None, staged: StagedBatch
 ) -> dg.AssetCheckResult:
     params = _params(spec, partition_key)
-    # Files pair up by checksum: a re-run of an unchanged day stages the same bytes under a new
-    # batch folder and loads nothing, so the ledger keeps the first run's file names.
-    ledger: dict[str, list[tuple[str, int, int]]] = {}
-    for url, checksum, rows, kept in warehouse.query(load_sql_builder.ledger_active_files_sql(spec.schema), params):
-        ledger.setdefault(checksum, []).append((url, rows, kept))
+    # A file's identity is its checksum (the same bytes staged again under another name are the
+    # same file); several parts can share one (e.g. empty parts), so each match consumes one entry.
+    ledger: dict[str, list[tuple[str, int]]] = {}
+    kept = 0
+    for url, checksum, rows, batch_kept in warehouse.query(load_sql_builder.ledger_active_files_sql(spec.schema), params):
+        ledger.setdefault(checksum, []).append((url, int(rows)))
+        kept = int(batch_kept)
+    ledger_rows = sum(rows for entries in ledger.values() for _, rows in entries)
     [(table_rows,)] = warehouse.query(load_sql_builder.count_partition_rows_sql(spec), params)
-    all_loaded = [entry for entries in ledger.values() for entry in entries]
     files, problems = [], []
     for part in staged.parts:
-        match = ledger[part.checksum].pop(0) if ledger.get(part.checksum) else None
-        loaded = None if match is None else match[1]
-        files.append({"file": part.url, "manifest_rows": part.row_count, "ledger_rows": -1 if loaded is None else int(loaded)})
+        entries = ledger.get(part.checksum) or []
+        loaded = entries.pop(0)[1] if entries else None
+        files.append({"file": part.url, "manifest_rows": part.row_count, "ledger_rows": -1 if loaded is None else loaded})
         if loaded is None:
             problems.append(f"{part.url} is in the manifest but was never loaded")
         elif loaded != part.row_count:
             problems.append(f"{part.url}: manifest {part.row_count} rows, ledger {loaded}")
-    for url, _, _ in sorted(entry for entries in ledger.values() for entry in entries):
-        problems.append(f"{url} is loaded but not in the current manifest")
+    for url, rows in sorted(entry for entries in ledger.values() for entry in entries):
+        problems.append(f"{url} ({rows} rows) is loaded but not in the current manifest")
     manifest_rows = staged.row_count
-    ledger_rows = sum(int(rows) for _, rows, _ in all_loaded)
-    kept = int(all_loaded[0][2]) if all_loaded else 0
     deduplicated = ledger_rows - kept
     # Upserts may later move a key to a newer day, so a day can only shrink, never grow.
     expected_ok = table_rows <= kept if spec.mode == LoadMode.UPSERT else table_rows == kept
-    if all_loaded and not expected_ok:
+    if ledger and not expected_ok:
         problems.append(f"table holds {table_rows} rows; the load left {kept} ({ledger_rows} loaded - {deduplicated} duplicates)")
     return dg.AssetCheckResult(
         passed=not problems,
@@ -169,6 +177,39 @@ def rows_staged_equal_rows_loaded(
             "duplicates_removed": deduplicated,
             "table_rows": int(table_rows),
             "files": _table(files, [("file", "string"), ("manifest_rows", "int"), ("ledger_rows", "int")]),
+        },
+    )
+
+
+def every_day_summary(results: dict[str, dg.AssetCheckResult], source: str) -> dg.AssetCheckResult:
+    """One result for a per-day check run over every day: passed when every day passed, with the
+    worst day's severity, naming the days checked and the days that failed."""
+    failing = {day: r for day, r in results.items() if not r.passed}
+    severity = (
+        dg.AssetCheckSeverity.ERROR
+        if any(r.severity == dg.AssetCheckSeverity.ERROR for r in failing.values()) or not failing
+        else dg.AssetCheckSeverity.WARN
+    )
+    if not results:
+        description = f"run without a day: no day {source} to check"
+    else:
+        span = f"{min(results)}..{max(results)}" if len(results) > 1 else min(results)
+        description = f"run without a day: checked every day {source}, {len(results)} days ({span}); " + (
+            f"{len(failing)} failed: " + "; ".join(f"{day}: {r.description}" for day, r in sorted(failing.items()))
+            if failing else "all passed"
+        )
+    return dg.AssetCheckResult(
+        passed=not failing,
+        severity=severity,
+        description=description,
+        metadata={
+            "scope": f"every day {source}",
+            "days_checked": len(results),
+            "days_failed": len(failing),
+            "days": _table(
+                [{"day": day, "passed": r.passed, "description": r.description or ""} for day, r in sorted(results.items())],
+                [("day", "string"), ("passed", "bool"), ("description", "string")],
+            ),
         },
     )
 

@@ -11,6 +11,7 @@ import dagster as dg
 from warehouse_platform import environment
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.extract.assets import stage_asset_key
+from warehouse_platform.lib.data_version import files_version
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
@@ -44,9 +45,10 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         },
         code_version="1",
     )
-    def _raw(context: dg.AssetExecutionContext, staged: StagedBatch) -> StagedBatch:
+    def _raw(context: dg.AssetExecutionContext, staged: StagedBatch) -> dg.Output[StagedBatch]:
         context.log.info(f"{spec.qualified_name}: {staged.row_count} rows in {len(staged.parts)} staged files")
-        return staged
+        # The load (the IO manager) makes these files the ledger's content, or the step fails.
+        return dg.Output(staged, data_version=dg.DataVersion(files_version(p.checksum for p in staged.parts)))
 
     return _raw
 

@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import psycopg2
 
+from warehouse_platform.lib.secrets import scrub
 from warehouse_platform.lib.table_spec import TableSpec
 
 # Postgres reports COPY failures in the error context: 'COPY stg_x, line 3, column amount: "abc"'
@@ -19,8 +20,10 @@ class LoadError(Exception):
         where = f"line {line}" if line is not None else "file"
         if column:
             where += f", column {column}"
-        # Shown unquoted: a person looks for day=2026-11-05/, not day%3D2026-11-05/.
-        super().__init__(f"load of {table} failed at {unquote(file_url)} {where}: {reason}")
+        # The engine's reason may quote a statement or a value; nothing secret leaves in it. The
+        # file is shown unquoted: a person looks for day=2026-11-05/, not day%3D2026-11-05/.
+        self.reason = scrub(reason)
+        super().__init__(scrub(f"load of {table} failed at {unquote(file_url)} {where}: {reason}"))
 
     def at_file(self, file_url: str) -> LoadError:
         """The same failure, named at another file with the same lines (a landed file that a

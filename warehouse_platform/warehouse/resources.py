@@ -21,9 +21,9 @@ from typing import Literal
 import dagster as dg
 import psycopg2
 import psycopg2.extensions
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
-from warehouse_platform.lib import ddl_builder, load_sql_builder, quality_sql, redshift_load_errors
+from warehouse_platform.lib import ddl_builder, load_sql_builder, quality_sql, redshift_load_errors, secrets
 from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
 from warehouse_platform.lib.export_sql_builder import ExportOptions, copy_to_stdout_sql, unload_sql
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
@@ -152,7 +152,7 @@ class Warehouse(dg.ConfigurableResource, ABC):
 class PostgresWarehouse(Warehouse):
     """Local default: a database on the embedded server, or any Postgres 15+ given by DSN."""
 
-    dsn: str | None = None
+    dsn: str | None = Field(default=None, repr=False)  # may carry a password
     embedded_data_dir: str | None = None
     database: str = "warehouse"
     # Connections COPYing parts at once; Postgres parses each COPY on one core.
@@ -270,7 +270,7 @@ class RedshiftWarehouse(Warehouse):
     port: int = 5439
     database: str
     user: str
-    password: str
+    password: str = Field(repr=False)
     iam_role_arn: str
     region: str | None = None
     sslmode: str = "require"
@@ -280,10 +280,11 @@ class RedshiftWarehouse(Warehouse):
         return "redshift"
 
     def _connect(self) -> psycopg2.extensions.connection:
-        return psycopg2.connect(
-            host=self.host, port=self.port, dbname=self.database, user=self.user, password=self.password,
-            sslmode=self.sslmode, connect_timeout=10,
-        )
+        with secrets.secrets_scrubbed():
+            return psycopg2.connect(
+                host=self.host, port=self.port, dbname=self.database, user=self.user, password=self.password,
+                sslmode=self.sslmode, connect_timeout=10,
+            )
 
     def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
         if not batch.manifest_url.startswith("s3://"):
@@ -311,7 +312,7 @@ class RedshiftWarehouse(Warehouse):
         return LoadError(spec.qualified_name, batch.manifest_url, None, None, (error.diag.message_primary or str(error)).strip())
 
     def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
-        return redshift_load_errors.redact_credentials(
+        return secrets.scrub(
             load_sql_builder.copy_from_s3_manifest_sql(spec, batch.manifest_url, self.iam_role_arn, self.region)
         )
 

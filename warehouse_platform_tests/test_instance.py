@@ -1,0 +1,149 @@
+"""The Dagster instance the platform ships: one DAGSTER_HOME rule for every entry point, one
+dagster.yaml, run monitoring that fails a run whose worker was SIGKILLed, CLI runs listed under
+their code location's jobs."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import PythonFileTarget, WorkspaceFileTarget
+from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_iteration
+
+from warehouse_platform import environment
+from warehouse_platform.instance.config import prepare_dagster_home, render_instance_config
+from warehouse_platform.instance.run_launcher import MonitoredRunLauncher, run_worker_pid
+from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform_tests.platform_runs import seed
+
+PROJECT_ROOT = environment.PROJECT_ROOT
+
+
+def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLATFORM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "somewhere_else"))  # not consulted
+    expected = tmp_path / "state" / "dagster_home"
+    assert environment.dagster_home() == expected
+    # The CLI (make demo, make dev and make validate go through it) prepares and prints the same folder.
+    out = subprocess.run(
+        [sys.executable, "-m", "warehouse_platform.cli", "dagster-home"], cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert out == str(expected)
+    assert (expected / "dagster.yaml").read_text() == render_instance_config()
+    # make dev runs `warehouse-platform dev` and sets no DAGSTER_HOME of its own.
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert "export DAGSTER_HOME" not in makefile and "$(VENV)/bin/warehouse-platform dev" in makefile
+    assert prepare_dagster_home() == expected and os.environ["DAGSTER_HOME"] == str(expected)
+
+
+def test_the_shipped_instance_monitors_runs_and_keeps_one_run_per_day():
+    config = yaml.safe_load(render_instance_config())
+    assert config["telemetry"] == {"enabled": False}
+    assert config["run_monitoring"]["enabled"] and config["run_monitoring"]["max_resume_run_attempts"] == 0
+    assert config["run_monitoring"]["max_runtime_seconds"] > 0
+    assert config["concurrency"]["runs"]["tag_concurrency_limits"] == [
+        {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    ]
+
+
+SLEEPING_CODE_LOCATION = textwrap.dedent(
+    """
+    import time
+    import dagster as dg
+
+    @dg.op
+    def wait_forever():
+        time.sleep(600)
+
+    @dg.job
+    def long_load():
+        wait_forever()
+
+    defs = dg.Definitions(jobs=[long_load])
+    """
+)
+
+
+def _wait_for(predicate, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLATFORM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "placeholder"))
+    home = prepare_dagster_home()
+    code = tmp_path / "sleeping.py"
+    code.write_text(SLEEPING_CODE_LOCATION)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.run_launcher, MonitoredRunLauncher)
+        target = PythonFileTarget(python_file=str(code), attribute=None, working_directory=str(tmp_path), location_name="sleeping")
+        with WorkspaceProcessContext(instance, target) as workspace_process:
+            workspace = workspace_process.create_request_context()
+            location = workspace.get_code_location("sleeping")
+            remote_job = location.get_repository("__repository__").get_full_job("long_load")
+            run = instance.create_run(
+                job_name="long_load", run_id=None, run_config={}, resolved_op_selection=None, step_keys_to_execute=None,
+                status=None, tags={}, root_run_id=None, parent_run_id=None,
+                job_snapshot=remote_job.job_snapshot, execution_plan_snapshot=None, parent_job_snapshot=None,
+                remote_job_origin=remote_job.get_remote_origin(), job_code_origin=remote_job.get_python_origin(),
+                asset_selection=None, asset_check_selection=None, op_selection=None, asset_graph=None,
+            )
+            # Launched the way the UI and the daemon launch runs: the code server starts a run worker process.
+            instance.launch_run(run.run_id, workspace)
+            _wait_for(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED)
+            pid, _ = _wait_for(lambda: run_worker_pid(instance, run.run_id))
+            assert pid != os.getpid()
+            logger = logging.getLogger("run_monitoring_test")
+            list(execute_run_monitoring_iteration(workspace_process, logger))
+            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
+
+            os.kill(pid, signal.SIGKILL)
+            _wait_for(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), 10)
+            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # nothing else notices
+
+            # The daemon's own monitoring iteration, as `dagster-daemon run` executes it.
+            list(execute_run_monitoring_iteration(workspace_process, logger))
+            failed = instance.get_run_by_id(run.run_id)
+            assert failed.status == DagsterRunStatus.FAILURE
+            [failure] = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            assert f"run worker pid {pid} is gone" in failure.dagster_event.message
+
+
+def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monkeypatch):
+    from warehouse_platform import cli
+
+    monkeypatch.setenv("DAGSTER_HOME", "restored-after-the-test")
+    seed(platform_env["source"], date(2026, 11, 5), 1, GeneratorConfig(scale=0.1))
+    assert cli.main(["backfill", "--from", "2026-11-05", "--to", "2026-11-05"]) == 0
+    with dg.DagsterInstance.from_config(str(environment.dagster_home())) as instance:
+        [run] = instance.get_runs()
+        assert run.status == DagsterRunStatus.SUCCESS and run.tags["dagster/partition"] == "2026-11-05"
+        origin = run.remote_job_origin
+        assert (origin.location_name, origin.job_name) == ("warehouse_platform", "load_daily_sessions")
+        # What the job's Runs tab asks for (dagster-graphql GraphenePipeline.resolve_runs), with the
+        # repository label of the job as the real code location (loaded from workspace.yaml) serves it.
+        target = WorkspaceFileTarget(paths=[str(PROJECT_ROOT / "workspace.yaml")])
+        with WorkspaceProcessContext(instance, target) as workspace_process:
+            location = workspace_process.create_request_context().get_code_location("warehouse_platform")
+            job = location.get_repository("__repository__").get_full_job("load_daily_sessions")
+            label = job.get_remote_origin().repository_origin.get_label()
+        listed = instance.get_runs(RunsFilter(job_name="load_daily_sessions", tags={REPOSITORY_LABEL_TAG: label}))
+        assert [r.run_id for r in listed] == [run.run_id]
