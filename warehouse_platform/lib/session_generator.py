@@ -24,6 +24,9 @@ BASE_SESSIONS_PER_DAY = 2_000
 BASE_USERS = 5_000
 PAID_SHARE = 0.08
 REFUND_SHARE = 0.12
+# Sessions opened in the same microsecond as the user's previous one (two tabs): attribution
+# must break such ties by its declared rule, and only data with ties can show that it does.
+SAME_TIME_SHARE = 0.03
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ def generate_day(day: date, config: GeneratorConfig = GeneratorConfig()) -> DayO
     paid = rng.random(n) < PAID_SHARE
     amounts = rng.integers(1, 200, size=n) * 100
     refunded = rng.random(n) < REFUND_SHARE
+    # Drawn last, so the draws above (and every earlier figure) are unchanged.
+    for i in np.flatnonzero(rng.random(n) < SAME_TIME_SHARE):
+        if len(earlier := np.flatnonzero(userid[:i] == userid[i])):
+            seconds[i] = seconds[earlier[-1]]
 
     sessionid = [_session_id(config, day, i) for i in range(n)]
     paid_idx = np.flatnonzero(paid)

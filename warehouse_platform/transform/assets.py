@@ -8,6 +8,7 @@ models they test, with dbt's severity: `error` tests block, `warn` tests do not.
 import dagster as dg
 from dagster_dbt import dbt_assets
 
+from warehouse_platform.lib.sql_quoting import quote_table
 from warehouse_platform.transform.project import dbt_project
 from warehouse_platform.transform.resources import WarehouseDbtCliResource
 from warehouse_platform.transform.translator import WarehouseDbtTranslator
@@ -16,7 +17,19 @@ from warehouse_platform.transform.translator import WarehouseDbtTranslator
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=WarehouseDbtTranslator())
 def analytics_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource):
     dbt.warehouse.ensure_schemas()
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+    for event in dbt.cli(["build"], context=context).stream():
+        if isinstance(event, dg.Output):
+            event = event.with_metadata({**event.metadata, "dagster/row_count": _row_count(context, dbt, event)})
+        yield event
+
+
+def _row_count(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource, output: dg.Output) -> int:
+    """Counted on the warehouse the models were built in, by schema and table (the asset key).
+    dagster-dbt's fetch_row_counts queries the relation named in the manifest prepared at load
+    time, whose database is wherever that was (cross-database references fail on Postgres)."""
+    schema, table = context.asset_key_for_output(output.output_name).path[-2:]
+    [(rows,)] = dbt.warehouse.query(f"SELECT count(*) FROM {quote_table(schema, table)}")
+    return int(rows)
 
 
 defs = dg.Definitions(assets=[analytics_models])
