@@ -199,13 +199,13 @@ def test_ledger_rows_that_differ_from_the_manifest_fail_reconciliation(clean_day
     staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
     part = staged.parts[0]
     with warehouse.connection() as conn, conn.cursor() as cur:
-        cur.execute("UPDATE raw_data._load_ledger SET row_count = row_count + 1 WHERE file_url = %s AND active", (part.url,))
+        cur.execute("UPDATE raw_data._load_ledger SET row_count = row_count + 1 WHERE checksum = %s AND active", (part.checksum,))
         conn.commit()
     try:
         result = evaluations.rows_staged_equal_rows_loaded(warehouse, SESSION_TIMESTAMP, DAY.isoformat(), staged)
     finally:
         with warehouse.connection() as conn, conn.cursor() as cur:
-            cur.execute("UPDATE raw_data._load_ledger SET row_count = row_count - 1 WHERE file_url = %s AND active", (part.url,))
+            cur.execute("UPDATE raw_data._load_ledger SET row_count = row_count - 1 WHERE checksum = %s AND active", (part.checksum,))
             conn.commit()
     assert not result.passed
     assert f"{part.url}: manifest {part.row_count} rows, ledger {part.row_count + 1}" in result.description
@@ -221,8 +221,8 @@ def test_a_loaded_file_missing_from_the_manifest_fails_reconciliation(clean_day)
         cur.execute(
             "INSERT INTO raw_data._load_ledger SELECT table_name, partition_key, %s, 'not-a-staged-checksum', 7, "
             "batch_rows_loaded, load_id, run_id, loaded_at, active FROM raw_data._load_ledger "
-            "WHERE file_url = %s AND active",
-            (stray, staged.parts[0].url),
+            "WHERE checksum = %s AND active",
+            (stray, staged.parts[0].checksum),
         )
         conn.commit()
     try:
