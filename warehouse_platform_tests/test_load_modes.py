@@ -74,6 +74,19 @@ def test_in_batch_duplicates_keep_the_row_first_in_the_declared_order(env):
     assert got == [(K[0], "2026-11-01 21:30:00"), (K[1], "2026-11-01 09:00:00")]  # latest ts wins
 
 
+# Both load paths: the day swap (a replaced day) and the staging table (an appended day, which
+# is the statement sequence Redshift always runs).
+@pytest.mark.parametrize("mode", [LoadMode.REPLACE, LoadMode.APPEND], ids=["partition_swap", "staging_table"])
+def test_a_null_dedupe_value_loses_to_a_real_one(env, mode):
+    warehouse, stage = env
+    spec = replace(SESSION_TIMESTAMP, mode=mode)
+    rows = [(K[0], "2026-11-01 08:00:00"), (K[0], None), (K[1], None), (K[1], "2026-11-01 09:00:00")]
+    report = load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, "2026-11-01", rows, slice_count=1), "r")
+    assert (report.rows_staged, report.rows_loaded) == (4, 2)
+    got = warehouse.query("SELECT sessionid, ts::text FROM raw_data.session_timestamp ORDER BY 1")
+    assert got == [(K[0], "2026-11-01 08:00:00"), (K[1], "2026-11-01 09:00:00")]
+
+
 # An unpartitioned table exercises the staging-table path (the one Redshift always uses).
 EVENTS = TableSpec(
     schema="raw_data", name="test_events",

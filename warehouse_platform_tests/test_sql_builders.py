@@ -78,10 +78,24 @@ def test_every_statement_of_a_load_parses_as_redshift(spec):
 
 def test_insert_dedupes_with_row_number_in_the_declared_order_and_lists_columns():
     sql = load_sql_builder.insert_from_staging_sql(SESSION_TIMESTAMP)
-    assert 'ROW_NUMBER() OVER (PARTITION BY "sessionid" ORDER BY "ts" DESC)' in sql
+    assert 'ROW_NUMBER() OVER (PARTITION BY "sessionid" ORDER BY "ts" DESC NULLS LAST)' in sql
     assert "SELECT *" not in sql
     insert = _parse_redshift(sql)
     assert [c.name for c in insert.this.expressions] == ["sessionid", "ts", "_partition_date", "_load_id"]
+
+
+def test_dedupe_order_puts_nulls_last_in_both_directions_and_redshift_keeps_it():
+    spec = TableSpec(
+        schema="raw_data", name="t", columns=(Column("k", "int"), Column("ts", "timestamp"), Column("n", "int")),
+        primary_key=("k",), dedupe_order=("ts desc", "n"),
+    )
+    assert load_sql_builder.dedupe_order_sql(spec) == '"ts" DESC NULLS LAST, "n" ASC NULLS LAST'
+    insert = _parse_redshift(load_sql_builder.insert_from_staging_sql(spec))
+    ordered = list(insert.find(exp.Window).args["order"].expressions)
+    assert [(o.this.name, bool(o.args.get("desc")), o.args.get("nulls_first")) for o in ordered] == [
+        ("ts", True, False), ("n", False, False),
+    ]
+    assert "NULLS LAST" in insert.sql("redshift")
 
 
 def test_replace_deletes_only_its_partition_and_unpartitioned_replace_does_not_truncate():

@@ -99,12 +99,15 @@ def count_staging_sql(spec: TableSpec) -> str:
 
 
 def _order_term(spec: TableSpec, term: str) -> str:
-    """'ts desc' -> '"ts" DESC', refusing anything that is not a column and a direction."""
+    """'ts desc' -> '"ts" DESC NULLS LAST', refusing anything that is not a column and a direction.
+
+    NULLS LAST is spelled out: Postgres and Redshift both sort NULLs first under DESC, so a
+    duplicate without a value would beat the one with a value under "latest ts wins"."""
     words = term.split()
     direction = words[1].upper() if len(words) == 2 else "ASC"
     if len(words) not in (1, 2) or direction not in ("ASC", "DESC") or words[0] not in spec.column_names:
         raise ValueError(f"{spec.qualified_name}: bad dedupe_order term {term!r} (want '<column> [asc|desc]')")
-    return f"{quote_ident(words[0])} {direction}"
+    return f"{quote_ident(words[0])} {direction} NULLS LAST"
 
 
 def dedupe_order_sql(spec: TableSpec) -> str:

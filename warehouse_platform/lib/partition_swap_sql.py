@@ -99,6 +99,16 @@ def partition_bound(day: date) -> str:
     return f"FOR VALUES IN ('{day.isoformat()}')"
 
 
+def create_day_partition_sql(spec: TableSpec, day: date) -> list[str]:
+    """An empty partition for a day that a staging-table load (an append) inserts into: the
+    parent has no default partition, which would make every swap's ATTACH scan it."""
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {quote_ident(partitions_schema(spec))}",
+        f"CREATE TABLE IF NOT EXISTS {quote_table(partitions_schema(spec), partition_table_name(spec, day))} "
+        f"PARTITION OF {quote_table(spec.schema, spec.name)} {partition_bound(day)}",
+    ]
+
+
 def detach_and_drop_sql(spec: TableSpec, schema: str, table: str) -> list[str]:
     return [
         f"ALTER TABLE {quote_table(spec.schema, spec.name)} DETACH PARTITION {quote_table(schema, table)}",

@@ -23,7 +23,7 @@ import psycopg2
 import psycopg2.extensions
 from pydantic import PrivateAttr
 
-from warehouse_platform.lib import ddl_builder, load_sql_builder, quality_sql, redshift_load_errors
+from warehouse_platform.lib import ddl_builder, load_sql_builder, partition_swap_sql, quality_sql, redshift_load_errors
 from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
 from warehouse_platform.lib.export_sql_builder import ExportOptions, copy_to_stdout_sql, unload_sql
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
@@ -125,6 +125,10 @@ class Warehouse(dg.ConfigurableResource, ABC):
         """Put the batch's rows in the table; see warehouse/loader.py for the guarantees."""
         return load_through_staging(self, stage, request)
 
+    def prepare_load_target(self, cursor, request: LoadRequest) -> None:
+        """Whatever the target needs before a staging-table load inserts into it; nothing where
+        the engine has no partitions."""
+
     def describe_loaded(self, request: LoadRequest) -> LoadOutcome:
         with self.connection() as conn, conn.cursor() as cur:
             cur.execute(load_sql_builder.count_partition_rows_sql(request.spec), request.params)
@@ -180,6 +184,13 @@ class PostgresWarehouse(Warehouse):
         if spec.partitioned and spec.mode in (LoadMode.REPLACE, LoadMode.UPSERT) and len(spec.primary_key) == 1:
             return load_by_partition_swap(self, stage, request)
         return load_through_staging(self, stage, request)
+
+    def prepare_load_target(self, cursor, request: LoadRequest) -> None:
+        # A daily table is partitioned locally; an append needs its day's partition to exist.
+        if request.spec.partitioned:
+            self.lock_ddl(cursor)
+            for statement in partition_swap_sql.create_day_partition_sql(request.spec, request.partition_date):
+                cursor.execute(statement)
 
     def _copy_part(self, cursor, sql: str, spec: TableSpec, part: StagedPart, stage: Stage) -> int:
         with stage.open_binary(stage.key_for(part.url)) as raw:

@@ -66,6 +66,7 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                     )
                 if warehouse.dialect == "postgres":
                     check_text_widths_in_table(cur, req, quote_ident(sqlb.staging_table_name(spec)))
+                warehouse.prepare_load_target(cur, req)
                 if delete_sql := sqlb.delete_replaced_rows_sql(spec):
                     cur.execute(delete_sql, req.params)
                 cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
