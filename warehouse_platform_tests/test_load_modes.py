@@ -112,13 +112,20 @@ def test_unpartitioned_modes(env, mode):
     assert load_staged_batch(warehouse, stage, spec, second, "r3").already_loaded
 
 
-def test_staging_table_keeps_the_targets_defaults(env):
+@pytest.mark.parametrize("partitioned", [False, True], ids=["staging_table", "partition_swap"])
+def test_a_column_the_file_leaves_out_is_loaded_with_its_default(env, partitioned):
+    """A file written before `n` was added to the contract: the load fills `n` from its default
+    (COPY leaves unlisted columns to the table's defaults, so the staging table must keep them)."""
     warehouse, stage = env
-    spec = replace(EVENTS, name="test_events_defaults")
-    load_staged_batch(warehouse, stage, spec, hand_written_batch(stage, spec, None, "1.csv.gz", [[K[0], ""]]), "r")
-    assert warehouse.query(
-        "SELECT column_default FROM information_schema.columns WHERE table_name = 'test_events_defaults' AND column_name = 'n'"
-    ) == [("0",)]
+    spec = replace(EVENTS, name="test_daily_defaults" if partitioned else "test_events_defaults", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+    batch = hand_written_batch(stage, spec, day, "old_producer.csv.gz", [[K[0]], [K[1]]], header=["id"])
+    load_staged_batch(warehouse, stage, spec, replace(batch, columns=("id",)), "r")
+    assert _table(warehouse, spec) == [(K[0], 0), (K[1], 0)]
+    # A column without a default cannot be left out: that is schema drift.
+    no_default = replace(spec, columns=(EVENTS.columns[0], Column("n", "int")))
+    with pytest.raises(LoadError, match="schema drift"):
+        load_staged_batch(warehouse, stage, no_default, replace(batch, columns=("id",)), "r2")
 
 
 def test_concurrent_loads_of_one_partition_leave_each_row_once(env):

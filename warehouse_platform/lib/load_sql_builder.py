@@ -46,17 +46,20 @@ def drop_staging_sql(spec: TableSpec) -> str:
     return f"DROP TABLE IF EXISTS {quote_ident(staging_table_name(spec))}"
 
 
-def copy_from_stdin_sql(spec: TableSpec, target: str | None = None) -> str:
+def copy_from_stdin_sql(spec: TableSpec, target: str | None = None, columns: tuple[str, ...] | None = None) -> str:
     """Postgres: one staged part streamed through the client, into `target` (an already quoted
     name; the load's staging table by default). HEADER MATCH makes Postgres compare the file's
-    header with the column list, so a drifted file fails loudly."""
+    header with the column list, so a drifted file fails loudly. `columns`: the file's (the
+    contract's by default); columns left out get the table's defaults."""
     return (
-        f"COPY {target or quote_ident(staging_table_name(spec))} ({quote_idents(spec.column_names)}) "
+        f"COPY {target or quote_ident(staging_table_name(spec))} ({quote_idents(columns or spec.column_names)}) "
         "FROM STDIN WITH (FORMAT csv, HEADER MATCH)"
     )
 
 
-def copy_from_s3_manifest_sql(spec: TableSpec, manifest_url: str, iam_role_arn: str, region: str | None = None) -> str:
+def copy_from_s3_manifest_sql(
+    spec: TableSpec, manifest_url: str, iam_role_arn: str, region: str | None = None, columns: tuple[str, ...] | None = None
+) -> str:
     """Redshift: every part of a batch in one COPY through its manifest (one COPY for many files
     lets Redshift spread them over all slices)."""
     options = [
@@ -78,7 +81,7 @@ def copy_from_s3_manifest_sql(spec: TableSpec, manifest_url: str, iam_role_arn: 
     if region:
         options.append(f"REGION {quote_literal(region)}")
     return (
-        f"COPY {quote_ident(staging_table_name(spec))} ({quote_idents(spec.column_names)})\n"
+        f"COPY {quote_ident(staging_table_name(spec))} ({quote_idents(columns or spec.column_names)})\n"
         f"FROM {quote_literal(manifest_url)}\n" + "\n".join(options)
     )
 

@@ -60,11 +60,8 @@ def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
 
 def load_staged_batch(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str) -> LoadReport:
     started = time.monotonic()
-    if tuple(batch.columns) != spec.column_names:
-        raise LoadError(
-            spec.qualified_name, batch.manifest_url, None, None,
-            f"schema drift: staged columns {list(batch.columns)} != table contract {list(spec.column_names)}",
-        )
+    if problem := spec.file_columns_problem(tuple(batch.columns)):
+        raise LoadError(spec.qualified_name, batch.manifest_url, None, None, problem)
     check_staged_widths(spec, batch)
     warehouse.ensure_table(spec)
     request = LoadRequest(spec, batch, run_id)

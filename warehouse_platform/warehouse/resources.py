@@ -212,14 +212,14 @@ class PostgresWarehouse(Warehouse):
         return copied
 
     def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
-        sql = load_sql_builder.copy_from_stdin_sql(spec)
+        sql = load_sql_builder.copy_from_stdin_sql(spec, columns=tuple(batch.columns))
         for part in batch.parts:
             self._copy_part(cursor, sql, spec, part, stage)
 
     def copy_in_parallel(self, target: str, spec: TableSpec, batch: StagedBatch, stage: Stage) -> int:
         """COPY the parts into `target` over several connections, each committing its share;
         returns the rows copied. Only for tables no reader can see yet (the swap's new table)."""
-        sql = load_sql_builder.copy_from_stdin_sql(spec, target)
+        sql = load_sql_builder.copy_from_stdin_sql(spec, target, tuple(batch.columns))
         workers = max(1, min(self.max_parallel_copies, len(batch.parts)))
         shares = [batch.parts[i::workers] for i in range(workers)]
 
@@ -239,7 +239,7 @@ class PostgresWarehouse(Warehouse):
             return sum(future.result() for future in futures)
 
     def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
-        return load_sql_builder.copy_from_stdin_sql(spec)
+        return load_sql_builder.copy_from_stdin_sql(spec, columns=tuple(batch.columns))
 
     def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
         sql = copy_to_stdout_sql(select_sql, options)
@@ -297,7 +297,9 @@ class RedshiftWarehouse(Warehouse):
     def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
         if not batch.manifest_url.startswith("s3://"):
             raise ValueError(f"Redshift loads from S3 only; {spec.qualified_name} is staged at {batch.manifest_url}")
-        sql = load_sql_builder.copy_from_s3_manifest_sql(spec, batch.manifest_url, self.iam_role_arn, self.region)
+        sql = load_sql_builder.copy_from_s3_manifest_sql(
+            spec, batch.manifest_url, self.iam_role_arn, self.region, tuple(batch.columns)
+        )
         try:
             cursor.execute(sql)
         except psycopg2.Error as error:
@@ -321,7 +323,9 @@ class RedshiftWarehouse(Warehouse):
 
     def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
         return redshift_load_errors.redact_credentials(
-            load_sql_builder.copy_from_s3_manifest_sql(spec, batch.manifest_url, self.iam_role_arn, self.region)
+            load_sql_builder.copy_from_s3_manifest_sql(
+                spec, batch.manifest_url, self.iam_role_arn, self.region, tuple(batch.columns)
+            )
         )
 
     def rows_per_slice(self, spec: TableSpec, column: str) -> tuple[int, ...]:
