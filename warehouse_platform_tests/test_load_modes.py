@@ -3,6 +3,7 @@ concurrency."""
 
 import threading
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -126,6 +127,72 @@ def test_a_column_the_file_leaves_out_is_loaded_with_its_default(env, partitione
     no_default = replace(spec, columns=(EVENTS.columns[0], Column("n", "int")))
     with pytest.raises(LoadError, match="schema drift"):
         load_staged_batch(warehouse, stage, no_default, replace(batch, columns=("id",)), "r2")
+
+
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partition_swap", "staging_table"])
+def test_a_load_that_would_empty_or_halve_a_loaded_day_fails_and_changes_nothing_unless_allowed(env, partitioned):
+    warehouse, stage = env
+    spec = replace(EVENTS, name="test_daily_shrink" if partitioned else "test_events_shrink", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+
+    def load(n: int, **kwargs):
+        rows = [(f"{i:032x}", str(n)) for i in range(n)]
+        return load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, day, rows, slice_count=1), f"r{n}", **kwargs)
+
+    load(10)
+    snapshot = _table(warehouse, spec, ", _load_id")
+    where = "day 2026-11-01" if partitioned else "the table"
+    for offered in (0, 4):  # an empty extract; one below half
+        with pytest.raises(LoadError) as raised:
+            load(offered)
+        assert raised.value.table == spec.qualified_name
+        assert f"refused to replace {spec.qualified_name} {where}: it holds 10 rows and this load offers {offered}" in str(raised.value)
+        assert "allow_shrink: true" in str(raised.value)
+        assert _table(warehouse, spec, ", _load_id") == snapshot
+        assert warehouse.query("SELECT count(*) FROM raw_data._load_ledger WHERE active AND row_count = 10") == [(1,)]
+    assert load(5).partition_rows == 5  # half is not a sharp drop
+    report = load(0, allow_shrink=True)
+    assert (report.rows_loaded, report.partition_rows) == (0, 0) and _table(warehouse, spec) == []
+    assert load(0).partition_rows == 0  # nothing held, nothing to protect
+
+
+def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_run_config_allows_it(platform_env):
+    import dagster as dg
+
+    from warehouse_platform.lib.session_generator import GeneratorConfig
+    from warehouse_platform_tests.platform_runs import materialization_metadata, platform_definitions, run_job, seed
+
+    day, tables = "2026-11-02", ("user_session_channel", "session_timestamp", "session_transaction")
+    seed(platform_env["source"], date.fromisoformat(day), 1, GeneratorConfig(scale=0.1))
+    defs = platform_definitions()
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+
+    def counts():
+        return {t: warehouse.query(f"SELECT count(*) FROM raw_data.{t}")[0][0] for t in tables}
+
+    with dg.instance_for_test() as instance:
+        run_job(defs, "load_daily_sessions", instance, day)
+        loaded = counts()
+        # The source loses the day (deleted, a broken query, a replica behind).
+        conn = platform_env["source"].connect()
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM app.transactions")
+            cur.execute("DELETE FROM app.sessions")
+        conn.close()
+        job = defs.resolve_job_def("load_daily_sessions")
+        refused = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+        assert not refused.success and counts() == loaded and min(loaded.values()) > 0
+        [failure] = [e for e in refused.all_events if e.is_step_failure and "session_timestamp" in e.step_key]
+        assert (
+            f"raw_data.session_timestamp day {day}: it holds {loaded['session_timestamp']:,} rows and this load offers 0"
+            in failure.step_failure_data.error.to_string()
+        )
+        allowed = job.execute_in_process(
+            instance=instance, partition_key=day,
+            run_config={"ops": {f"raw_data__{t}": {"config": {"allow_shrink": True}} for t in tables}},
+        )
+        assert counts() == dict.fromkeys(tables, 0)
+        assert materialization_metadata(allowed, ["raw_data", "session_timestamp"])["allow_shrink"] is True
 
 
 def test_concurrent_loads_of_one_partition_leave_each_row_once(env):

@@ -58,13 +58,16 @@ def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
                 )
 
 
-def load_staged_batch(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str) -> LoadReport:
+def load_staged_batch(
+    warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str, *, allow_shrink: bool = False
+) -> LoadReport:
+    """`allow_shrink`: let the load replace a day (or table) with far fewer rows, or none."""
     started = time.monotonic()
     if problem := spec.file_columns_problem(tuple(batch.columns)):
         raise LoadError(spec.qualified_name, batch.manifest_url, None, None, problem)
     check_staged_widths(spec, batch)
     warehouse.ensure_table(spec)
-    request = LoadRequest(spec, batch, run_id)
+    request = LoadRequest(spec, batch, run_id, allow_shrink)
     with warehouse.connection() as conn, conn.cursor() as cur:
         # Cheap early exit for retries; the load re-checks under its table lock.
         already = ledger.is_loaded(cur, spec, batch, request.partition_key)

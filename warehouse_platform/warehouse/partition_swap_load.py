@@ -96,6 +96,8 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                         {"duplicates": [d[0] for d in duplicates]},
                     )
                     rows_loaded -= cur.rowcount
+                cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
+                req.refuse_sharp_shrink(cur.fetchone()[0], rows_loaded)
                 if spec.mode == LoadMode.UPSERT:
                     cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
                 cur.execute(

@@ -67,6 +67,8 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                 if warehouse.dialect == "postgres":
                     check_text_widths_in_table(cur, req, quote_ident(sqlb.staging_table_name(spec)))
                 warehouse.prepare_load_target(cur, req)
+                cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
+                rows_held = cur.fetchone()[0]
                 if delete_sql := sqlb.delete_replaced_rows_sql(spec):
                     cur.execute(delete_sql, req.params)
                 cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
@@ -74,6 +76,8 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                 ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
                 cur.execute(sqlb.drop_staging_sql(spec))
                 partition_rows, table_rows = _counts(cur, req)
+                # Judged on what the load leaves, before the commit: a refusal rolls back everything.
+                req.refuse_sharp_shrink(rows_held, partition_rows)
             conn.commit()
         except BaseException:
             conn.rollback()
