@@ -41,7 +41,7 @@ build_analytics = dg.define_asset_job(
 # here. Skew is a property of the whole table, so it is unpartitioned and belongs here too.
 _DAILY_CHECKS = [
     *(dg.AssetCheckKey(raw_asset_key(s), name) for s in _daily for name in (
-        check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED)),
+        check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.ROW_VOLUME)),
     *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in _daily),
 ]
 
