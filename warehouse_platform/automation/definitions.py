@@ -21,7 +21,7 @@ defs = dg.Definitions(
     # run spent about 70 s of a 2-core machine starting 18 Python processes for seconds of
     # work; a day's COPY already uses every core through its own connections.
     executor=dg.in_process_executor,
-    jobs=[jobs.load_daily_sessions, jobs.build_analytics, jobs.check_tables],
+    jobs=[jobs.load_daily_sessions, jobs.build_analytics, jobs.check_tables, jobs.sweep_abandoned_loads],
     schedules=[daily_session_load],
     sensors=[landing_files, declarative_automation],
 )

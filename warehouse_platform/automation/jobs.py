@@ -3,10 +3,10 @@
 load_daily_sessions  extract + stage + load of the day-partitioned session tables, one day per run
 build_analytics      the channel dimension (unpartitioned, replaced whole), every dbt model, exports
 check_tables         every check that is not per day (skew, the channel dimension, dbt tests), no loading
+sweep_abandoned_loads  maintenance: drop load tables left by killed loads (no live load owns them)
 The per-day checks run with load_daily_sessions; re-running a loaded day repeats them only.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -14,6 +14,7 @@ from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.quality import check_names
 from warehouse_platform.warehouse.assets import raw_asset_key
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES
+from warehouse_platform.warehouse.resources import Warehouse
 
 _daily = [s for s in RAW_TABLES if s.partitioned]
 _reference = [s for s in RAW_TABLES if not s.partitioned]
@@ -52,3 +53,24 @@ check_tables = dg.define_asset_job(
     "the channel dimension's checks and the dbt tests.",
 )
 
+
+
+class SweepConfig(dg.Config):
+    schemas: list[str] = ["raw_data"]
+
+
+@dg.op(description="Drop the load tables of killed loads; a live load's table is never touched.")
+def sweep_abandoned_load_tables(context: dg.OpExecutionContext, config: SweepConfig, warehouse: Warehouse) -> list[str]:
+    dropped = [table for schema in config.schemas for table in warehouse.sweep_abandoned_loads(schema)]
+    context.log.info(f"dropped {len(dropped)} abandoned load tables: {dropped}" if dropped else "no abandoned load tables")
+    return dropped
+
+
+@dg.job(
+    description=(
+        "Maintenance: drop load tables that killed loads left behind (the next load of a table also does this "
+        "for its own table). Safe at any time: a table whose load is still running is kept."
+    ),
+)
+def sweep_abandoned_loads():
+    sweep_abandoned_load_tables()

@@ -14,16 +14,53 @@ from warehouse_platform.lib.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, 
 
 
 def partitions_schema(spec: TableSpec) -> str:
+    return partitions_schema_of(spec.schema)
+
+
+def partitions_schema_of(schema: str) -> str:
     """Partition tables live beside, not in, the analysts' schema."""
-    return f"{spec.schema}_partitions"
+    return f"{schema}_partitions"
 
 
 def partition_table_name(spec: TableSpec, day: date) -> str:
     return f"{spec.name}__{day:%Y%m%d}"
 
 
+_LOAD_MARK = "__load_"
+
+
 def load_table_name(spec: TableSpec, load_id: int) -> str:
-    return f"{spec.name}__load_{load_id:x}"
+    return f"{spec.name}{_LOAD_MARK}{load_id:x}"
+
+
+def parse_load_table_name(name: str) -> tuple[str, int] | None:
+    """(table, load id) of a load table's name; None for anything else (a day's partition)."""
+    table, mark, hex_id = name.rpartition(_LOAD_MARK)
+    if not mark or not table or not hex_id or hex_id.strip("0123456789abcdef") or len(hex_id) > 16:
+        return None
+    return table, int(hex_id, 16)
+
+
+# A load owns its load table through a session-level advisory lock on its load id, taken before
+# the table is created and held until it is dropped or attached. A killed process's sessions
+# end and release it, so "the lock is free" means "no live load owns this table".
+def claim_load_sql() -> str:
+    return "SELECT pg_advisory_lock(%(load_id)s)"
+
+
+def try_claim_load_sql() -> str:
+    return "SELECT pg_try_advisory_lock(%(load_id)s)"
+
+
+def release_load_sql() -> str:
+    return "SELECT pg_advisory_unlock(%(load_id)s)"
+
+
+def tables_in_schema_sql() -> str:
+    return (
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') ORDER BY c.relname"
+    )
 
 
 def create_load_table_sql(spec: TableSpec, table: str, day: date, load_id: int) -> list[str]:
@@ -125,8 +162,9 @@ def attach_sql(spec: TableSpec, load_table: str, day: date) -> list[str]:
     ]
 
 
-def drop_load_table_sql(spec: TableSpec, table: str) -> str:
-    return f"DROP TABLE IF EXISTS {quote_table(partitions_schema(spec), table)}"
+def drop_load_table_sql(schema: str, table: str) -> str:
+    """`schema`: the partitions schema the load table is in."""
+    return f"DROP TABLE IF EXISTS {quote_table(schema, table)}"
 
 
 def relkind_sql() -> str:

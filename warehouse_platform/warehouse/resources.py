@@ -30,9 +30,15 @@ from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
 from warehouse_platform.lib.table_spec import LoadMode, TableSpec
 from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
 from warehouse_platform.stage.storage import Stage
-from warehouse_platform.warehouse.load_errors import LoadError, describe_copy_error
+from warehouse_platform.warehouse.load_errors import (
+    ConnectionLost,
+    LoadError,
+    connection_lost,
+    describe_copy_error,
+    load_transaction,
+)
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
-from warehouse_platform.warehouse.partition_swap_load import load_by_partition_swap
+from warehouse_platform.warehouse.partition_swap_load import load_by_partition_swap, sweep_abandoned_load_tables
 from warehouse_platform.warehouse.staging_load import load_through_staging
 
 
@@ -85,6 +91,18 @@ class Warehouse(dg.ConfigurableResource, ABC):
             yield conn
         finally:
             conn.close()
+
+    def connect_autocommit(self) -> psycopg2.extensions.connection:
+        """A connection for statements that are their own transaction; the caller closes it."""
+        conn = self._connect()
+        conn.autocommit = True
+        return conn
+
+    def sweep_abandoned_loads(self, schema: str, table: str | None = None) -> list[str]:
+        """Drop what killed loads left behind in `schema` (of `table` only, if given); returns
+        what was dropped. Nothing by default: a staging table is temporary and ends with its
+        session, however the load ended."""
+        return []
 
     def lock_ddl(self, cursor) -> None:
         """Serialize this transaction's CREATE ... IF NOT EXISTS with other loads' (which is not
@@ -192,6 +210,9 @@ class PostgresWarehouse(Warehouse):
             for statement in partition_swap_sql.create_day_partition_sql(request.spec, request.partition_date):
                 cursor.execute(statement)
 
+    def sweep_abandoned_loads(self, schema: str, table: str | None = None) -> list[str]:
+        return sweep_abandoned_load_tables(self, schema, table)
+
     def _copy_part(self, cursor, sql: str, spec: TableSpec, part: StagedPart, stage: Stage) -> int:
         with stage.open_binary(stage.key_for(part.url)) as raw:
             reader = _ChecksumReader(raw)
@@ -201,8 +222,13 @@ class PostgresWarehouse(Warehouse):
                 copied = cursor.rowcount
                 digest = reader.drain()
             except psycopg2.Error as error:
+                # A killed session fails COPY too ("invalid socket"): that is not the file's fault.
+                if connection_lost(error, cursor.connection):
+                    raise ConnectionLost(spec.qualified_name, part.url, error) from None
                 raise describe_copy_error(error, spec, part.url) from None
             except (OSError, EOFError) as error:  # not gzip, truncated
+                if cursor.connection.closed:
+                    raise ConnectionLost(spec.qualified_name, part.url, error) from None
                 raise LoadError(spec.qualified_name, part.url, None, None, f"unreadable file: {error}") from None
         if digest != part.sha256:
             raise LoadError(
@@ -224,14 +250,9 @@ class PostgresWarehouse(Warehouse):
         shares = [batch.parts[i::workers] for i in range(workers)]
 
         def copy_share(parts: tuple[StagedPart, ...]) -> int:
-            conn = self._connect()
-            try:
+            with self.connection() as conn, load_transaction(conn, spec.qualified_name, batch.manifest_url):
                 with conn.cursor() as cur:
-                    copied = sum(self._copy_part(cur, sql, spec, part, stage) for part in parts)
-                conn.commit()
-                return copied
-            finally:
-                conn.close()
+                    return sum(self._copy_part(cur, sql, spec, part, stage) for part in parts)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
             futures = [pool.submit(copy_share, share) for share in shares]
@@ -308,6 +329,8 @@ class RedshiftWarehouse(Warehouse):
     def _explain_copy_failure(self, cursor, spec: TableSpec, batch: StagedBatch, error: psycopg2.Error) -> LoadError:
         """Redshift only says "Check 'stl_load_errors'"; read that (or, on Serverless,
         SYS_LOAD_ERROR_DETAIL) on the same session and name the file, line and column."""
+        if connection_lost(error, cursor.connection):
+            return ConnectionLost(spec.qualified_name, batch.manifest_url, error)
         cursor.connection.rollback()  # the failed transaction cannot be queried; the session can
         for sql in (redshift_load_errors.SYS_LOAD_ERROR_DETAIL_SQL, redshift_load_errors.STL_LOAD_ERRORS_SQL):
             try:
