@@ -29,7 +29,11 @@ from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.stage.io_manager import StageIOManager
 from warehouse_platform.stage.storage import LocalFolderStage, S3Stage, Stage
 from warehouse_platform.warehouse.io_manager import WarehouseIOManager
-from warehouse_platform.warehouse.resources import PostgresWarehouse, RedshiftWarehouse, Warehouse
+from warehouse_platform.warehouse.resources import (
+    PostgresWarehouse,
+    RedshiftWarehouse,
+    Warehouse,
+)
 
 Environment = Literal["local", "prod"]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

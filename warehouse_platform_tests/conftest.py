@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_platform.postgres_endpoint import PostgresEndpoint, start_embedded_postgres, stop_embedded_postgres
+from warehouse_platform.postgres_endpoint import (
+    PostgresEndpoint,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
 
 
 @pytest.fixture(scope="session")

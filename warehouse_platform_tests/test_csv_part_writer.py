@@ -59,10 +59,24 @@ def test_no_rows_means_no_parts(tmp_path):
     assert write_csv_parts(("id",), [[], []], tmp_path, slice_count=4) == []
 
 
-def test_parts_are_handed_over_as_they_close(tmp_path):
-    seen = []
+def test_parts_are_handed_over_while_later_rows_are_still_being_produced(tmp_path):
+    """A closed part is published (uploaded) before the next batch is even read, so a day
+    never waits on disk whole before its first upload."""
+    handed_over: list = []
+    handed_over_when_asked: list[int] = []
+
+    rows = [(str(i), hashlib.sha256(str(i).encode()).hexdigest(), "") for i in range(40_000)]
+
+    def batches():
+        for batch in _batches(rows, 1000):
+            handed_over_when_asked.append(len(handed_over))
+            yield batch
+
     parts = write_csv_parts(
-        ("id", "v", "k"), _batches(_rows(3000), 100), tmp_path, slice_count=2, max_part_bytes=2000,
-        on_part_written=seen.append,
+        ("id", "v", "k"), batches(), tmp_path, slice_count=2, max_part_bytes=100_000, on_part_written=handed_over.append,
     )
-    assert seen == parts
+    assert len(parts) >= 6 and handed_over == parts
+    # Counts only grow, a group (two parts) at a time, and the first group was out before the last batch was read.
+    assert handed_over_when_asked == sorted(handed_over_when_asked)
+    assert handed_over_when_asked[-1] >= len(parts) - 2 > 0
+    assert {n % 2 for n in handed_over_when_asked} == {0}

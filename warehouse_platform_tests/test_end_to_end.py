@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
-from warehouse_platform_tests.platform_runs import materialization_metadata, platform_definitions, run_job, seed
+from warehouse_platform_tests.platform_runs import (
+    materialization_metadata,
+    platform_definitions,
+    run_job,
+    seed,
+)
 
 # Two days across a month boundary, so monthly aggregates have two groups.
 DAYS = [date(2026, 10, 31), date(2026, 11, 1)]

@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import yaml
 from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
@@ -23,8 +22,14 @@ from dagster._core.workspace.load_target import PythonFileTarget, WorkspaceFileT
 from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_iteration
 
 from warehouse_platform import environment
-from warehouse_platform.instance.config import prepare_dagster_home, render_instance_config
-from warehouse_platform.instance.run_launcher import MonitoredRunLauncher, run_worker_pid
+from warehouse_platform.instance.config import (
+    prepare_dagster_home,
+    render_instance_config,
+)
+from warehouse_platform.instance.run_launcher import (
+    MonitoredRunLauncher,
+    run_worker_pid,
+)
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform_tests.platform_runs import seed
 

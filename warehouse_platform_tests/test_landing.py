@@ -19,7 +19,7 @@ from warehouse_platform.lib.landing import LandedFile, run_key
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.lib.table_spec import RowsFrom
 from warehouse_platform.warehouse.raw_tables import RAW_TABLES, SESSION_TIMESTAMP
-from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+from warehouse_platform_tests.platform_runs import platform_definitions, seed
 
 DAY = "2026-11-05"
 LANDED = replace(SESSION_TIMESTAMP, rows_from=RowsFrom.LANDING)
@@ -258,7 +258,7 @@ def test_a_byte_that_is_not_utf8_is_reported_at_its_line(landing):
     _drop(root, f"session_timestamp/day={DAY}/latin1.csv", b"sessionid,ts\n" + b"\n".join(rows) + b"\n", gz=False)
     result = _run(defs, instance, _requests(_tick(defs, instance))[0], raise_on_error=False)
     message = _failure(result)
-    assert f"latin1.csv line 2502, column ts: not UTF-8: byte 0xe9" in message
+    assert "latin1.csv line 2502, column ts: not UTF-8: byte 0xe9" in message
 
 
 def test_an_oversize_value_is_reported_at_the_landed_file_and_line(landing):

@@ -3,12 +3,14 @@
 import csv
 import gzip
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
+from warehouse_platform.lib.table_spec import LoadMode
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
@@ -60,6 +62,33 @@ def test_null_key_is_refused(loader):
     with pytest.raises(LoadError, match="NULL primary key") as raised:
         load_staged_batch(warehouse, stage, SESSION_TRANSACTION, _stage_batch(stage, "null.csv.gz", [["", "true", "5"]]), "r")
     assert raised.value.column == "sessionid"
+    assert len(_rows(warehouse)) == 2
+
+
+# The day swap (replace) and the staging table (append: the statements Redshift always runs).
+PATHS = pytest.mark.parametrize("mode", [LoadMode.REPLACE, LoadMode.APPEND], ids=["partition_swap", "staging_table"])
+
+
+@PATHS
+def test_null_key_is_refused_on_both_load_paths(loader, mode):
+    warehouse, stage = loader
+    spec = replace(SESSION_TRANSACTION, mode=mode)
+    batch = _stage_batch(stage, f"null_{mode.value}.csv.gz", [["c" * 32, "true", "5"], ["", "false", "6"]])
+    with pytest.raises(LoadError, match="NULL primary key") as raised:
+        load_staged_batch(warehouse, stage, spec, batch, "r")
+    assert (raised.value.table, raised.value.column) == ("raw_data.session_transaction", "sessionid")
+    assert _rows(warehouse) == sorted((k, r == "true", int(a)) for k, r, a in GOOD)
+
+
+@PATHS
+def test_a_manifest_row_count_that_differs_from_the_file_is_refused_on_both_load_paths(loader, mode):
+    warehouse, stage = loader
+    spec = replace(SESSION_TRANSACTION, mode=mode)
+    batch = _stage_batch(stage, f"miscounted_{mode.value}.csv.gz", [["c" * 32, "true", "5"], ["d" * 32, "false", "6"], ["e" * 32, "false", "7"]])
+    # The file and its checksum are right; only the manifest's record count is off by one.
+    miscounted = replace(batch, parts=(replace(batch.parts[0], row_count=4),))
+    with pytest.raises(LoadError, match="manifest lists 4 rows but COPY read 3"):
+        load_staged_batch(warehouse, stage, spec, miscounted, "r")
     assert len(_rows(warehouse)) == 2
 
 

@@ -3,6 +3,7 @@ concurrency."""
 
 import threading
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -11,7 +12,10 @@ from warehouse_platform.lib.table_spec import Column, LoadMode, TableSpec
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP, USER_SESSION_CHANNEL
+from warehouse_platform.warehouse.raw_tables import (
+    SESSION_TIMESTAMP,
+    USER_SESSION_CHANNEL,
+)
 from warehouse_platform_tests.staged_batches import hand_written_batch, platform_batch
 
 K = [c * 32 for c in "abcdefgh"]  # session ids
@@ -74,6 +78,19 @@ def test_in_batch_duplicates_keep_the_row_first_in_the_declared_order(env):
     assert got == [(K[0], "2026-11-01 21:30:00"), (K[1], "2026-11-01 09:00:00")]  # latest ts wins
 
 
+# Both load paths: the day swap (a replaced day) and the staging table (an appended day, which
+# is the statement sequence Redshift always runs).
+@pytest.mark.parametrize("mode", [LoadMode.REPLACE, LoadMode.APPEND], ids=["partition_swap", "staging_table"])
+def test_a_null_dedupe_value_loses_to_a_real_one(env, mode):
+    warehouse, stage = env
+    spec = replace(SESSION_TIMESTAMP, mode=mode)
+    rows = [(K[0], "2026-11-01 08:00:00"), (K[0], None), (K[1], None), (K[1], "2026-11-01 09:00:00")]
+    report = load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, "2026-11-01", rows, slice_count=1), "r")
+    assert (report.rows_staged, report.rows_loaded) == (4, 2)
+    got = warehouse.query("SELECT sessionid, ts::text FROM raw_data.session_timestamp ORDER BY 1")
+    assert got == [(K[0], "2026-11-01 08:00:00"), (K[1], "2026-11-01 09:00:00")]
+
+
 # An unpartitioned table exercises the staging-table path (the one Redshift always uses).
 EVENTS = TableSpec(
     schema="raw_data", name="test_events",
@@ -99,13 +116,91 @@ def test_unpartitioned_modes(env, mode):
     assert load_staged_batch(warehouse, stage, spec, second, "r3").already_loaded
 
 
-def test_staging_table_keeps_the_targets_defaults(env):
+@pytest.mark.parametrize("partitioned", [False, True], ids=["staging_table", "partition_swap"])
+def test_a_column_the_file_leaves_out_is_loaded_with_its_default(env, partitioned):
+    """A file written before `n` was added to the contract: the load fills `n` from its default
+    (COPY leaves unlisted columns to the table's defaults, so the staging table must keep them)."""
     warehouse, stage = env
-    spec = replace(EVENTS, name="test_events_defaults")
-    load_staged_batch(warehouse, stage, spec, hand_written_batch(stage, spec, None, "1.csv.gz", [[K[0], ""]]), "r")
-    assert warehouse.query(
-        "SELECT column_default FROM information_schema.columns WHERE table_name = 'test_events_defaults' AND column_name = 'n'"
-    ) == [("0",)]
+    spec = replace(EVENTS, name="test_daily_defaults" if partitioned else "test_events_defaults", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+    batch = hand_written_batch(stage, spec, day, "old_producer.csv.gz", [[K[0]], [K[1]]], header=["id"])
+    load_staged_batch(warehouse, stage, spec, replace(batch, columns=("id",)), "r")
+    assert _table(warehouse, spec) == [(K[0], 0), (K[1], 0)]
+    # A column without a default cannot be left out: that is schema drift.
+    no_default = replace(spec, columns=(EVENTS.columns[0], Column("n", "int")))
+    with pytest.raises(LoadError, match="schema drift"):
+        load_staged_batch(warehouse, stage, no_default, replace(batch, columns=("id",)), "r2")
+
+
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partition_swap", "staging_table"])
+def test_a_load_that_would_empty_or_halve_a_loaded_day_fails_and_changes_nothing_unless_allowed(env, partitioned):
+    warehouse, stage = env
+    spec = replace(EVENTS, name="test_daily_shrink" if partitioned else "test_events_shrink", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+
+    def load(n: int, **kwargs):
+        rows = [(f"{i:032x}", str(n)) for i in range(n)]
+        return load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, day, rows, slice_count=1), f"r{n}", **kwargs)
+
+    load(10)
+    snapshot = _table(warehouse, spec, ", _load_id")
+    where = "day 2026-11-01" if partitioned else "the table"
+    for offered in (0, 4):  # an empty extract; one below half
+        with pytest.raises(LoadError) as raised:
+            load(offered)
+        assert raised.value.table == spec.qualified_name
+        assert f"refused to replace {spec.qualified_name} {where}: it holds 10 rows and this load offers {offered}" in str(raised.value)
+        assert "allow_shrink: true" in str(raised.value)
+        assert _table(warehouse, spec, ", _load_id") == snapshot
+        assert warehouse.query("SELECT count(*) FROM raw_data._load_ledger WHERE active AND row_count = 10") == [(1,)]
+    assert load(5).partition_rows == 5  # half is not a sharp drop
+    report = load(0, allow_shrink=True)
+    assert (report.rows_loaded, report.partition_rows) == (0, 0) and _table(warehouse, spec) == []
+    assert load(0).partition_rows == 0  # nothing held, nothing to protect
+
+
+def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_run_config_allows_it(platform_env):
+    import dagster as dg
+
+    from warehouse_platform.lib.session_generator import GeneratorConfig
+    from warehouse_platform_tests.platform_runs import (
+        materialization_metadata,
+        platform_definitions,
+        run_job,
+        seed,
+    )
+
+    day, tables = "2026-11-02", ("user_session_channel", "session_timestamp", "session_transaction")
+    seed(platform_env["source"], date.fromisoformat(day), 1, GeneratorConfig(scale=0.1))
+    defs = platform_definitions()
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+
+    def counts():
+        return {t: warehouse.query(f"SELECT count(*) FROM raw_data.{t}")[0][0] for t in tables}
+
+    with dg.instance_for_test() as instance:
+        run_job(defs, "load_daily_sessions", instance, day)
+        loaded = counts()
+        # The source loses the day (deleted, a broken query, a replica behind).
+        conn = platform_env["source"].connect()
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM app.transactions")
+            cur.execute("DELETE FROM app.sessions")
+        conn.close()
+        job = defs.resolve_job_def("load_daily_sessions")
+        refused = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+        assert not refused.success and counts() == loaded and min(loaded.values()) > 0
+        [failure] = [e for e in refused.all_events if e.is_step_failure and "session_timestamp" in e.step_key]
+        assert (
+            f"raw_data.session_timestamp day {day}: it holds {loaded['session_timestamp']:,} rows and this load offers 0"
+            in failure.step_failure_data.error.to_string()
+        )
+        allowed = job.execute_in_process(
+            instance=instance, partition_key=day,
+            run_config={"ops": {f"raw_data__{t}": {"config": {"allow_shrink": True}} for t in tables}},
+        )
+        assert counts() == dict.fromkeys(tables, 0)
+        assert materialization_metadata(allowed, ["raw_data", "session_timestamp"])["allow_shrink"] is True
 
 
 def test_concurrent_loads_of_one_partition_leave_each_row_once(env):

@@ -12,7 +12,11 @@ from warehouse_platform.lib.session_generator import GeneratorConfig, generate_d
 from warehouse_platform.quality import check_names, evaluations
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
-from warehouse_platform.warehouse.raw_tables import CHANNEL, SESSION_TIMESTAMP, USER_SESSION_CHANNEL
+from warehouse_platform.warehouse.raw_tables import (
+    CHANNEL,
+    SESSION_TIMESTAMP,
+    USER_SESSION_CHANNEL,
+)
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 
 DAY = date(2026, 11, 2)
@@ -42,7 +46,10 @@ def test_every_check_passes_on_clean_data_and_runs_with_the_load(clean_day):
     result, _, _, _ = clean_day
     found = _evaluations(result)
     for table in ("user_session_channel", "session_timestamp", "session_transaction"):
-        for name in (check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.DISTRIBUTION_SKEW):
+        for name in (
+            check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.DISTRIBUTION_SKEW,
+            check_names.ROW_VOLUME,
+        ):
             assert found[(f"raw_data/{table}", name)].passed, (table, name)
         assert found[(f"stage/raw_data/{table}", check_names.REDSHIFT_TYPE_LIMITS)].passed
 
@@ -51,7 +58,7 @@ def test_rerunning_a_loaded_day_repeats_its_checks_without_changing_data(clean_d
     _, rerun, _, _ = clean_day
     loads = [e for e in rerun.get_asset_materialization_events() if e.asset_key.path[0] == "raw_data"]
     assert loads and all(e.materialization.metadata["already_loaded"].value for e in loads)
-    assert len(_evaluations(rerun)) == 12 and all(e.passed for e in rerun.get_asset_check_evaluations())
+    assert len(_evaluations(rerun)) == 15 and all(e.passed for e in rerun.get_asset_check_evaluations())
 
 
 def test_table_level_checks_run_without_loading(clean_day):
@@ -317,3 +324,40 @@ def test_per_day_checks_run_without_a_day_check_every_day_and_say_so(two_days):
     )
     latest = next(record for record in history if record.partition == days[1])
     assert latest.run_id == result.run_id and latest.status.value == "FAILED"
+
+
+def test_row_volume_warns_on_a_thin_day_errs_on_an_empty_one_and_passes_a_normal_one(platform_env, tmp_path):
+    from datetime import timedelta
+
+    from warehouse_platform.warehouse.loader import load_staged_batch
+    from warehouse_platform_tests.staged_batches import platform_batch
+
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    stage = LocalFolderStage(root=str(tmp_path / "volume_stage"))
+    first = date(2026, 11, 1)
+    # Nine loaded days: an old busy one, seven ordinary ones with a quiet one among them, a thin one;
+    # 2026-11-11 is never loaded.
+    sizes = [400, 20, 22, 24, 4, 26, 28, 30, 11]
+    for offset, n in enumerate(sizes):
+        day = (first + timedelta(days=offset)).isoformat()
+        rows = [(str(i), f"{offset:02d}{i:030d}", "Naver") for i in range(n)]
+        load_staged_batch(warehouse, stage, USER_SESSION_CHANNEL, platform_batch(stage, USER_SESSION_CHANNEL, day, rows, slice_count=1), "r")
+
+    def check(day):
+        return evaluations.row_volume_of_day(warehouse, USER_SESSION_CHANNEL, day)
+
+    first_day = check("2026-11-01")
+    assert first_day.passed and first_day.metadata["volume"].value == "no earlier loaded day to compare with"
+    normal = check("2026-11-08")  # 30 rows against 400, 20, 22, 24, 4, 26, 28 (median 24)
+    assert normal.passed and normal.metadata["trailing_median"].value == 24
+    thin = check("2026-11-09")  # 11 rows against the 7 days before (median 24); the 400 is out of range
+    assert not thin.passed and thin.severity == dg.AssetCheckSeverity.WARN
+    assert (thin.metadata["rows"].value, thin.metadata["trailing_median"].value) == (11, 24)
+    trailing = [(r.data["day"], r.data["rows"]) for r in thin.metadata["trailing_days"].value.records]
+    assert trailing == [("2026-11-08", 30), ("2026-11-07", 28), ("2026-11-06", 26), ("2026-11-05", 4),
+                        ("2026-11-04", 24), ("2026-11-03", 22), ("2026-11-02", 20)]
+    assert "below half of a median of 24 over the 7 loaded days" in thin.description
+    empty = check("2026-11-11")
+    assert not empty.passed and empty.severity == dg.AssetCheckSeverity.ERROR
+    assert empty.metadata["rows"].value == 0 and "holds no rows" in empty.description
+    assert check(None).metadata["rows"].value == 11  # no day given: the latest loaded day

@@ -7,7 +7,12 @@ import boto3
 import dagster as dg
 
 from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
-from warehouse_platform_tests.platform_runs import materialization_metadata, platform_definitions, run_job, seed
+from warehouse_platform_tests.platform_runs import (
+    materialization_metadata,
+    platform_definitions,
+    run_job,
+    seed,
+)
 
 DAY = date(2026, 11, 3)
 CONFIG = GeneratorConfig(scale=0.2)

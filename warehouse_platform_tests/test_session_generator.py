@@ -1,7 +1,11 @@
 from collections import Counter
 from datetime import date
 
-from warehouse_platform.lib.session_generator import CHANNELS, GeneratorConfig, generate_day
+from warehouse_platform.lib.session_generator import (
+    CHANNELS,
+    GeneratorConfig,
+    generate_day,
+)
 
 
 def test_a_day_is_the_same_whenever_and_in_whatever_order_it_is_generated():

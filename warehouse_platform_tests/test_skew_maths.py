@@ -7,7 +7,12 @@ import sqlglot
 from sqlglot import exp
 
 from warehouse_platform.lib import quality_sql
-from warehouse_platform.lib.skew import KeySpread, skew_ratio, slice_bars, suggest_distribution
+from warehouse_platform.lib.skew import (
+    KeySpread,
+    skew_ratio,
+    slice_bars,
+    suggest_distribution,
+)
 from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
 
 

@@ -10,7 +10,11 @@ from sqlglot import exp
 from warehouse_platform.lib import ddl_builder, load_sql_builder
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_literal
 from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, TableSpec
-from warehouse_platform.warehouse.raw_tables import CHANNEL, RAW_TABLES, SESSION_TIMESTAMP
+from warehouse_platform.warehouse.raw_tables import (
+    CHANNEL,
+    RAW_TABLES,
+    SESSION_TIMESTAMP,
+)
 
 
 def _parse_redshift(sql: str) -> exp.Expression:
@@ -78,10 +82,24 @@ def test_every_statement_of_a_load_parses_as_redshift(spec):
 
 def test_insert_dedupes_with_row_number_in_the_declared_order_and_lists_columns():
     sql = load_sql_builder.insert_from_staging_sql(SESSION_TIMESTAMP)
-    assert 'ROW_NUMBER() OVER (PARTITION BY "sessionid" ORDER BY "ts" DESC)' in sql
+    assert 'ROW_NUMBER() OVER (PARTITION BY "sessionid" ORDER BY "ts" DESC NULLS LAST)' in sql
     assert "SELECT *" not in sql
     insert = _parse_redshift(sql)
     assert [c.name for c in insert.this.expressions] == ["sessionid", "ts", "_partition_date", "_load_id"]
+
+
+def test_dedupe_order_puts_nulls_last_in_both_directions_and_redshift_keeps_it():
+    spec = TableSpec(
+        schema="raw_data", name="t", columns=(Column("k", "int"), Column("ts", "timestamp"), Column("n", "int")),
+        primary_key=("k",), dedupe_order=("ts desc", "n"),
+    )
+    assert load_sql_builder.dedupe_order_sql(spec) == '"ts" DESC NULLS LAST, "n" ASC NULLS LAST'
+    insert = _parse_redshift(load_sql_builder.insert_from_staging_sql(spec))
+    ordered = list(insert.find(exp.Window).args["order"].expressions)
+    assert [(o.this.name, bool(o.args.get("desc")), o.args.get("nulls_first")) for o in ordered] == [
+        ("ts", True, False), ("n", False, False),
+    ]
+    assert "NULLS LAST" in insert.sql("redshift")
 
 
 def test_replace_deletes_only_its_partition_and_unpartitioned_replace_does_not_truncate():
@@ -148,7 +166,11 @@ def test_secrets_are_redacted_from_displayed_statements():
 
 
 def test_unload_and_local_export_share_the_options():
-    from warehouse_platform.lib.export_sql_builder import ExportOptions, copy_to_stdout_sql, unload_sql
+    from warehouse_platform.lib.export_sql_builder import (
+        ExportOptions,
+        copy_to_stdout_sql,
+        unload_sql,
+    )
 
     select = "SELECT * FROM \"analytics\".\"mau\" WHERE month >= '2026-01-01'"
     options = ExportOptions(delimiter="|")

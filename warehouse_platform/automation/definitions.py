@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from warehouse_platform.automation.jobs import build_jobs
+from warehouse_platform.automation.jobs import build_jobs, sweep_abandoned_loads
 from warehouse_platform.automation.schedules import build_daily_schedule
 from warehouse_platform.automation.sensors import build_landing_sensor
 from warehouse_platform.lib.table_spec import TableSpec
@@ -27,7 +27,7 @@ def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
         # run spent about 70 s of a 2-core machine starting 18 Python processes for seconds of
         # work; a day's COPY already uses every core through its own connections.
         executor=dg.in_process_executor,
-        jobs=[load_daily_sessions, build_analytics, check_tables],
+        jobs=[load_daily_sessions, build_analytics, check_tables, sweep_abandoned_loads],
         schedules=[build_daily_schedule(load_daily_sessions)],
         sensors=[build_landing_sensor(tables), declarative_automation],
     )

@@ -3,6 +3,7 @@
 load_daily_sessions  extract + stage + load of the day-partitioned tables fed by extraction, one day per run
 build_analytics      the extracted dimensions (unpartitioned, replaced whole), every dbt model, exports
 check_tables         every check that is not per day (skew, the dimensions, dbt tests), no loading
+sweep_abandoned_loads  maintenance: drop load tables left by killed loads (no live load owns them)
 The per-day checks run with load_daily_sessions; re-running a loaded day repeats them only.
 Tables fed by landed files are in none of these: only the landing sensor loads them, so the daily
 schedule and backfills never extract over a landed day.
@@ -18,6 +19,7 @@ from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.quality import check_names
 from warehouse_platform.warehouse.assets import raw_asset_key
+from warehouse_platform.warehouse.resources import Warehouse
 
 
 def _layers(specs: Sequence[TableSpec]) -> list[dg.AssetKey]:
@@ -47,7 +49,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
     # here. Skew is a property of the whole table, so it is unpartitioned and belongs here too.
     daily_checks = [
         *(dg.AssetCheckKey(raw_asset_key(s), name) for s in tables if s.partitioned for name in (
-            check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED)),
+            check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.ROW_VOLUME)),
         *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in tables if s.partitioned),
     ]
     check_tables = dg.define_asset_job(
@@ -57,3 +59,24 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
         "the channel dimension's checks and the dbt tests.",
     )
     return [load_daily_sessions, build_analytics, check_tables]
+
+
+class SweepConfig(dg.Config):
+    schemas: list[str] = ["raw_data"]
+
+
+@dg.op(description="Drop the load tables of killed loads; a live load's table is never touched.")
+def sweep_abandoned_load_tables(context: dg.OpExecutionContext, config: SweepConfig, warehouse: Warehouse) -> list[str]:
+    dropped = [table for schema in config.schemas for table in warehouse.sweep_abandoned_loads(schema)]
+    context.log.info(f"dropped {len(dropped)} abandoned load tables: {dropped}" if dropped else "no abandoned load tables")
+    return dropped
+
+
+@dg.job(
+    description=(
+        "Maintenance: drop load tables that killed loads left behind (the next load of a table also does this "
+        "for its own table). Safe at any time: a table whose load is still running is kept."
+    ),
+)
+def sweep_abandoned_loads():
+    sweep_abandoned_load_tables()

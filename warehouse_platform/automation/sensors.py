@@ -17,7 +17,13 @@ from collections.abc import Sequence
 import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib.landing import LANDING_PREFIX, LandedFile, classify, run_key, unhanded
+from warehouse_platform.lib.landing import (
+    LANDING_PREFIX,
+    LandedFile,
+    classify,
+    run_key,
+    unhanded,
+)
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.stage.handed_landing_files import read_handed

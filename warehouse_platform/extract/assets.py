@@ -11,7 +11,10 @@ import dagster as dg
 from warehouse_platform import environment
 from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.extract.source_database import SourceDatabase
-from warehouse_platform.extract.source_queries import EXTRACT_QUERIES, SOURCE_TABLES_READ
+from warehouse_platform.extract.source_queries import (
+    EXTRACT_QUERIES,
+    SOURCE_TABLES_READ,
+)
 from warehouse_platform.lib.landing import LANDING_PREFIX, mismatched_landed_keys
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec

@@ -10,7 +10,11 @@ import io
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
-from warehouse_platform.lib.session_generator import CHANNELS, GeneratorConfig, generate_day
+from warehouse_platform.lib.session_generator import (
+    CHANNELS,
+    GeneratorConfig,
+    generate_day,
+)
 from warehouse_platform.postgres_endpoint import PostgresEndpoint
 
 APP_SCHEMA_DDL = """

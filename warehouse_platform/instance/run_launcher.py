@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import psutil
 from dagster._core.events import DagsterEventType
-from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+from dagster._core.launcher import (
+    CheckRunHealthResult,
+    DefaultRunLauncher,
+    WorkerStatus,
+)
 from dagster._core.storage.dagster_run import DagsterRun
 
 RUN_WORKER_MESSAGE = "Started process for run"

@@ -6,7 +6,12 @@ from typing import Literal
 
 from warehouse_platform.lib.redshift_types import check_redshift_type, postgres_type
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_table
-from warehouse_platform.lib.table_spec import PARTITION_COLUMN, Column, DistStyle, TableSpec
+from warehouse_platform.lib.table_spec import (
+    PARTITION_COLUMN,
+    Column,
+    DistStyle,
+    TableSpec,
+)
 
 Dialect = Literal["postgres", "redshift"]
 

@@ -9,7 +9,12 @@ Placeholders are psycopg2's %(name)s, which both the Postgres and the Redshift c
 from __future__ import annotations
 
 from warehouse_platform.lib.ddl_builder import LEDGER_TABLE, Dialect, column_type
-from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_literal, quote_table
+from warehouse_platform.lib.sql_quoting import (
+    quote_ident,
+    quote_idents,
+    quote_literal,
+    quote_table,
+)
 from warehouse_platform.lib.table_spec import PARTITION_COLUMN, LoadMode, TableSpec
 
 LEDGER_COLUMNS = (
@@ -46,17 +51,20 @@ def drop_staging_sql(spec: TableSpec) -> str:
     return f"DROP TABLE IF EXISTS {quote_ident(staging_table_name(spec))}"
 
 
-def copy_from_stdin_sql(spec: TableSpec, target: str | None = None) -> str:
+def copy_from_stdin_sql(spec: TableSpec, target: str | None = None, columns: tuple[str, ...] | None = None) -> str:
     """Postgres: one staged part streamed through the client, into `target` (an already quoted
     name; the load's staging table by default). HEADER MATCH makes Postgres compare the file's
-    header with the column list, so a drifted file fails loudly."""
+    header with the column list, so a drifted file fails loudly. `columns`: the file's (the
+    contract's by default); columns left out get the table's defaults."""
     return (
-        f"COPY {target or quote_ident(staging_table_name(spec))} ({quote_idents(spec.column_names)}) "
+        f"COPY {target or quote_ident(staging_table_name(spec))} ({quote_idents(columns or spec.column_names)}) "
         "FROM STDIN WITH (FORMAT csv, HEADER MATCH)"
     )
 
 
-def copy_from_s3_manifest_sql(spec: TableSpec, manifest_url: str, iam_role_arn: str, region: str | None = None) -> str:
+def copy_from_s3_manifest_sql(
+    spec: TableSpec, manifest_url: str, iam_role_arn: str, region: str | None = None, columns: tuple[str, ...] | None = None
+) -> str:
     """Redshift: every part of a batch in one COPY through its manifest (one COPY for many files
     lets Redshift spread them over all slices)."""
     options = [
@@ -78,7 +86,7 @@ def copy_from_s3_manifest_sql(spec: TableSpec, manifest_url: str, iam_role_arn: 
     if region:
         options.append(f"REGION {quote_literal(region)}")
     return (
-        f"COPY {quote_ident(staging_table_name(spec))} ({quote_idents(spec.column_names)})\n"
+        f"COPY {quote_ident(staging_table_name(spec))} ({quote_idents(columns or spec.column_names)})\n"
         f"FROM {quote_literal(manifest_url)}\n" + "\n".join(options)
     )
 
@@ -99,12 +107,15 @@ def count_staging_sql(spec: TableSpec) -> str:
 
 
 def _order_term(spec: TableSpec, term: str) -> str:
-    """'ts desc' -> '"ts" DESC', refusing anything that is not a column and a direction."""
+    """'ts desc' -> '"ts" DESC NULLS LAST', refusing anything that is not a column and a direction.
+
+    NULLS LAST is spelled out: Postgres and Redshift both sort NULLs first under DESC, so a
+    duplicate without a value would beat the one with a value under "latest ts wins"."""
     words = term.split()
     direction = words[1].upper() if len(words) == 2 else "ASC"
     if len(words) not in (1, 2) or direction not in ("ASC", "DESC") or words[0] not in spec.column_names:
         raise ValueError(f"{spec.qualified_name}: bad dedupe_order term {term!r} (want '<column> [asc|desc]')")
-    return f"{quote_ident(words[0])} {direction}"
+    return f"{quote_ident(words[0])} {direction} NULLS LAST"
 
 
 def dedupe_order_sql(spec: TableSpec) -> str:

@@ -9,21 +9,67 @@ from __future__ import annotations
 
 from datetime import date
 
-from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_literal, quote_table
-from warehouse_platform.lib.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, TableSpec
+from warehouse_platform.lib.sql_quoting import (
+    quote_ident,
+    quote_idents,
+    quote_literal,
+    quote_table,
+)
+from warehouse_platform.lib.table_spec import (
+    LOAD_ID_COLUMN,
+    PARTITION_COLUMN,
+    TableSpec,
+)
 
 
 def partitions_schema(spec: TableSpec) -> str:
+    return partitions_schema_of(spec.schema)
+
+
+def partitions_schema_of(schema: str) -> str:
     """Partition tables live beside, not in, the analysts' schema."""
-    return f"{spec.schema}_partitions"
+    return f"{schema}_partitions"
 
 
 def partition_table_name(spec: TableSpec, day: date) -> str:
     return f"{spec.name}__{day:%Y%m%d}"
 
 
+_LOAD_MARK = "__load_"
+
+
 def load_table_name(spec: TableSpec, load_id: int) -> str:
-    return f"{spec.name}__load_{load_id:x}"
+    return f"{spec.name}{_LOAD_MARK}{load_id:x}"
+
+
+def parse_load_table_name(name: str) -> tuple[str, int] | None:
+    """(table, load id) of a load table's name; None for anything else (a day's partition)."""
+    table, mark, hex_id = name.rpartition(_LOAD_MARK)
+    if not mark or not table or not hex_id or hex_id.strip("0123456789abcdef") or len(hex_id) > 16:
+        return None
+    return table, int(hex_id, 16)
+
+
+# A load owns its load table through a session-level advisory lock on its load id, taken before
+# the table is created and held until it is dropped or attached. A killed process's sessions
+# end and release it, so "the lock is free" means "no live load owns this table".
+def claim_load_sql() -> str:
+    return "SELECT pg_advisory_lock(%(load_id)s)"
+
+
+def try_claim_load_sql() -> str:
+    return "SELECT pg_try_advisory_lock(%(load_id)s)"
+
+
+def release_load_sql() -> str:
+    return "SELECT pg_advisory_unlock(%(load_id)s)"
+
+
+def tables_in_schema_sql() -> str:
+    return (
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') ORDER BY c.relname"
+    )
 
 
 def create_load_table_sql(spec: TableSpec, table: str, day: date, load_id: int) -> list[str]:
@@ -99,6 +145,16 @@ def partition_bound(day: date) -> str:
     return f"FOR VALUES IN ('{day.isoformat()}')"
 
 
+def create_day_partition_sql(spec: TableSpec, day: date) -> list[str]:
+    """An empty partition for a day that a staging-table load (an append) inserts into: the
+    parent has no default partition, which would make every swap's ATTACH scan it."""
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {quote_ident(partitions_schema(spec))}",
+        f"CREATE TABLE IF NOT EXISTS {quote_table(partitions_schema(spec), partition_table_name(spec, day))} "
+        f"PARTITION OF {quote_table(spec.schema, spec.name)} {partition_bound(day)}",
+    ]
+
+
 def detach_and_drop_sql(spec: TableSpec, schema: str, table: str) -> list[str]:
     return [
         f"ALTER TABLE {quote_table(spec.schema, spec.name)} DETACH PARTITION {quote_table(schema, table)}",
@@ -115,8 +171,9 @@ def attach_sql(spec: TableSpec, load_table: str, day: date) -> list[str]:
     ]
 
 
-def drop_load_table_sql(spec: TableSpec, table: str) -> str:
-    return f"DROP TABLE IF EXISTS {quote_table(partitions_schema(spec), table)}"
+def drop_load_table_sql(schema: str, table: str) -> str:
+    """`schema`: the partitions schema the load table is in."""
+    return f"DROP TABLE IF EXISTS {quote_table(schema, table)}"
 
 
 def relkind_sql() -> str:

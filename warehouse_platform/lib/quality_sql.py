@@ -62,3 +62,17 @@ REDSHIFT_ROWS_PER_SLICE_SQL = (
     'JOIN svv_table_info i ON i.table_id = p.id WHERE i."schema" = %(schema)s AND i."table" = %(table)s '
     "GROUP BY p.slice ORDER BY p.slice"
 )
+
+
+def rows_per_day_sql(spec: TableSpec) -> str:
+    """Rows of each loaded day from %(window_start)s to %(partition_date)s (bounds passed in, so
+    both dialects run the same text and Postgres reads only those days' partitions)."""
+    day = quote_ident(PARTITION_COLUMN.name)
+    return (
+        f"SELECT {day}, count(*) FROM {quote_table(spec.schema, spec.name)} "
+        f"WHERE {day} BETWEEN %(window_start)s AND %(partition_date)s GROUP BY {day} ORDER BY {day} DESC"
+    )
+
+
+def latest_day_sql(spec: TableSpec) -> str:
+    return f"SELECT max({quote_ident(PARTITION_COLUMN.name)}) FROM {quote_table(spec.schema, spec.name)}"

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 
 from warehouse_platform.lib.csv_part_writer import WidestValue
 
-
 MANIFEST_NAME = "manifest.json"
 _BATCH_FOLDER = re.compile(r"(?:^|/)batch=(?P<id>[^/]+)/")
 

@@ -105,6 +105,15 @@ class TableSpec:
         ordered = [self.dist_key, *self.primary_key, *self.join_columns]
         return tuple(dict.fromkeys(c for c in ordered if c))
 
+    def file_columns_problem(self, columns: tuple[str, ...]) -> str | None:
+        """Why a staged file with these columns cannot be loaded, or None. A file carries the
+        contract's columns in order; it may leave out a column that has a default (a file
+        written before the column was added), and the load fills that column with its default."""
+        absent = [c for c in self.columns if c.name not in columns]
+        if tuple(c for c in self.column_names if c in columns) == tuple(columns) and all(c.default is not None for c in absent):
+            return None
+        return f"schema drift: staged columns {list(columns)} != table contract {list(self.column_names)}"
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:

@@ -4,6 +4,8 @@ per raw table
   duplicate_primary_keys          ERROR, blocking: analytics does not build on duplicated keys
   distribution_skew               WARN: slice skew of the DISTKEY, with a suggested distribution
   rows_staged_equal_rows_loaded   ERROR: manifest = ledger = table, per file
+  row_volume                      day-partitioned tables: WARN on a sharp drop against the trailing
+                                  days, ERROR on an empty day after non-empty ones
 per stage asset
   redshift_type_limits            ERROR, blocking: every text value fits its VARCHAR in bytes
 Day-partitioned tables are checked per day; skew is a property of the whole table.
@@ -136,7 +138,20 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
             context, stage_asset_key(spec), check_names.REDSHIFT_TYPE_LIMITS, True, days, "staged", limits
         )
 
-    return [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
+    checks = [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
+    if not spec.partitioned:
+        return checks
+
+    @dg.asset_check(
+        asset=raw_asset_key(spec), name=check_names.ROW_VOLUME, partitions_def=partitions,
+        description="A day's rows against the loaded days before it: WARN below half their median, ERROR on an empty day.",
+    )
+    def row_volume(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR) or evaluations.row_volume_of_day(
+            warehouse, spec, partition_of(context)
+        )
+
+    return [*checks, row_volume]
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:

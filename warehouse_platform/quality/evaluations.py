@@ -5,10 +5,11 @@ wiring in checks.py only decides which table and partition. Tests call these dir
 """
 
 import math
+from datetime import date, timedelta
 
 import dagster as dg
 
-from warehouse_platform.lib import load_sql_builder, quality_sql
+from warehouse_platform.lib import load_sql_builder, quality_sql, row_volume
 from warehouse_platform.lib.redshift_types import VARCHAR_MAX_BYTES, varchar_bytes
 from warehouse_platform.lib.skew import (
     DEFAULT_SKEW_THRESHOLD,
@@ -234,5 +235,54 @@ def redshift_type_limits(spec: TableSpec, staged: StagedBatch) -> dg.AssetCheckR
         metadata={
             "columns": _table(records, [("column", "string"), ("declared_bytes", "int"), ("widest_bytes", "int"), ("file", "string"), ("line", "int")]),
             "columns_without_width_statistics": ", ".join(unknown) or "none",
+        },
+    )
+
+
+# How far back the row-volume check looks for its trailing loaded days.
+ROW_VOLUME_LOOKBACK_DAYS = 31
+
+
+def row_volume_of_day(warehouse: Warehouse, spec: TableSpec, partition_key: str | None) -> dg.AssetCheckResult:
+    """A day's rows against the median of up to 7 loaded days before it (within 31 days): WARN
+    below half, ERROR when the day is empty and they were not. Without a day (a run for no
+    partition), the latest loaded day."""
+    if partition_key is None:
+        [(latest,)] = warehouse.query(quality_sql.latest_day_sql(spec))
+        if latest is None:
+            return dg.AssetCheckResult(
+                passed=True, severity=dg.AssetCheckSeverity.WARN, description="no day loaded yet",
+                metadata={"volume": row_volume.Volume.NO_HISTORY.value},
+            )
+        partition_key = latest.isoformat()
+    day = date.fromisoformat(partition_key)
+    rows_by_day = dict(warehouse.query(
+        quality_sql.rows_per_day_sql(spec),
+        {"partition_date": day, "window_start": day - timedelta(days=ROW_VOLUME_LOOKBACK_DAYS)},
+    ))
+    day_rows = int(rows_by_day.pop(day, 0))
+    trailing = sorted(rows_by_day.items(), reverse=True)[: row_volume.TRAILING_DAYS]
+    verdict = row_volume.row_volume_verdict(day_rows, [int(n) for _, n in trailing])
+    median = verdict.trailing_median
+    compared = f"a median of {median or 0:,.0f} over the {len(trailing)} loaded days before it"
+    if verdict.volume == row_volume.Volume.NO_HISTORY:
+        described = f"{day_rows:,} rows on {partition_key}; no earlier loaded day to compare with"
+    elif verdict.volume == row_volume.Volume.NORMAL:
+        described = f"{day_rows:,} rows on {partition_key}, against {compared}"
+    elif verdict.volume == row_volume.Volume.SHARP_DROP:
+        described = f"{day_rows:,} rows on {partition_key} is below half of {compared}: a thin day (source lagging, a broken extract?)"
+    else:
+        described = f"{partition_key} holds no rows, against {compared}: the source lost the day, or a load was allowed to empty it"
+    return dg.AssetCheckResult(
+        passed=verdict.volume in (row_volume.Volume.NORMAL, row_volume.Volume.NO_HISTORY),
+        severity=dg.AssetCheckSeverity.ERROR if verdict.volume == row_volume.Volume.EMPTY else dg.AssetCheckSeverity.WARN,
+        description=described,
+        metadata={
+            "rows": day_rows,
+            "trailing_median": round(median, 1) if median is not None else "n/a",
+            "volume": verdict.volume.value,
+            "trailing_days": _table(
+                [{"day": d.isoformat(), "rows": int(n)} for d, n in trailing], [("day", "string"), ("rows", "int")]
+            ),
         },
     )

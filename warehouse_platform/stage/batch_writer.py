@@ -7,10 +7,19 @@ platform will load (the benchmark, tests).
 import tempfile
 from pathlib import Path
 
-from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES, WrittenPart, write_csv_parts
+from warehouse_platform.lib.csv_part_writer import (
+    DEFAULT_MAX_PART_BYTES,
+    WrittenPart,
+    write_csv_parts,
+)
 from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
 from warehouse_platform.lib.row_batches import RowBatches
-from warehouse_platform.lib.staged_files import MANIFEST_NAME, StagedBatch, StagedPart, batch_id_of
+from warehouse_platform.lib.staged_files import (
+    MANIFEST_NAME,
+    StagedBatch,
+    StagedPart,
+    batch_id_of,
+)
 from warehouse_platform.stage.storage import Stage
 
 

@@ -17,7 +17,13 @@ import dagster as dg
 
 from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
 from warehouse_platform.lib.row_batches import RowBatches
-from warehouse_platform.lib.staged_files import MANIFEST_NAME, StagedBatch, batch_folder, batch_id_for, batch_id_of
+from warehouse_platform.lib.staged_files import (
+    MANIFEST_NAME,
+    StagedBatch,
+    batch_folder,
+    batch_id_for,
+    batch_id_of,
+)
 from warehouse_platform.stage.batch_writer import remove_superseded, write_staged_batch
 from warehouse_platform.stage.landed_files import LandedFiles, write_landed_batch
 from warehouse_platform.stage.storage import Stage

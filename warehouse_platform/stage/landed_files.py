@@ -18,7 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter, WidestValue
+from warehouse_platform.lib.csv_part_writer import (
+    DEFAULT_COMPRESSLEVEL,
+    HashingWriter,
+    WidestValue,
+)
 from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
 from warehouse_platform.lib.redshift_types import preview, utf8_width
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart

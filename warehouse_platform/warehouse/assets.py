@@ -1,12 +1,14 @@
 """raw_data: the application's data as loaded into the warehouse, one asset per table.
 
-Each asset reads its staged batch (manifest) and hands it to WarehouseIOManager, which COPYs it
-into raw_data.<table> under the table's load spec (raw_tables.py) and the load ledger.
+Each asset reads its staged batch (manifest) and hands it, with what the run allows (RawLoadConfig),
+to WarehouseIOManager, which COPYs it into raw_data.<table> under the table's load spec
+(raw_tables.py) and the load ledger.
 """
 
 from collections.abc import Sequence
 
 import dagster as dg
+from pydantic import Field
 
 from warehouse_platform import environment
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
@@ -16,6 +18,17 @@ from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
+from warehouse_platform.warehouse.load_request import StagedLoad
+
+
+class RawLoadConfig(dg.Config):
+    allow_shrink: bool = Field(
+        default=False,
+        description=(
+            "Let this run replace a loaded day (or the whole table) with less than half its rows, or none. "
+            "Off: such a load fails and changes nothing, so an empty or broken extract never wipes data."
+        ),
+    )
 
 
 def raw_asset_key(spec: TableSpec) -> dg.AssetKey:
@@ -45,10 +58,15 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         },
         code_version="1",
     )
-    def _raw(context: dg.AssetExecutionContext, staged: StagedBatch) -> dg.Output[StagedBatch]:
+    def _raw(context: dg.AssetExecutionContext, config: RawLoadConfig, staged: StagedBatch) -> dg.Output[StagedLoad]:
         context.log.info(f"{spec.qualified_name}: {staged.row_count} rows in {len(staged.parts)} staged files")
+        if config.allow_shrink:
+            context.log.warning(f"{spec.qualified_name}: this run may replace loaded rows with far fewer, or none")
         # The load (the IO manager) makes these files the ledger's content, or the step fails.
-        return dg.Output(staged, data_version=dg.DataVersion(files_version(p.checksum for p in staged.parts)))
+        return dg.Output(
+            StagedLoad(staged, allow_shrink=config.allow_shrink),
+            data_version=dg.DataVersion(files_version(p.checksum for p in staged.parts)),
+        )
 
     return _raw
 

@@ -1,11 +1,12 @@
-"""WarehouseIOManager: a raw asset's output (a staged batch) is COPY-loaded into the table its
-asset key names, e.g. ["raw_data", "session_timestamp"] -> raw_data.session_timestamp."""
+"""WarehouseIOManager: a raw asset's output (a staged batch, with what the run allows) is
+COPY-loaded into the table its asset key names, e.g. ["raw_data", "session_timestamp"] ->
+raw_data.session_timestamp."""
 
 
 import dagster as dg
 
-from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.stage.storage import Stage
+from warehouse_platform.warehouse.load_request import StagedLoad
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform.warehouse.raw_tables import raw_table
 from warehouse_platform.warehouse.resources import Warehouse
@@ -27,10 +28,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     warehouse: dg.ResourceDependency[Warehouse]
     stage: dg.ResourceDependency[Stage]
 
-    def handle_output(self, context: dg.OutputContext, obj: StagedBatch) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: StagedLoad) -> None:
         schema, name = context.asset_key.path[-2:]
         spec = raw_table(schema, name)
-        report = load_staged_batch(self.warehouse, self.stage, spec, obj, context.run_id)
+        batch = obj.batch
+        report = load_staged_batch(self.warehouse, self.stage, spec, batch, context.run_id, allow_shrink=obj.allow_shrink)
         if report.already_loaded:
             context.log.info(f"{spec.qualified_name} {report.partition_key}: every file already loaded; nothing to do")
         context.add_output_metadata(
@@ -43,13 +45,14 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "rows_loaded": report.rows_loaded,
                 "duplicates_skipped": report.duplicates_skipped,
                 "already_loaded": report.already_loaded,
+                "allow_shrink": obj.allow_shrink,
                 "files": report.files,
                 "bytes": report.bytes,
                 "seconds": report.seconds,
                 "load_id": report.load_id,
                 "copy_statement": dg.MetadataValue.md(f"```sql\n{report.copy_statement}\n```"),
                 "ledger": dg.MetadataValue.table(
-                    records=[dg.TableRecord({"file": p.url, "checksum": p.checksum, "rows": p.row_count}) for p in obj.parts],
+                    records=[dg.TableRecord({"file": p.url, "checksum": p.checksum, "rows": p.row_count}) for p in batch.parts],
                     schema=dg.TableSchema(
                         columns=[dg.TableColumn("file", "string"), dg.TableColumn("checksum", "string"), dg.TableColumn("rows", "int")]
                     ),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote
 
 import psycopg2
@@ -44,3 +46,44 @@ def describe_copy_error(error: psycopg2.Error, spec: TableSpec, file_url: str) -
         kind = "NULL primary key" if column in spec.primary_key else "NULL in a NOT NULL column"
         reason = f"{kind} ({column})"
     return LoadError(spec.qualified_name, file_url, line, column, reason)
+
+
+def connection_lost(error: BaseException, conn) -> bool:
+    """The warehouse session is gone (backend terminated, server restarted, network cut), as
+    opposed to bad data: libpq then closes the connection, whatever its message ("invalid
+    socket", "server closed the connection unexpectedly")."""
+    if isinstance(error, psycopg2.InterfaceError):
+        return True
+    return isinstance(error, psycopg2.OperationalError) and bool(conn is None or conn.closed)
+
+
+class ConnectionLost(LoadError):
+    def __init__(self, table: str, file_url: str, error: BaseException, while_committing: bool = False) -> None:
+        said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        outcome = (
+            "it was lost while committing, so the load may or may not have committed; retry it: the load "
+            "ledger loads each file once"
+            if while_committing
+            else "nothing was committed, so the load can be retried"
+        )
+        super().__init__(table, file_url, None, None, f"the connection to the warehouse was lost ({said}); {outcome}")
+
+
+@contextmanager
+def load_transaction(conn, table: str, file_url: str) -> Iterator[None]:
+    """A load's transaction on `conn`: committed when the block ends, rolled back when it
+    raises, and a lost connection reported as such, not as a bad file."""
+    try:
+        yield
+    except BaseException as error:
+        if not conn.closed:
+            conn.rollback()
+        if isinstance(error, psycopg2.Error) and connection_lost(error, conn):
+            raise ConnectionLost(table, file_url, error) from None
+        raise
+    try:
+        conn.commit()
+    except psycopg2.Error as error:
+        if connection_lost(error, conn):
+            raise ConnectionLost(table, file_url, error, while_committing=True) from None
+        raise

@@ -6,8 +6,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
+from warehouse_platform.lib import row_volume
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.warehouse.load_errors import LoadError
 
 UNPARTITIONED = "unpartitioned"
 
@@ -17,8 +19,18 @@ class LoadRequest:
     spec: TableSpec
     batch: StagedBatch
     run_id: str
+    # Let this load replace a day (or table) with far fewer rows, or none (lib/row_volume.py).
+    allow_shrink: bool = False
     # 63 random bits: unique per load, and small enough for the bigint stored in every row.
     load_id: int = field(default_factory=lambda: secrets.randbits(63))
+
+    def refuse_sharp_shrink(self, rows_held: int, rows_offered: int) -> None:
+        """Called under the table lock, inside the load's transaction, before it commits."""
+        reason = row_volume.shrink_refusal(
+            self.spec.qualified_name, self.batch.partition_key, rows_held, rows_offered, self.allow_shrink
+        )
+        if reason:
+            raise LoadError(self.spec.qualified_name, self.batch.manifest_url, None, None, reason)
 
     @property
     def partition_key(self) -> str:
@@ -46,3 +58,11 @@ class LoadOutcome:
     partition_rows: int = 0
     table_rows: int = 0
     duplicate_keys: tuple[tuple, ...] = ()  # a sample: (key..., copies)
+
+
+@dataclass(frozen=True)
+class StagedLoad:
+    """What a raw asset hands its IO manager: the staged batch, and what the run allows."""
+
+    batch: StagedBatch
+    allow_shrink: bool = False

@@ -58,10 +58,13 @@ def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
                 )
 
 
-def load_staged_batch(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str) -> LoadReport:
-    """Load `batch`; a failure names the file the user gave (a landed file) where there is one."""
+def load_staged_batch(
+    warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str, *, allow_shrink: bool = False
+) -> LoadReport:
+    """Load `batch`; a failure names the file the user gave (a landed file) where there is one.
+    `allow_shrink`: let the load replace a day (or table) with far fewer rows, or none."""
     try:
-        return _load(warehouse, stage, spec, batch, run_id)
+        return _load(warehouse, stage, spec, batch, run_id, allow_shrink)
     except LoadError as error:
         source = batch.source_of(error.file_url)
         if source == error.file_url:
@@ -69,16 +72,13 @@ def load_staged_batch(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch
         raise error.at_file(source) from None
 
 
-def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str) -> LoadReport:
+def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str, allow_shrink: bool) -> LoadReport:
     started = time.monotonic()
-    if tuple(batch.columns) != spec.column_names:
-        raise LoadError(
-            spec.qualified_name, batch.manifest_url, None, None,
-            f"schema drift: staged columns {list(batch.columns)} != table contract {list(spec.column_names)}",
-        )
+    if problem := spec.file_columns_problem(tuple(batch.columns)):
+        raise LoadError(spec.qualified_name, batch.manifest_url, None, None, problem)
     check_staged_widths(spec, batch)
     warehouse.ensure_table(spec)
-    request = LoadRequest(spec, batch, run_id)
+    request = LoadRequest(spec, batch, run_id, allow_shrink)
     with warehouse.connection() as conn, conn.cursor() as cur:
         # Cheap early exit for retries; the load re-checks under its table lock.
         already = ledger.is_loaded(cur, spec, batch, request.partition_key)

@@ -5,17 +5,24 @@ once, into a table that becomes the day's partition. The new table is loaded by 
 connections at once (one per core), then one transaction checks it (row count against the
 manifest, NULL keys, duplicate keys -> deduplicated in the declared order), and detaches
 the old day, attaches the new one and records the ledger. Until that commit readers see the
-old day; after a failure the new table is dropped and nothing else has changed.
+old day; after a failure the new table is dropped and nothing else has changed. A load killed
+before it could drop its table leaves it to the next load of the table, which sweeps it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.errors
 
 from warehouse_platform.lib import load_sql_builder as sqlb
 from warehouse_platform.lib import partition_swap_sql as swap
 from warehouse_platform.lib.sql_quoting import quote_table
 from warehouse_platform.lib.table_spec import LoadMode
 from warehouse_platform.warehouse import ledger
-from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.warehouse.load_errors import LoadError, load_transaction
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
 from warehouse_platform.warehouse.staging_load import check_text_widths_in_table
 
@@ -33,27 +40,85 @@ def _require_partitioned_target(cur, req: LoadRequest) -> None:
         )
 
 
+@contextmanager
+def _owning_the_load_table(warehouse, load_id: int) -> Iterator[None]:
+    """A session that holds the load's advisory lock for as long as its load table may exist
+    (see partition_swap_sql.claim_load_sql): closing it, or the process dying, releases it."""
+    owner = warehouse.connect_autocommit()
+    try:
+        with owner.cursor() as cur:
+            cur.execute(swap.claim_load_sql(), {"load_id": load_id})
+        yield
+    finally:
+        owner.close()
+
+
+def sweep_abandoned_load_tables(warehouse, schema: str, table: str | None = None) -> list[str]:
+    """Drop the load tables in `schema`'s partitions schema (of `table` only, if given) that no
+    live load owns: left by a load whose process was killed (SIGKILL, OOM, a lost machine)
+    before it could drop them. A live load's table is never touched: its owner holds the lock."""
+    partitions = swap.partitions_schema_of(schema)
+    dropped = []
+    conn = warehouse.connect_autocommit()
+    try:
+        with conn.cursor() as cur:
+            # A dying load's backend may still hold its table for a moment; it is swept next time.
+            cur.execute("SET lock_timeout = '2s'")
+            cur.execute(swap.tables_in_schema_sql(), {"schema": partitions})
+            for (name,) in cur.fetchall():
+                parsed = swap.parse_load_table_name(name)
+                if parsed is None or (table is not None and parsed[0] != table):
+                    continue
+                cur.execute(swap.try_claim_load_sql(), {"load_id": parsed[1]})
+                if not cur.fetchone()[0]:
+                    continue  # its load is alive
+                try:
+                    cur.execute(swap.drop_load_table_sql(partitions, name))
+                    dropped.append(f"{partitions}.{name}")
+                except psycopg2.errors.LockNotAvailable:
+                    pass
+                finally:
+                    cur.execute(swap.release_load_sql(), {"load_id": parsed[1]})
+    finally:
+        conn.close()
+    return dropped
+
+
 def load_by_partition_swap(warehouse, stage, req: LoadRequest) -> LoadOutcome:
     spec, day = req.spec, req.partition_date
     load_table = swap.load_table_name(spec, req.load_id)
-    with warehouse.connection() as conn, conn.cursor() as cur:
-        _require_partitioned_target(cur, req)
-        warehouse.lock_ddl(cur)
-        for statement in swap.create_load_table_sql(spec, load_table, day, req.load_id):
-            cur.execute(statement)
-        conn.commit()
-    try:
-        rows_copied = 0
-        if req.batch.parts:
-            rows_copied = warehouse.copy_in_parallel(
-                quote_table(swap.partitions_schema(spec), load_table), spec, req.batch, stage
-            )
-        return _swap_in(warehouse, req, load_table, rows_copied)
-    finally:
-        with warehouse.connection() as conn:
-            conn.autocommit = True
+    with _owning_the_load_table(warehouse, req.load_id):
+        sweep_abandoned_load_tables(warehouse, spec.schema, spec.name)
+        with warehouse.connection() as conn, load_transaction(conn, spec.qualified_name, req.batch.manifest_url):
             with conn.cursor() as cur:
-                cur.execute(swap.drop_load_table_sql(spec, load_table))  # no-op once attached (renamed)
+                _require_partitioned_target(cur, req)
+                warehouse.lock_ddl(cur)
+                for statement in swap.create_load_table_sql(spec, load_table, day, req.load_id):
+                    cur.execute(statement)
+        try:
+            rows_copied = 0
+            if req.batch.parts:
+                rows_copied = warehouse.copy_in_parallel(
+                    quote_table(swap.partitions_schema(spec), load_table), spec, req.batch, stage
+                )
+            return _swap_in(warehouse, req, load_table, rows_copied)
+        finally:
+            _drop_load_table(warehouse, spec, load_table)
+
+
+def _drop_load_table(warehouse, spec, load_table: str) -> None:
+    """A no-op once the table was attached (renamed). When the warehouse cannot be reached the
+    table stays, for the next load of the table (or sweep_abandoned_loads) to sweep, and the
+    load's own error is the one reported."""
+    try:
+        conn = warehouse.connect_autocommit()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(swap.drop_load_table_sql(swap.partitions_schema(spec), load_table))
+        finally:
+            conn.close()
+    except psycopg2.OperationalError:
+        pass
 
 
 def _find_duplicates(cur, req: LoadRequest, load_table: str) -> list[tuple]:
@@ -71,51 +136,47 @@ def _find_duplicates(cur, req: LoadRequest, load_table: str) -> list[tuple]:
 
 def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> LoadOutcome:
     spec, day = req.spec, req.partition_date
-    with warehouse.connection() as conn:
-        try:
-            with conn.cursor() as cur:
-                # Room for the duplicate check's hash table; local to this transaction.
-                cur.execute("SET LOCAL work_mem = '256MB'")
-                cur.execute(swap.lock_parent_sql(spec))
-                if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
-                    conn.rollback()  # a duplicated run got here first
-                    return warehouse.describe_loaded(req)
-                # NULL keys cannot get this far: the new table keeps the target's NOT NULL
-                # constraints, so COPY itself refuses them with the file and line.
-                if rows_staged != req.batch.row_count:
-                    raise LoadError(
-                        spec.qualified_name, req.batch.manifest_url, None, None,
-                        f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
-                    )
-                check_text_widths_in_table(cur, req, quote_table(swap.partitions_schema(spec), load_table))
-                duplicates = _find_duplicates(cur, req, load_table)
-                rows_loaded = rows_staged
-                if duplicates:
-                    cur.execute(
-                        swap.delete_duplicates_sql(spec, load_table, sqlb.dedupe_order_sql(spec)),
-                        {"duplicates": [d[0] for d in duplicates]},
-                    )
-                    rows_loaded -= cur.rowcount
-                if spec.mode == LoadMode.UPSERT:
-                    cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
-                cur.execute(
-                    swap.find_day_partition_sql(),
-                    {"parent": f"{spec.schema}.{spec.name}", "bound": swap.partition_bound(day)},
+    with warehouse.connection() as conn, load_transaction(conn, spec.qualified_name, req.batch.manifest_url):
+        with conn.cursor() as cur:
+            # Room for the duplicate check's hash table; local to this transaction.
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute(swap.lock_parent_sql(spec))
+            if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
+                conn.rollback()  # a duplicated run got here first
+                return warehouse.describe_loaded(req)
+            # NULL keys cannot get this far: the new table keeps the target's NOT NULL
+            # constraints, so COPY itself refuses them with the file and line.
+            if rows_staged != req.batch.row_count:
+                raise LoadError(
+                    spec.qualified_name, req.batch.manifest_url, None, None,
+                    f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
                 )
-                if old := cur.fetchone():
-                    for statement in swap.detach_and_drop_sql(spec, *old):
-                        cur.execute(statement)
-                for statement in swap.attach_sql(spec, load_table, day):
+            check_text_widths_in_table(cur, req, quote_table(swap.partitions_schema(spec), load_table))
+            duplicates = _find_duplicates(cur, req, load_table)
+            rows_loaded = rows_staged
+            if duplicates:
+                cur.execute(
+                    swap.delete_duplicates_sql(spec, load_table, sqlb.dedupe_order_sql(spec)),
+                    {"duplicates": [d[0] for d in duplicates]},
+                )
+                rows_loaded -= cur.rowcount
+            cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
+            req.refuse_sharp_shrink(cur.fetchone()[0], rows_loaded)
+            if spec.mode == LoadMode.UPSERT:
+                cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
+            cur.execute(
+                swap.find_day_partition_sql(),
+                {"parent": f"{spec.schema}.{spec.name}", "bound": swap.partition_bound(day)},
+            )
+            if old := cur.fetchone():
+                for statement in swap.detach_and_drop_sql(spec, *old):
                     cur.execute(statement)
-                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
-                cur.execute(sqlb.count_table_rows_sql(spec))
-                table_rows = cur.fetchone()[0]
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+            for statement in swap.attach_sql(spec, load_table, day):
+                cur.execute(statement)
+            ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
+            cur.execute(sqlb.count_table_rows_sql(spec))
+            table_rows = cur.fetchone()[0]
     return LoadOutcome(
         False, rows_staged, rows_loaded, rows_loaded, table_rows,
         tuple(tuple(d) for d in duplicates[:DUPLICATE_SAMPLE]),
     )
-

@@ -23,16 +23,36 @@ import psycopg2
 import psycopg2.extensions
 from pydantic import Field, PrivateAttr
 
-from warehouse_platform.lib import ddl_builder, load_sql_builder, quality_sql, redshift_load_errors, secrets
+from warehouse_platform.lib import (
+    ddl_builder,
+    load_sql_builder,
+    partition_swap_sql,
+    quality_sql,
+    redshift_load_errors,
+    secrets,
+)
 from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
-from warehouse_platform.lib.export_sql_builder import ExportOptions, copy_to_stdout_sql, unload_sql
+from warehouse_platform.lib.export_sql_builder import (
+    ExportOptions,
+    copy_to_stdout_sql,
+    unload_sql,
+)
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
 from warehouse_platform.lib.table_spec import LoadMode, TableSpec
 from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
 from warehouse_platform.stage.storage import Stage
-from warehouse_platform.warehouse.load_errors import LoadError, describe_copy_error
+from warehouse_platform.warehouse.load_errors import (
+    ConnectionLost,
+    LoadError,
+    connection_lost,
+    describe_copy_error,
+    load_transaction,
+)
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
-from warehouse_platform.warehouse.partition_swap_load import load_by_partition_swap
+from warehouse_platform.warehouse.partition_swap_load import (
+    load_by_partition_swap,
+    sweep_abandoned_load_tables,
+)
 from warehouse_platform.warehouse.staging_load import load_through_staging
 
 
@@ -86,6 +106,18 @@ class Warehouse(dg.ConfigurableResource, ABC):
         finally:
             conn.close()
 
+    def connect_autocommit(self) -> psycopg2.extensions.connection:
+        """A connection for statements that are their own transaction; the caller closes it."""
+        conn = self._connect()
+        conn.autocommit = True
+        return conn
+
+    def sweep_abandoned_loads(self, schema: str, table: str | None = None) -> list[str]:
+        """Drop what killed loads left behind in `schema` (of `table` only, if given); returns
+        what was dropped. Nothing by default: a staging table is temporary and ends with its
+        session, however the load ended."""
+        return []
+
     def lock_ddl(self, cursor) -> None:
         """Serialize this transaction's CREATE ... IF NOT EXISTS with other loads' (which is not
         safe under concurrency on its own). Nothing to do where the engine serializes DDL."""
@@ -126,6 +158,10 @@ class Warehouse(dg.ConfigurableResource, ABC):
     def load_batch(self, stage: Stage, request: LoadRequest) -> LoadOutcome:
         """Put the batch's rows in the table; see warehouse/loader.py for the guarantees."""
         return load_through_staging(self, stage, request)
+
+    def prepare_load_target(self, cursor, request: LoadRequest) -> None:
+        """Whatever the target needs before a staging-table load inserts into it; nothing where
+        the engine has no partitions."""
 
     def describe_loaded(self, request: LoadRequest) -> LoadOutcome:
         with self.connection() as conn, conn.cursor() as cur:
@@ -183,6 +219,16 @@ class PostgresWarehouse(Warehouse):
             return load_by_partition_swap(self, stage, request)
         return load_through_staging(self, stage, request)
 
+    def prepare_load_target(self, cursor, request: LoadRequest) -> None:
+        # A daily table is partitioned locally; an append needs its day's partition to exist.
+        if request.spec.partitioned:
+            self.lock_ddl(cursor)
+            for statement in partition_swap_sql.create_day_partition_sql(request.spec, request.partition_date):
+                cursor.execute(statement)
+
+    def sweep_abandoned_loads(self, schema: str, table: str | None = None) -> list[str]:
+        return sweep_abandoned_load_tables(self, schema, table)
+
     def _copy_part(self, cursor, sql: str, spec: TableSpec, part: StagedPart, stage: Stage) -> int:
         with stage.open_binary(stage.key_for(part.url)) as raw:
             reader = _ChecksumReader(raw)
@@ -192,8 +238,13 @@ class PostgresWarehouse(Warehouse):
                 copied = cursor.rowcount
                 digest = reader.drain()
             except psycopg2.Error as error:
+                # A killed session fails COPY too ("invalid socket"): that is not the file's fault.
+                if connection_lost(error, cursor.connection):
+                    raise ConnectionLost(spec.qualified_name, part.url, error) from None
                 raise describe_copy_error(error, spec, part.url) from None
             except (OSError, EOFError) as error:  # not gzip, truncated
+                if cursor.connection.closed:
+                    raise ConnectionLost(spec.qualified_name, part.url, error) from None
                 raise LoadError(spec.qualified_name, part.url, None, None, f"unreadable file: {error}") from None
         if digest != part.sha256:
             raise LoadError(
@@ -203,26 +254,21 @@ class PostgresWarehouse(Warehouse):
         return copied
 
     def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
-        sql = load_sql_builder.copy_from_stdin_sql(spec)
+        sql = load_sql_builder.copy_from_stdin_sql(spec, columns=tuple(batch.columns))
         for part in batch.parts:
             self._copy_part(cursor, sql, spec, part, stage)
 
     def copy_in_parallel(self, target: str, spec: TableSpec, batch: StagedBatch, stage: Stage) -> int:
         """COPY the parts into `target` over several connections, each committing its share;
         returns the rows copied. Only for tables no reader can see yet (the swap's new table)."""
-        sql = load_sql_builder.copy_from_stdin_sql(spec, target)
+        sql = load_sql_builder.copy_from_stdin_sql(spec, target, tuple(batch.columns))
         workers = max(1, min(self.max_parallel_copies, len(batch.parts)))
         shares = [batch.parts[i::workers] for i in range(workers)]
 
         def copy_share(parts: tuple[StagedPart, ...]) -> int:
-            conn = self._connect()
-            try:
+            with self.connection() as conn, load_transaction(conn, spec.qualified_name, batch.manifest_url):
                 with conn.cursor() as cur:
-                    copied = sum(self._copy_part(cur, sql, spec, part, stage) for part in parts)
-                conn.commit()
-                return copied
-            finally:
-                conn.close()
+                    return sum(self._copy_part(cur, sql, spec, part, stage) for part in parts)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
             futures = [pool.submit(copy_share, share) for share in shares]
@@ -230,7 +276,7 @@ class PostgresWarehouse(Warehouse):
             return sum(future.result() for future in futures)
 
     def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
-        return load_sql_builder.copy_from_stdin_sql(spec)
+        return load_sql_builder.copy_from_stdin_sql(spec, columns=tuple(batch.columns))
 
     def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
         sql = copy_to_stdout_sql(select_sql, options)
@@ -289,7 +335,9 @@ class RedshiftWarehouse(Warehouse):
     def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
         if not batch.manifest_url.startswith("s3://"):
             raise ValueError(f"Redshift loads from S3 only; {spec.qualified_name} is staged at {batch.manifest_url}")
-        sql = load_sql_builder.copy_from_s3_manifest_sql(spec, batch.manifest_url, self.iam_role_arn, self.region)
+        sql = load_sql_builder.copy_from_s3_manifest_sql(
+            spec, batch.manifest_url, self.iam_role_arn, self.region, tuple(batch.columns)
+        )
         try:
             cursor.execute(sql)
         except psycopg2.Error as error:
@@ -298,6 +346,8 @@ class RedshiftWarehouse(Warehouse):
     def _explain_copy_failure(self, cursor, spec: TableSpec, batch: StagedBatch, error: psycopg2.Error) -> LoadError:
         """Redshift only says "Check 'stl_load_errors'"; read that (or, on Serverless,
         SYS_LOAD_ERROR_DETAIL) on the same session and name the file, line and column."""
+        if connection_lost(error, cursor.connection):
+            return ConnectionLost(spec.qualified_name, batch.manifest_url, error)
         cursor.connection.rollback()  # the failed transaction cannot be queried; the session can
         for sql in (redshift_load_errors.SYS_LOAD_ERROR_DETAIL_SQL, redshift_load_errors.STL_LOAD_ERRORS_SQL):
             try:
@@ -313,7 +363,9 @@ class RedshiftWarehouse(Warehouse):
 
     def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
         return secrets.scrub(
-            load_sql_builder.copy_from_s3_manifest_sql(spec, batch.manifest_url, self.iam_role_arn, self.region)
+            load_sql_builder.copy_from_s3_manifest_sql(
+                spec, batch.manifest_url, self.iam_role_arn, self.region, tuple(batch.columns)
+            )
         )
 
     def rows_per_slice(self, spec: TableSpec, column: str) -> tuple[int, ...]:

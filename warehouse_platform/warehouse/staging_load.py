@@ -11,7 +11,7 @@ from warehouse_platform.lib import load_sql_builder as sqlb
 from warehouse_platform.lib.redshift_types import varchar_bytes
 from warehouse_platform.lib.sql_quoting import quote_ident
 from warehouse_platform.warehouse import ledger
-from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.warehouse.load_errors import LoadError, load_transaction
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
 
 
@@ -41,40 +41,40 @@ def check_text_widths_in_table(cur, req: LoadRequest, table_sql: str) -> None:
 
 def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
     spec = req.spec
-    with warehouse.connection() as conn:
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sqlb.lock_table_sql(spec))
-                if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
-                    conn.rollback()  # a duplicated run got here first
-                    return warehouse.describe_loaded(req)
-                cur.execute(sqlb.create_staging_sql(spec, warehouse.dialect))
-                if req.batch.parts:
-                    warehouse.copy_into_staging(cur, spec, req.batch, stage)
-                cur.execute(sqlb.count_staging_sql(spec))
-                rows_staged = cur.fetchone()[0]
-                if rows_staged != req.batch.row_count:
-                    raise LoadError(
-                        spec.qualified_name, req.batch.manifest_url, None, None,
-                        f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
-                    )
-                cur.execute(sqlb.count_null_keys_sql(spec))
-                if null_keys := cur.fetchone()[0]:
-                    raise LoadError(
-                        spec.qualified_name, req.batch.manifest_url, None, ", ".join(spec.primary_key),
-                        f"{null_keys} rows have a NULL primary key",
-                    )
-                if warehouse.dialect == "postgres":
-                    check_text_widths_in_table(cur, req, quote_ident(sqlb.staging_table_name(spec)))
-                if delete_sql := sqlb.delete_replaced_rows_sql(spec):
-                    cur.execute(delete_sql, req.params)
-                cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
-                rows_loaded = cur.rowcount
-                ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
-                cur.execute(sqlb.drop_staging_sql(spec))
-                partition_rows, table_rows = _counts(cur, req)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+    with warehouse.connection() as conn, load_transaction(conn, spec.qualified_name, req.batch.manifest_url):
+        with conn.cursor() as cur:
+            cur.execute(sqlb.lock_table_sql(spec))
+            if ledger.is_loaded(cur, spec, req.batch, req.partition_key):
+                conn.rollback()  # a duplicated run got here first
+                return warehouse.describe_loaded(req)
+            cur.execute(sqlb.create_staging_sql(spec, warehouse.dialect))
+            if req.batch.parts:
+                warehouse.copy_into_staging(cur, spec, req.batch, stage)
+            cur.execute(sqlb.count_staging_sql(spec))
+            rows_staged = cur.fetchone()[0]
+            if rows_staged != req.batch.row_count:
+                raise LoadError(
+                    spec.qualified_name, req.batch.manifest_url, None, None,
+                    f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
+                )
+            cur.execute(sqlb.count_null_keys_sql(spec))
+            if null_keys := cur.fetchone()[0]:
+                raise LoadError(
+                    spec.qualified_name, req.batch.manifest_url, None, ", ".join(spec.primary_key),
+                    f"{null_keys} rows have a NULL primary key",
+                )
+            if warehouse.dialect == "postgres":
+                check_text_widths_in_table(cur, req, quote_ident(sqlb.staging_table_name(spec)))
+            warehouse.prepare_load_target(cur, req)
+            cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
+            rows_held = cur.fetchone()[0]
+            if delete_sql := sqlb.delete_replaced_rows_sql(spec):
+                cur.execute(delete_sql, req.params)
+            cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
+            rows_loaded = cur.rowcount
+            ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
+            cur.execute(sqlb.drop_staging_sql(spec))
+            partition_rows, table_rows = _counts(cur, req)
+            # Judged on what the load leaves, before the commit: a refusal rolls back everything.
+            req.refuse_sharp_shrink(rows_held, partition_rows)
     return LoadOutcome(False, rows_staged, rows_loaded, partition_rows, table_rows)
