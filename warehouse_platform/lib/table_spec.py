@@ -41,6 +41,49 @@ class Column:
     default: str | None = None
 
 
+class OnNewColumn(str, Enum):
+    """What a source column the contract does not declare does to the extract."""
+
+    FAIL = "fail"  # the extract fails, naming the column (default: the contract is reviewed first)
+    ADD = "add"  # the column is added to the raw table (DDL for both dialects) and loaded
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where an extracted table's rows are read from in the application database."""
+
+    # "app.sessions": the extract SELECTs the declared columns from it.
+    table: str | None = None
+    # Or a SELECT (projection, join) returning the declared columns, plus `day_column` when
+    # the table is daily and that column is not one of them.
+    query: str | None = None
+    # The column (of the table or the query) whose day a row belongs to, for daily tables.
+    day_column: str | None = None
+    # Application tables read (lineage in the UI); defaults to `table`.
+    reads: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("a source has exactly one of `table` or `query`")
+
+    @property
+    def tables_read(self) -> tuple[str, ...]:
+        return self.reads or ((self.table,) if self.table else ())
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """Rows change after the day they were created (a refund, a new country): the extract reads
+    rows by when they last changed and the load upserts them by key, wherever they lived."""
+
+    # The column that moves forward whenever a row changes (e.g. updated_at).
+    cursor: str
+    # Also re-read this many days before the newest one, for rows committed late.
+    lookback_days: int = 0
+    # A column the application sets instead of deleting the row; carried into raw_data.
+    soft_delete_column: str | None = None
+
+
 # Columns the loader adds to every raw table: which partition a row was loaded under (so a
 # partition re-run can replace exactly its rows) and which load wrote it (joins the ledger).
 PARTITION_COLUMN = Column("_partition_date", "date", nullable=False, description="Partition the row was loaded under.")
@@ -67,6 +110,12 @@ class TableSpec:
     truncate_columns: bool = False
     # Columns other tables join on; with the key, the DISTKEY candidates the skew check weighs.
     join_columns: tuple[str, ...] = ()
+    # Where extracted rows come from (None for tables fed by landed files).
+    source: SourceSpec | None = None
+    incremental: Incremental | None = None
+    on_new_column: OnNewColumn = OnNewColumn.FAIL
+    # Who answers for the table ("team:data", "someone@example.com"), shown in the UI.
+    owners: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]

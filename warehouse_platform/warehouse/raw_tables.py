@@ -8,7 +8,7 @@ sorted by time where they carry one; `channel` is a tiny dimension, copied to ev
 
 from __future__ import annotations
 
-from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, TableSpec
+from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, SourceSpec, TableSpec
 
 SESSIONID = Column("sessionid", "varchar(32)", nullable=False, description="Session id (32 hex characters).", encoding="zstd")
 
@@ -25,6 +25,7 @@ USER_SESSION_CHANNEL = TableSpec(
     ),
     primary_key=("sessionid",),
     partitioned=True,
+    source=SourceSpec(table="app.sessions", day_column="ts"),
     mode=LoadMode.REPLACE,
     dist_style=DistStyle.KEY,
     dist_key="userid",
@@ -39,6 +40,7 @@ SESSION_TIMESTAMP = TableSpec(
     columns=(SESSIONID, Column("ts", "timestamp", description="Session start time.", encoding="az64")),
     primary_key=("sessionid",),
     partitioned=True,
+    source=SourceSpec(table="app.sessions", day_column="ts"),
     mode=LoadMode.REPLACE,
     dedupe_order=("ts desc",),
     dist_style=DistStyle.KEY,
@@ -58,6 +60,11 @@ SESSION_TRANSACTION = TableSpec(
     ),
     primary_key=("sessionid",),
     partitioned=True,
+    source=SourceSpec(
+        query="SELECT t.sessionid, t.refunded, t.amount, s.ts FROM app.transactions t JOIN app.sessions s ON s.sessionid = t.sessionid",
+        day_column="ts",
+        reads=("app.transactions", "app.sessions"),
+    ),
     mode=LoadMode.REPLACE,
     dist_style=DistStyle.KEY,
     dist_key="sessionid",
@@ -71,6 +78,7 @@ CHANNEL = TableSpec(
     columns=(Column("channelname", "varchar(32)", nullable=False, description="Channel name.", encoding="zstd"),),
     primary_key=("channelname",),
     partitioned=False,
+    source=SourceSpec(table="app.channels"),
     mode=LoadMode.REPLACE,
     dist_style=DistStyle.ALL,
 )
