@@ -9,7 +9,6 @@ Tables fed by landed files are in none of these: only the landing sensor loads t
 schedule and backfills never extract over a landed day.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 
