@@ -38,10 +38,11 @@ LOAD_TABLES = (
 
 
 class FedPart:
-    """A staged part replaced by a FIFO: the test writes its first half at once and the rest on
-    `release()`, so the load's COPY of it stays open in between."""
+    """A staged part replaced by a FIFO. Fed: the test writes its first half at once and the rest
+    on `release()`, so the load's COPY of it stays open in between. Held: nothing is written
+    until `release()`, so the load waits to open the part, before its COPY starts."""
 
-    def __init__(self, stage: LocalFolderStage, url: str) -> None:
+    def __init__(self, stage: LocalFolderStage, url: str, held: bool = False) -> None:
         self.path = stage._path(stage.key_for(url))
         self.data = self.path.read_bytes()
         self.path.unlink()
@@ -49,7 +50,7 @@ class FedPart:
         self.first_half_written = threading.Event()
         self._release = threading.Event()
         self._abandon = False
-        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._thread = threading.Thread(target=self._hold if held else self._feed, daemon=True)
         self._thread.start()
 
     def _feed(self) -> None:
@@ -62,6 +63,11 @@ class FedPart:
                     fifo.write(self.data[len(self.data) // 2 :])
         except BrokenPipeError:
             pass  # the reader was killed
+
+    def _hold(self) -> None:
+        self._release.wait()
+        with open(self.path, "wb") as fifo:
+            fifo.write(self.data)
 
     def release(self) -> None:
         self._release.set()
@@ -121,18 +127,18 @@ def _kill_a_load_mid_copy(warehouse, stage, tmp_path, day: str, rows: int) -> tu
     manifest.write_text(batch.to_manifest_json())
     script = (
         "import sys\n"
-        "from warehouse_platform import environment\n"
         "from warehouse_platform.lib.staged_files import StagedBatch\n"
         "from warehouse_platform.stage.storage import LocalFolderStage\n"
         "from warehouse_platform.warehouse.loader import load_staged_batch\n"
         "from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP\n"
         "batch = StagedBatch.from_manifest_json(open(sys.argv[2]).read(), sys.argv[3])\n"
-        "warehouse = environment.build_warehouse().process_config_and_initialize()\n"
+        "from warehouse_platform.warehouse.resources import PostgresWarehouse\n"
+        "warehouse = PostgresWarehouse(dsn=sys.argv[4], max_parallel_copies=2)\n"
         "load_staged_batch(warehouse, LocalFolderStage(root=sys.argv[1]), SESSION_TIMESTAMP, batch, 'killed-run')\n"
     )
     name = f"killed_load_{day}"
     process = subprocess.Popen(
-        [sys.executable, "-c", script, stage.root, str(manifest), batch.manifest_url],
+        [sys.executable, "-c", script, stage.root, str(manifest), batch.manifest_url, os.environ["PLATFORM_WAREHOUSE_DSN"]],
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PGAPPNAME": name},
     )
     try:
@@ -153,10 +159,13 @@ def _kill_a_load_mid_copy(warehouse, stage, tmp_path, day: str, rows: int) -> tu
     return fed, batch
 
 
-def _live_load_in_a_thread(warehouse, stage, day: str):
-    """A load of `day` that stays inside its COPY until the returned part is released."""
+def _live_load_in_a_thread(stage, day: str):
+    """A load of `day` whose table exists but that no transaction holds: two connections COPY;
+    the first has committed its share, the second waits to open its first part. Only the load's
+    ownership (its advisory lock) says that the table is in use. Runs until the part is released."""
+    warehouse = PostgresWarehouse(dsn=os.environ["PLATFORM_WAREHOUSE_DSN"], max_parallel_copies=2)
     batch = platform_batch(stage, SESSION_TIMESTAMP, day, _day_rows(int(day[-1]), 4000), slice_count=4)
-    fed = FedPart(stage, batch.parts[-1].url)
+    held = FedPart(stage, batch.parts[1].url, held=True)  # shares: parts 0 and 2, parts 1 and 3
     outcome: dict = {}
 
     def load():
@@ -165,10 +174,15 @@ def _live_load_in_a_thread(warehouse, stage, day: str):
         except Exception as error:  # noqa: BLE001 - asserted by the caller
             outcome["error"] = error
 
-    thread = threading.Thread(target=load)
+    thread = threading.Thread(target=load, daemon=True)  # a failed test must not hang on it
     thread.start()
-    _wait_for(fed.first_half_written.is_set, "the live load to read the fed part")
-    return fed, thread, outcome
+
+    def first_share_committed():
+        tables = [t for (t,) in warehouse.query(LOAD_TABLES)]
+        return [t for t in tables if warehouse.query(f'SELECT count(*) FROM raw_data_partitions."{t}"') == [(2000,)]]
+
+    [table] = _wait_for(first_share_committed, "the live load's first share")
+    return table, held, thread, outcome
 
 
 def test_a_load_killed_mid_copy_leaves_its_table_until_the_next_load_of_the_table_sweeps_it(env, tmp_path):
@@ -178,8 +192,7 @@ def test_a_load_killed_mid_copy_leaves_its_table_until_the_next_load_of_the_tabl
     assert warehouse.query(f'SELECT count(*) FROM raw_data_partitions."{abandoned}"') == [(100_000,)]
     assert _day(warehouse, "2026-11-01") == (0, 0)  # nothing reached the table itself
 
-    live_part, live_thread, live = _live_load_in_a_thread(warehouse, stage, "2026-11-02")
-    [live_table] = [t for (t,) in warehouse.query(LOAD_TABLES) if t != abandoned]
+    live_table, live_part, live_thread, live = _live_load_in_a_thread(stage, "2026-11-02")
 
     # The re-run of the killed day: it sweeps the abandoned table first, and not the live one.
     killed_part.restore()
@@ -198,8 +211,7 @@ def test_the_maintenance_job_sweeps_abandoned_load_tables_and_spares_live_ones(e
     warehouse, stage = env
     _kill_a_load_mid_copy(warehouse, stage, tmp_path, "2026-11-03", 200_000)
     [(abandoned,)] = warehouse.query(LOAD_TABLES)
-    live_part, live_thread, live = _live_load_in_a_thread(warehouse, stage, "2026-11-04")
-    [live_table] = [t for (t,) in warehouse.query(LOAD_TABLES) if t != abandoned]
+    live_table, live_part, live_thread, live = _live_load_in_a_thread(stage, "2026-11-04")
 
     with dg.instance_for_test() as instance:
         result = platform_definitions().resolve_job_def("sweep_abandoned_loads").execute_in_process(instance=instance)
@@ -230,7 +242,7 @@ def test_a_terminated_warehouse_session_is_reported_as_a_lost_connection_that_ca
         except Exception as error:  # noqa: BLE001 - asserted below
             outcome["error"] = error
 
-    thread = threading.Thread(target=load)
+    thread = threading.Thread(target=load, daemon=True)  # a failed test must not hang on it
     thread.start()
     _wait_for(fed.first_half_written.is_set, "the load to read the fed part")
     [pid] = _wait_for(lambda: _active_copies(warehouse), "the COPY to be running")
