@@ -146,10 +146,18 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         asset=raw_asset_key(spec), name=check_names.ROW_VOLUME, partitions_def=partitions,
         description="A day's rows against the loaded days before it: WARN below half their median, ERROR on an empty day.",
     )
-    def row_volume(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR) or evaluations.row_volume_of_day(
-            warehouse, spec, partition_of(context)
-        )
+    def row_volume(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+        def volume(day: str | None) -> dg.AssetCheckResult:
+            return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR) or evaluations.row_volume_of_day(
+                warehouse, spec, day
+            )
+
+        if one_day(context):
+            yield volume(partition_of(context))
+            return
+        # Without a day: every day the load ledger holds files for, each against the days before it.
+        days = evaluations.ledger_partitions(warehouse, spec)
+        yield from _every_day(context, raw_asset_key(spec), check_names.ROW_VOLUME, False, days, "in the load ledger", volume)
 
     return [*checks, row_volume]
 
