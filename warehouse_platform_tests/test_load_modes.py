@@ -8,7 +8,10 @@ from datetime import date
 import pytest
 
 from warehouse_platform import environment
+from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.table_spec import Column, LoadMode, TableSpec
+from warehouse_platform.quality import evaluations
+from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
@@ -114,6 +117,46 @@ def test_unpartitioned_modes(env, mode):
     assert _table(warehouse, spec) == expected
     assert report.duplicates_skipped == 1  # (K[2], 2) lost to (K[2], 7) by "n desc"
     assert load_staged_batch(warehouse, stage, spec, second, "r3").already_loaded
+
+
+# Keys of any type and any number of columns, on both load paths (a regression: the swap's
+# duplicate lookup compared an integer key with the text keys read back from the manifest).
+ORDERS = TableSpec(
+    schema="raw_data", name="test_orders",
+    columns=(Column("order_id", "int", nullable=False), Column("amount", "int"), Column("ts", "timestamp")),
+    primary_key=("order_id",), dedupe_order=("ts desc",),
+)
+ORDER_LINES = TableSpec(
+    schema="raw_data", name="test_order_lines",
+    columns=(Column("order_id", "int", nullable=False), Column("line", "varchar(8)", nullable=False), Column("qty", "int"),
+             Column("ts", "timestamp")),
+    primary_key=("order_id", "line"), dedupe_order=("ts desc",),
+)
+
+
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partition_swap", "staging_table"])
+@pytest.mark.parametrize("spec", [ORDERS, ORDER_LINES], ids=["integer key", "composite key"])
+def test_integer_and_composite_keys_deduplicate_on_both_load_paths(env, spec, partitioned):
+    warehouse, stage = env
+    spec = replace(spec, name=f"{spec.name}_{'daily' if partitioned else 'whole'}", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+    early, late = "2026-11-01 08:00:00", "2026-11-01 09:00:00"
+    if spec.primary_key == ("order_id",):
+        rows = [("1", "10", early), ("1", "11", late), ("2", "20", early), ("3", "30", early), ("3", "31", late)]
+        expected = [(1, 11, late), (2, 20, early), (3, 31, late)]
+    else:
+        rows = [("1", "a", "1", early), ("1", "a", "2", late), ("1", "b", "5", early), ("2", "a", "7", early), ("2", "a", "8", late)]
+        expected = [(1, "a", 2, late), (1, "b", 5, early), (2, "a", 8, late)]
+    # Staged as the stage asset stages: the manifest's key check lists the repeated keys, as text.
+    batch = write_staged_batch(
+        stage, f"raw_data/{spec.name}" + (f"/day={day}" if day else ""), spec.qualified_name, day,
+        RowBatches(spec.column_names, [rows], spec.text_column_names, spec.primary_key), slice_count=2,
+    )
+    assert batch.duplicate_candidates
+    report = load_staged_batch(warehouse, stage, spec, batch, "r")
+    assert (report.rows_staged, report.rows_loaded) == (5, 3)
+    got = warehouse.query(f"SELECT {', '.join(spec.column_names)} FROM {spec.qualified_name}")
+    assert sorted((*r[:-1], r[-1].isoformat(sep=" ")) for r in got) == expected
 
 
 @pytest.mark.parametrize("partitioned", [False, True], ids=["staging_table", "partition_swap"])
@@ -240,3 +283,66 @@ def test_a_file_changed_after_staging_is_refused(env):
     assert warehouse.query("SELECT count(*) FROM raw_data.user_session_channel") == [(0,)]
     # The half-built day table was dropped, not left behind.
     assert warehouse.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'raw_data_partitions'") == [(0,)]
+
+
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partition_swap", "staging_table"])
+def test_the_reported_copy_is_the_statement_that_ran(env, partitioned):
+    warehouse, stage = env
+    spec = replace(ORDERS, name=f"test_orders_copy_{'daily' if partitioned else 'whole'}", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+    batch = platform_batch(stage, spec, day, [("1", "10", "2026-11-01 08:00:00")])
+    report = load_staged_batch(warehouse, stage, spec, batch, "r")
+    # The swap COPYs into the day's new table, the staging path into its temporary table.
+    target = f'"raw_data_partitions"."{spec.name}__load_{report.load_id:x}"' if partitioned else f'"stg_{spec.name}"'
+    assert report.copy_statement.startswith(f"COPY {target} (")
+    assert load_staged_batch(warehouse, stage, spec, batch, "r2").copy_statement.startswith("-- nothing ran")
+
+
+CUT = replace(
+    EVENTS, name="test_cut", truncate_columns=True,
+    columns=(Column("id", "varchar(32)", nullable=False), Column("note", "varchar(32)")), dedupe_order=(),
+)
+
+
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partition_swap", "staging_table"])
+def test_truncate_columns_cuts_values_to_their_column_in_bytes_at_a_character_boundary(env, partitioned):
+    # What Redshift's TRUNCATECOLUMNS does: 32 bytes hold "a" and ten 3-byte characters (31
+    # bytes, the eleventh would make 34), or "ab" and ten (exactly 32).
+    warehouse, stage = env
+    spec = replace(CUT, name=f"test_cut_{'daily' if partitioned else 'whole'}", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+    rows = [(K[0], "a" + "한" * 20), (K[1], "ab" + "한" * 20), (K[2], "fits")]
+    batch = platform_batch(stage, spec, day, rows)
+    assert evaluations.redshift_type_limits(spec, batch).passed  # the check applies the same rule
+    load_staged_batch(warehouse, stage, spec, batch, "r")
+    got = dict(warehouse.query(f"SELECT id, note FROM {spec.qualified_name}"))
+    assert got == {K[0]: "a" + "한" * 10, K[1]: "ab" + "한" * 10, K[2]: "fits"}
+    # Without truncate_columns the same file is refused, by the check and by the loader alike.
+    strict = replace(spec, name=spec.name + "_strict", truncate_columns=False)
+    assert not evaluations.redshift_type_limits(strict, batch).passed
+    with pytest.raises(LoadError, match="does not fit varchar"):
+        load_staged_batch(warehouse, stage, strict, batch, "r2")
+
+
+def test_truncate_columns_applies_in_a_dagster_run(platform_env):
+    import dagster as dg
+
+    from warehouse_platform.lib.session_generator import GeneratorConfig
+    from warehouse_platform.warehouse.raw_tables import RAW_TABLES
+    from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+
+    seed(platform_env["source"], date(2026, 11, 1), 1, GeneratorConfig(scale=0.05))
+    long_name = "네이버" * 8  # 72 bytes for a varchar(32) channel
+    conn = platform_env["source"].connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO app.channels (channelname) VALUES (%s)", (long_name,))
+        cur.execute("UPDATE app.sessions SET channel = %s WHERE sessionid = (SELECT min(sessionid) FROM app.sessions)", (long_name,))
+    conn.close()
+    tables = [replace(s, truncate_columns=True) if s.name == USER_SESSION_CHANNEL.name else s for s in RAW_TABLES]
+    with dg.instance_for_test() as instance:
+        result = run_job(platform_definitions(tables), "load_daily_sessions", instance, "2026-11-01")
+    [check] = [c for c in result.get_asset_check_evaluations()
+               if c.check_name == "redshift_type_limits" and c.asset_key.path[-1] == USER_SESSION_CHANNEL.name]
+    assert check.passed and "cuts these to their column" in check.description
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    assert warehouse.query("SELECT channel FROM raw_data.user_session_channel WHERE octet_length(channel) > 12") == [("네이버" * 3 + "네",)]

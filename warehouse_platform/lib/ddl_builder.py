@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from warehouse_platform.lib.redshift_types import check_redshift_type, postgres_type
+from warehouse_platform.lib.redshift_types import (
+    check_redshift_type,
+    postgres_type,
+    varchar_bytes,
+)
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_idents, quote_table
 from warehouse_platform.lib.table_spec import (
     PARTITION_COLUMN,
@@ -23,12 +27,19 @@ def create_schema_sql(schema: str) -> str:
     return f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"
 
 
-def column_type(column: Column, dialect: Dialect) -> str:
-    return column.sql_type if dialect == "redshift" else postgres_type(column.sql_type)
+def column_type(column: Column, dialect: Dialect, cut_text: bool = False) -> str:
+    """`cut_text`: the table declares truncate_columns. Postgres then holds its text in unbounded
+    varchar, since its varchar(n) counts characters and would refuse a value before the load cuts
+    it to n bytes (lib/load_sql_builder.cut_text_sql); Redshift cuts in COPY itself."""
+    if dialect == "redshift":
+        return column.sql_type
+    if cut_text and varchar_bytes(column.sql_type) is not None:
+        return "varchar"
+    return postgres_type(column.sql_type)
 
 
-def _column_sql(column: Column, dialect: Dialect) -> str:
-    parts = [quote_ident(column.name), column_type(column, dialect)]
+def _column_sql(column: Column, dialect: Dialect, cut_text: bool = False) -> str:
+    parts = [quote_ident(column.name), column_type(column, dialect, cut_text)]
     if column.default is not None:
         parts.append(f"DEFAULT {column.default}")
     if not column.nullable:
@@ -57,7 +68,7 @@ def create_table_sql(spec: TableSpec, dialect: Dialect) -> str:
     if dialect == "redshift":
         for column in spec.table_columns:
             check_redshift_type(spec.qualified_name, column.name, column.sql_type)
-    columns = ",\n    ".join(_column_sql(c, dialect) for c in spec.table_columns)
+    columns = ",\n    ".join(_column_sql(c, dialect, spec.truncate_columns) for c in spec.table_columns)
     sql = f"CREATE TABLE IF NOT EXISTS {quote_table(spec.schema, spec.name)} (\n    {columns}\n)"
     if dialect == "redshift":
         sql += "\n" + _distribution_sql(spec)

@@ -16,6 +16,7 @@ from warehouse_platform.lib.sql_quoting import (
     quote_table,
 )
 from warehouse_platform.lib.table_spec import PARTITION_COLUMN, LoadMode, TableSpec
+from warehouse_platform.lib.type_limits import column_byte_limit
 
 LEDGER_COLUMNS = (
     "table_name", "partition_key", "file_url", "checksum", "row_count", "batch_rows_loaded", "load_id", "run_id",
@@ -37,7 +38,8 @@ def create_staging_sql(spec: TableSpec, dialect: Dialect) -> str:
     """A temporary table with the contract columns, all nullable, so a NULL key reaches our own
     check (with a readable message) instead of failing COPY on a NOT NULL constraint."""
     columns = ", ".join(
-        f"{quote_ident(c.name)} {column_type(c, dialect)}" + (f" DEFAULT {c.default}" if c.default is not None else "")
+        f"{quote_ident(c.name)} {column_type(c, dialect, spec.truncate_columns)}"
+        + (f" DEFAULT {c.default}" if c.default is not None else "")
         for c in spec.columns
     )
     name = quote_ident(staging_table_name(spec))
@@ -89,6 +91,24 @@ def copy_from_s3_manifest_sql(
         f"COPY {quote_ident(staging_table_name(spec))} ({quote_idents(columns or spec.column_names)})\n"
         f"FROM {quote_literal(manifest_url)}\n" + "\n".join(options)
     )
+
+
+def cut_text_sql(spec: TableSpec, table_sql: str) -> list[str]:
+    """Postgres, for tables declaring truncate_columns: what Redshift's TRUNCATECOLUMNS does
+    during COPY, after it. Each text value wider than its column (in UTF-8 bytes) is cut to the
+    longest prefix that fits and ends on a character boundary: the first of bytes n, n-1, n-2,
+    n-3 (0-based) that is not a continuation byte (10xxxxxx) starts the character left out."""
+    statements = []
+    for column in spec.text_column_names:
+        limit, name = column_byte_limit(spec, column), quote_ident(column)
+        raw = f"convert_to({name}, 'UTF8')"
+        cases = " ".join(
+            f"WHEN get_byte({raw}, {limit - k}) & 192 <> 128 THEN convert_from(substring({raw} FROM 1 FOR {limit - k}), 'UTF8')"
+            for k in range(4)
+            if limit - k >= 0
+        )
+        statements.append(f"UPDATE {table_sql} SET {name} = CASE {cases} END WHERE octet_length({name}) > {limit}")
+    return statements
 
 
 def count_null_keys_sql(spec: TableSpec) -> str:

@@ -7,8 +7,10 @@ Nothing is written twice, and readers see the old day until the commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
+from warehouse_platform.lib.ddl_builder import column_type
 from warehouse_platform.lib.sql_quoting import (
     quote_ident,
     quote_idents,
@@ -100,25 +102,39 @@ def duplicate_keys_sql(spec: TableSpec, table: str) -> str:
     )
 
 
+def key_array_params(spec: TableSpec, name: str, keys: Sequence[Sequence]) -> dict[str, list]:
+    """Keys (tuples, one value per key column) as one array parameter per key column, for
+    `_keys_in`. Values may be text (keys read back from a manifest): the SQL casts them."""
+    return {f"{name}_{i}": [key[i] for key in keys] for i in range(len(spec.primary_key))}
+
+
+def _keys_in(spec: TableSpec, name: str) -> str:
+    """`(k1, k2) IN (SELECT * FROM unnest(%(name_0)s::type1[], ...))`: any key type, any number of
+    key columns, each array cast to its column's type (an integer key compared with text fails)."""
+    arrays = ", ".join(
+        f"%({name}_{i})s::{column_type(spec.column(k), 'postgres')}[]" for i, k in enumerate(spec.primary_key)
+    )
+    return f"({quote_idents(spec.primary_key)}) IN (SELECT * FROM unnest({arrays}))"
+
+
 def duplicate_candidates_sql(spec: TableSpec, table: str) -> str:
-    """Like duplicate_keys_sql, over only the candidate keys the stage flagged (%(candidates)s,
-    an array; single-column keys)."""
-    (key,) = spec.primary_key
+    """Like duplicate_keys_sql, over only the candidate keys the stage flagged (parameters from
+    key_array_params("candidates", ...))."""
+    keys = quote_idents(spec.primary_key)
     return (
-        f"SELECT {quote_ident(key)}, count(*) AS copies FROM {quote_table(partitions_schema(spec), table)} "
-        f"WHERE {quote_ident(key)} = ANY(%(candidates)s) GROUP BY {quote_ident(key)} HAVING count(*) > 1"
+        f"SELECT {keys}, count(*) AS copies FROM {quote_table(partitions_schema(spec), table)} "
+        f"WHERE {_keys_in(spec, 'candidates')} GROUP BY {keys} HAVING count(*) > 1"
     )
 
 
 def delete_duplicates_sql(spec: TableSpec, table: str, order_by: str) -> str:
-    """Keep the first row (by `order_by`) of each key in %(duplicates)s, an array of
-    single-column keys; delete the others."""
+    """Keep the first row (by `order_by`) of each duplicated key (parameters from
+    key_array_params("duplicates", ...)); delete the others."""
     qualified = quote_table(partitions_schema(spec), table)
-    (key,) = spec.primary_key
     return (
         f"DELETE FROM {qualified} WHERE ctid IN ("
-        f"SELECT ctid FROM (SELECT ctid, ROW_NUMBER() OVER (PARTITION BY {quote_ident(key)} ORDER BY {order_by}) AS r "
-        f"FROM {qualified} WHERE {quote_ident(key)} = ANY(%(duplicates)s)) ranked WHERE r > 1)"
+        f"SELECT ctid FROM (SELECT ctid, ROW_NUMBER() OVER (PARTITION BY {quote_idents(spec.primary_key)} "
+        f"ORDER BY {order_by}) AS r FROM {qualified} WHERE {_keys_in(spec, 'duplicates')}) ranked WHERE r > 1)"
     )
 
 

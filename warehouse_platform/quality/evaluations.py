@@ -10,7 +10,6 @@ from datetime import date, timedelta
 import dagster as dg
 
 from warehouse_platform.lib import load_sql_builder, quality_sql, row_volume
-from warehouse_platform.lib.redshift_types import VARCHAR_MAX_BYTES, varchar_bytes
 from warehouse_platform.lib.skew import (
     DEFAULT_SKEW_THRESHOLD,
     MIN_ROWS_PER_SLICE_TO_JUDGE,
@@ -21,6 +20,7 @@ from warehouse_platform.lib.skew import (
 )
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import DistStyle, LoadMode, TableSpec
+from warehouse_platform.lib.type_limits import text_widths, width_violations
 from warehouse_platform.warehouse.load_request import UNPARTITIONED
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -216,25 +216,32 @@ def every_day_summary(results: dict[str, dg.AssetCheckResult], source: str) -> d
 
 
 def redshift_type_limits(spec: TableSpec, staged: StagedBatch) -> dg.AssetCheckResult:
-    records, problems = [], []
-    for column in spec.text_column_names:
-        declared = varchar_bytes(spec.column(column).sql_type) or VARCHAR_MAX_BYTES
-        widest = max((p.widest[column] for p in staged.parts if column in p.widest), key=lambda w: w.bytes, default=None)
-        where = next((staged.source_of(p.url) for p in staged.parts if column in p.widest and p.widest[column] is widest), "")
-        records.append({
-            "column": column, "declared_bytes": declared, "widest_bytes": widest.bytes if widest else 0,
-            "file": where, "line": widest.line if widest else 0,
-        })
-        if widest and widest.bytes > min(declared, VARCHAR_MAX_BYTES):
-            problems.append(f"{column}: widest value {widest.bytes} bytes > varchar({declared}) at {where} line {widest.line}: {widest.preview!r}")
+    """The width rule the loader applies (lib/type_limits.py), shown per column."""
+    widths = text_widths(spec, staged)
+    problems = [w.describe() for w in width_violations(spec, staged)]
+    cut = [w.describe() for w in widths if w.overflows] if spec.truncate_columns else []
+    records = [
+        {
+            "column": w.column, "declared_bytes": w.limit, "widest_bytes": w.widest.bytes if w.widest else 0,
+            "file": w.file_url, "line": w.widest.line if w.widest else 0,
+        }
+        for w in widths
+    ]
+    if problems:
+        description = "; ".join(problems)
+    elif cut:
+        description = "the table declares truncate_columns: the load cuts these to their column: " + "; ".join(cut)
+    else:
+        description = "every text value fits its column in UTF-8 bytes"
     unknown = [c for c in spec.text_column_names if any(c not in p.widest for p in staged.parts)]
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(problems) if problems else "every text value fits its column in UTF-8 bytes",
+        description=description,
         metadata={
             "columns": _table(records, [("column", "string"), ("declared_bytes", "int"), ("widest_bytes", "int"), ("file", "string"), ("line", "int")]),
             "columns_without_width_statistics": ", ".join(unknown) or "none",
+            "values_cut_by_truncate_columns": len(cut),
         },
     )
 

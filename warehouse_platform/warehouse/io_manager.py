@@ -8,7 +8,6 @@ import dagster as dg
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.load_request import StagedLoad
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import raw_table
 from warehouse_platform.warehouse.resources import Warehouse
 
 
@@ -29,9 +28,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     stage: dg.ResourceDependency[Stage]
 
     def handle_output(self, context: dg.OutputContext, obj: StagedLoad) -> None:
-        schema, name = context.asset_key.path[-2:]
-        spec = raw_table(schema, name)
-        batch = obj.batch
+        spec, batch = obj.spec, obj.batch
         report = load_staged_batch(self.warehouse, self.stage, spec, batch, context.run_id, allow_shrink=obj.allow_shrink)
         if report.already_loaded:
             context.log.info(f"{spec.qualified_name} {report.partition_key}: every file already loaded; nothing to do")

@@ -58,11 +58,15 @@ class LoadOutcome:
     partition_rows: int = 0
     table_rows: int = 0
     duplicate_keys: tuple[tuple, ...] = ()  # a sample: (key..., copies)
+    # The COPY this load ran (credentials scrubbed), for run metadata; empty when nothing ran.
+    copy_statement: str = ""
 
 
 @dataclass(frozen=True)
 class StagedLoad:
-    """What a raw asset hands its IO manager: the staged batch, and what the run allows."""
+    """What a raw asset hands its IO manager: the table's declaration (the asset's own, never
+    looked up again by name), the staged batch, and what the run allows."""
 
+    spec: TableSpec
     batch: StagedBatch
     allow_shrink: bool = False

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from warehouse_platform.lib.redshift_types import varchar_bytes
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.lib.type_limits import width_violations
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse import ledger
 from warehouse_platform.warehouse.load_errors import LoadError
@@ -44,18 +44,13 @@ class LoadReport:
 
 def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
     """VARCHAR overflow found from the manifest, before any COPY: the column, the file, the
-    line and the widest value, instead of a rejected load."""
-    if spec.truncate_columns:
-        return
-    for part in batch.parts:
-        for column, widest in part.widest.items():
-            limit = varchar_bytes(spec.column(column).sql_type)
-            if limit is not None and widest.bytes > limit:
-                raise LoadError(
-                    spec.qualified_name, part.url, widest.line, column,
-                    f"value of {widest.bytes} bytes (UTF-8) does not fit varchar({limit}): {widest.preview!r}; "
-                    "widen the column, or set truncate_columns on the table's load spec to cut such values",
-                )
+    line and the widest value, instead of a rejected load (lib/type_limits.py)."""
+    for width in width_violations(spec, batch):
+        raise LoadError(
+            spec.qualified_name, width.file_url, width.widest.line, width.column,
+            f"value of {width.widest.bytes} bytes (UTF-8) does not fit varchar({width.limit}): {width.widest.preview!r}; "
+            "widen the column, or set truncate_columns on the table's load spec to cut such values",
+        )
 
 
 def load_staged_batch(
@@ -100,5 +95,5 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         seconds=round(time.monotonic() - started, 3),
         partition_rows=outcome.partition_rows,
         table_rows=outcome.table_rows,
-        copy_statement=warehouse.copy_statement_for_display(spec, batch),
+        copy_statement=outcome.copy_statement or "-- nothing ran: every file was already loaded",
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import psycopg2
 import psycopg2.errors
@@ -24,7 +25,7 @@ from warehouse_platform.lib.table_spec import LoadMode
 from warehouse_platform.warehouse import ledger
 from warehouse_platform.warehouse.load_errors import LoadError, load_transaction
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
-from warehouse_platform.warehouse.staging_load import check_text_widths_in_table
+from warehouse_platform.warehouse.staging_load import enforce_text_widths_in_table
 
 DUPLICATE_SAMPLE = 20
 
@@ -96,12 +97,12 @@ def load_by_partition_swap(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                 for statement in swap.create_load_table_sql(spec, load_table, day, req.load_id):
                     cur.execute(statement)
         try:
-            rows_copied = 0
+            rows_copied, statement = 0, ""
             if req.batch.parts:
-                rows_copied = warehouse.copy_in_parallel(
+                rows_copied, statement = warehouse.copy_in_parallel(
                     quote_table(swap.partitions_schema(spec), load_table), spec, req.batch, stage
                 )
-            return _swap_in(warehouse, req, load_table, rows_copied)
+            return replace(_swap_in(warehouse, req, load_table, rows_copied), copy_statement=statement)
         finally:
             _drop_load_table(warehouse, spec, load_table)
 
@@ -130,7 +131,7 @@ def _find_duplicates(cur, req: LoadRequest, load_table: str) -> list[tuple]:
         return cur.fetchall()
     if not candidates:
         return []
-    cur.execute(swap.duplicate_candidates_sql(req.spec, load_table), {"candidates": [k[0] for k in candidates]})
+    cur.execute(swap.duplicate_candidates_sql(req.spec, load_table), swap.key_array_params(req.spec, "candidates", candidates))
     return cur.fetchall()
 
 
@@ -151,13 +152,13 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                     spec.qualified_name, req.batch.manifest_url, None, None,
                     f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
                 )
-            check_text_widths_in_table(cur, req, quote_table(swap.partitions_schema(spec), load_table))
+            enforce_text_widths_in_table(cur, req, quote_table(swap.partitions_schema(spec), load_table))
             duplicates = _find_duplicates(cur, req, load_table)
             rows_loaded = rows_staged
             if duplicates:
                 cur.execute(
                     swap.delete_duplicates_sql(spec, load_table, sqlb.dedupe_order_sql(spec)),
-                    {"duplicates": [d[0] for d in duplicates]},
+                    swap.key_array_params(spec, "duplicates", [d[:-1] for d in duplicates]),
                 )
                 rows_loaded -= cur.rowcount
             cur.execute(sqlb.count_partition_rows_sql(spec), req.params)

@@ -8,7 +8,13 @@ sorted by time where they carry one; `channel` is a tiny dimension, copied to ev
 
 from __future__ import annotations
 
-from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, SourceSpec, TableSpec
+from warehouse_platform.lib.table_spec import (
+    Column,
+    DistStyle,
+    LoadMode,
+    SourceSpec,
+    TableSpec,
+)
 
 SESSIONID = Column("sessionid", "varchar(32)", nullable=False, description="Session id (32 hex characters).", encoding="zstd")
 

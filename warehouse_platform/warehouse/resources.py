@@ -87,8 +87,9 @@ class Warehouse(dg.ConfigurableResource, ABC):
     def _connect(self) -> psycopg2.extensions.connection: ...
 
     @abstractmethod
-    def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
-        """Fill the load's staging table with every part of `batch`."""
+    def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> str:
+        """Fill the load's staging table with every part of `batch`; returns the COPY that ran
+        (credentials scrubbed), for run metadata."""
 
     @abstractmethod
     def dbt_environment(self) -> dict[str, str]:
@@ -171,10 +172,6 @@ class Warehouse(dg.ConfigurableResource, ABC):
             return LoadOutcome(True, partition_rows=partition_rows, table_rows=cur.fetchone()[0])
 
     @abstractmethod
-    def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
-        """The COPY as it ran, with anything secret redacted, for run metadata."""
-
-    @abstractmethod
     def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
         """Write the query's result under `prefix` in the stage as gzip CSV with a manifest;
         returns the batch and the statement that produced it (for metadata)."""
@@ -214,8 +211,7 @@ class PostgresWarehouse(Warehouse):
 
     def load_batch(self, stage: Stage, request: LoadRequest) -> LoadOutcome:
         spec = request.spec
-        # The swap's duplicate handling works on single-column keys (all the raw tables').
-        if spec.partitioned and spec.mode in (LoadMode.REPLACE, LoadMode.UPSERT) and len(spec.primary_key) == 1:
+        if spec.partitioned and spec.mode in (LoadMode.REPLACE, LoadMode.UPSERT):
             return load_by_partition_swap(self, stage, request)
         return load_through_staging(self, stage, request)
 
@@ -253,14 +249,16 @@ class PostgresWarehouse(Warehouse):
             )
         return copied
 
-    def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> None:
+    def copy_into_staging(self, cursor, spec: TableSpec, batch: StagedBatch, stage: Stage) -> str:
         sql = load_sql_builder.copy_from_stdin_sql(spec, columns=tuple(batch.columns))
         for part in batch.parts:
             self._copy_part(cursor, sql, spec, part, stage)
+        return sql
 
-    def copy_in_parallel(self, target: str, spec: TableSpec, batch: StagedBatch, stage: Stage) -> int:
+    def copy_in_parallel(self, target: str, spec: TableSpec, batch: StagedBatch, stage: Stage) -> tuple[int, str]:
         """COPY the parts into `target` over several connections, each committing its share;
-        returns the rows copied. Only for tables no reader can see yet (the swap's new table)."""
+        returns the rows copied and the COPY each part ran. Only for tables no reader can see
+        yet (the swap's new table)."""
         sql = load_sql_builder.copy_from_stdin_sql(spec, target, tuple(batch.columns))
         workers = max(1, min(self.max_parallel_copies, len(batch.parts)))
         shares = [batch.parts[i::workers] for i in range(workers)]
@@ -273,10 +271,7 @@ class PostgresWarehouse(Warehouse):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
             futures = [pool.submit(copy_share, share) for share in shares]
             # The first failure propagates; the caller drops the table.
-            return sum(future.result() for future in futures)
-
-    def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
-        return load_sql_builder.copy_from_stdin_sql(spec, columns=tuple(batch.columns))
+            return sum(future.result() for future in futures), sql
 
     def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
         sql = copy_to_stdout_sql(select_sql, options)
@@ -342,6 +337,7 @@ class RedshiftWarehouse(Warehouse):
             cursor.execute(sql)
         except psycopg2.Error as error:
             raise self._explain_copy_failure(cursor, spec, batch, error) from None
+        return secrets.scrub(sql)
 
     def _explain_copy_failure(self, cursor, spec: TableSpec, batch: StagedBatch, error: psycopg2.Error) -> LoadError:
         """Redshift only says "Check 'stl_load_errors'"; read that (or, on Serverless,
@@ -360,13 +356,6 @@ class RedshiftWarehouse(Warehouse):
                 detail = redshift_load_errors.LoadErrorRow(*row)
                 return LoadError(spec.qualified_name, detail.file, detail.line, detail.column, detail.reason)
         return LoadError(spec.qualified_name, batch.manifest_url, None, None, (error.diag.message_primary or str(error)).strip())
-
-    def copy_statement_for_display(self, spec: TableSpec, batch: StagedBatch) -> str:
-        return secrets.scrub(
-            load_sql_builder.copy_from_s3_manifest_sql(
-                spec, batch.manifest_url, self.iam_role_arn, self.region, tuple(batch.columns)
-            )
-        )
 
     def rows_per_slice(self, spec: TableSpec, column: str) -> tuple[int, ...]:
         """The current DISTKEY: what the slices really hold (STV_TBL_PERM). Other columns:

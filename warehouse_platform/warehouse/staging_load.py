@@ -22,13 +22,18 @@ def _counts(cur, req: LoadRequest) -> tuple[int, int]:
     return partition_rows, cur.fetchone()[0]
 
 
-def check_text_widths_in_table(cur, req: LoadRequest, table_sql: str) -> None:
-    """For files staged without width statistics (landed by other systems): measure in bytes,
-    as Redshift would, after COPY and before anything reaches the target."""
+def enforce_text_widths_in_table(cur, req: LoadRequest, table_sql: str) -> None:
+    """Postgres, after COPY and before anything reaches the target: a table declaring
+    truncate_columns has its too-wide values cut, as Redshift's COPY would; otherwise files staged
+    without width statistics are measured in bytes, as Redshift would, and refused."""
     spec = req.spec
+    if spec.truncate_columns:
+        for statement in sqlb.cut_text_sql(spec, table_sql):
+            cur.execute(statement)
+        return
     declared = {c: varchar_bytes(spec.column(c).sql_type) for c in spec.text_column_names}
     declared = {c: n for c, n in declared.items() if n is not None}
-    if not declared or spec.truncate_columns or all(set(declared) <= set(p.widest) for p in req.batch.parts):
+    if not declared or all(set(declared) <= set(p.widest) for p in req.batch.parts):
         return
     cur.execute(sqlb.max_text_bytes_sql(table_sql, tuple(declared)))
     for (column, limit), widest in zip(declared.items(), cur.fetchone(), strict=True):
@@ -48,8 +53,7 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                 conn.rollback()  # a duplicated run got here first
                 return warehouse.describe_loaded(req)
             cur.execute(sqlb.create_staging_sql(spec, warehouse.dialect))
-            if req.batch.parts:
-                warehouse.copy_into_staging(cur, spec, req.batch, stage)
+            statement = warehouse.copy_into_staging(cur, spec, req.batch, stage) if req.batch.parts else ""
             cur.execute(sqlb.count_staging_sql(spec))
             rows_staged = cur.fetchone()[0]
             if rows_staged != req.batch.row_count:
@@ -64,7 +68,7 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                     f"{null_keys} rows have a NULL primary key",
                 )
             if warehouse.dialect == "postgres":
-                check_text_widths_in_table(cur, req, quote_ident(sqlb.staging_table_name(spec)))
+                enforce_text_widths_in_table(cur, req, quote_ident(sqlb.staging_table_name(spec)))
             warehouse.prepare_load_target(cur, req)
             cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
             rows_held = cur.fetchone()[0]
@@ -77,4 +81,4 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             partition_rows, table_rows = _counts(cur, req)
             # Judged on what the load leaves, before the commit: a refusal rolls back everything.
             req.refuse_sharp_shrink(rows_held, partition_rows)
-    return LoadOutcome(False, rows_staged, rows_loaded, partition_rows, table_rows)
+    return LoadOutcome(False, rows_staged, rows_loaded, partition_rows, table_rows, copy_statement=statement)
