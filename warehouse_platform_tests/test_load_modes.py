@@ -5,10 +5,12 @@ import threading
 from dataclasses import replace
 from datetime import date
 
+import dagster as dg
 import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.lib.table_spec import Column, LoadMode, TableSpec
 from warehouse_platform.quality import evaluations
 from warehouse_platform.stage.batch_writer import write_staged_batch
@@ -16,9 +18,11 @@ from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform.warehouse.raw_tables import (
+    RAW_TABLES,
     SESSION_TIMESTAMP,
     USER_SESSION_CHANNEL,
 )
+from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 from warehouse_platform_tests.staged_batches import hand_written_batch, platform_batch
 
 K = [c * 32 for c in "abcdefgh"]  # session ids
@@ -325,12 +329,6 @@ def test_truncate_columns_cuts_values_to_their_column_in_bytes_at_a_character_bo
 
 
 def test_truncate_columns_applies_in_a_dagster_run(platform_env):
-    import dagster as dg
-
-    from warehouse_platform.lib.session_generator import GeneratorConfig
-    from warehouse_platform.warehouse.raw_tables import RAW_TABLES
-    from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
-
     seed(platform_env["source"], date(2026, 11, 1), 1, GeneratorConfig(scale=0.05))
     long_name = "네이버" * 8  # 72 bytes for a varchar(32) channel
     conn = platform_env["source"].connect()
