@@ -6,7 +6,7 @@ import sys
 
 import dagster as dg
 
-from warehouse_platform.definitions import defs
+from warehouse_platform.definitions import build_definitions
 from warehouse_platform.environment import PROJECT_ROOT
 
 RAW = ["user_session_channel", "session_timestamp", "session_transaction", "channel"]
@@ -14,7 +14,7 @@ MODELS = ["session_summary", "channel_summary", "mau", "user_channel_attribution
 
 
 def _graph():
-    return defs.resolve_asset_graph()
+    return build_definitions().resolve_asset_graph()
 
 
 def test_asset_keys_follow_storage_paths():
@@ -86,4 +86,4 @@ def test_daily_assets_backfill_one_day_per_run_and_runs_execute_in_process():
     for key in (["stage", "raw_data", "session_timestamp"], ["raw_data", "session_timestamp"]):
         policy = graph.get(dg.AssetKey(key)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run == 1
-    assert defs.resolve_job_def("load_daily_sessions").executor_def.name == "in_process"
+    assert build_definitions().resolve_job_def("extract_and_load_day").executor_def.name == "in_process"

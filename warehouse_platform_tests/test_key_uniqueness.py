@@ -7,7 +7,9 @@ from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP
+from warehouse_platform.catalog import table
+
+SESSION_TIMESTAMP = table("session_timestamp")
 
 K = [f"{i:032x}" for i in range(10)]
 

@@ -12,11 +12,11 @@ from warehouse_platform.lib.table_spec import Column, LoadMode, TableSpec
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import (
-    SESSION_TIMESTAMP,
-    USER_SESSION_CHANNEL,
-)
+from warehouse_platform.catalog import table
 from warehouse_platform_tests.staged_batches import hand_written_batch, platform_batch
+
+SESSION_TIMESTAMP = table("session_timestamp")
+USER_SESSION_CHANNEL = table("user_session_channel")
 
 K = [c * 32 for c in "abcdefgh"]  # session ids
 
@@ -179,7 +179,7 @@ def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_ru
         return {t: warehouse.query(f"SELECT count(*) FROM raw_data.{t}")[0][0] for t in tables}
 
     with dg.instance_for_test() as instance:
-        run_job(defs, "load_daily_sessions", instance, day)
+        run_job(defs, "extract_and_load_day", instance, day)
         loaded = counts()
         # The source loses the day (deleted, a broken query, a replica behind).
         conn = platform_env["source"].connect()
@@ -187,7 +187,7 @@ def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_ru
             cur.execute("DELETE FROM app.transactions")
             cur.execute("DELETE FROM app.sessions")
         conn.close()
-        job = defs.resolve_job_def("load_daily_sessions")
+        job = defs.resolve_job_def("extract_and_load_day")
         refused = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
         assert not refused.success and counts() == loaded and min(loaded.values()) > 0
         [failure] = [e for e in refused.all_events if e.is_step_failure and "session_timestamp" in e.step_key]

@@ -13,7 +13,9 @@ from warehouse_platform.lib.skew import (
     slice_bars,
     suggest_distribution,
 )
-from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
+from warehouse_platform.catalog import table
+
+USER_SESSION_CHANNEL = table("user_session_channel")
 
 
 def test_skew_ratio_is_fullest_over_emptiest_slice():

@@ -21,13 +21,13 @@ declarative_automation = dg.AutomationConditionSensorDefinition(
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
-    load_daily_sessions, build_analytics, check_tables = build_jobs(tables)
+    extract_and_load_day, build_analytics, check_tables = build_jobs(tables)
     return dg.Definitions(
         # Steps run inside the run's process. With one subprocess per step (the default), a day's
         # run spent about 70 s of a 2-core machine starting 18 Python processes for seconds of
         # work; a day's COPY already uses every core through its own connections.
         executor=dg.in_process_executor,
-        jobs=[load_daily_sessions, build_analytics, check_tables, sweep_abandoned_loads],
-        schedules=[build_daily_schedule(load_daily_sessions)],
+        jobs=[extract_and_load_day, build_analytics, check_tables, sweep_abandoned_loads],
+        schedules=[build_daily_schedule(extract_and_load_day)],
         sensors=[build_landing_sensor(tables), declarative_automation],
     )

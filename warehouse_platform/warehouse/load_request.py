@@ -62,7 +62,9 @@ class LoadOutcome:
 
 @dataclass(frozen=True)
 class StagedLoad:
-    """What a raw asset hands its IO manager: the staged batch, and what the run allows."""
+    """What a raw asset hands its IO manager: the table to load (its spec, from the asset's
+    definition), the staged batch, and what the run allows."""
 
+    spec: TableSpec
     batch: StagedBatch
     allow_shrink: bool = False
