@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -71,14 +72,19 @@ def test_resources_use_the_same_keys_in_every_environment(monkeypatch):
     assert type(prod["stage"]).__name__ == "S3Stage"
 
 
-def test_dagster_cli_validates_the_code_location(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, env=env,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Validation successful for code location warehouse_platform" in result.stdout + result.stderr
+def _dg(*args: str, cwd=PROJECT_ROOT, home=None) -> subprocess.CompletedProcess:
+    """The `dg` beside this interpreter, as `make validate` and a developer run it."""
+    env = {**os.environ, "DAGSTER_HOME": str(home or cwd), "PYTHONPATH": str(PROJECT_ROOT)}
+    dg_cli = str(Path(sys.executable).parent / "dg")
+    return subprocess.run([dg_cli, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_dg_checks_the_catalog_yaml_and_loads_the_definitions_from_the_repository_root(tmp_path):
+    yaml_check = _dg("check", "yaml", home=tmp_path)
+    assert yaml_check.returncode == 0, yaml_check.stdout + yaml_check.stderr
+    defs_check = _dg("check", "defs", home=tmp_path)
+    assert defs_check.returncode == 0, defs_check.stdout + defs_check.stderr
+    assert "All definitions loaded successfully" in defs_check.stdout + defs_check.stderr
 
 
 def test_daily_assets_backfill_one_day_per_run_and_runs_execute_in_process():
