@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from warehouse_platform import environment
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
 from warehouse_platform.definitions import build_definitions
 from warehouse_platform.environment import PROJECT_ROOT
@@ -100,7 +101,8 @@ def test_a_valid_entry_loads_through_dagsters_loader(tmp_path, monkeypatch):
     landed = _entry().replace("      source: {table: app.things}\n", "      rows_from: landing\n")
     write_catalog_project(tmp_path, landed)
     monkeypatch.syspath_prepend(str(tmp_path))
-    graph = dg.load_from_defs_folder(path_within_project=tmp_path).resolve_asset_graph()
+    loaded = dg.load_from_defs_folder(path_within_project=tmp_path)
+    graph = dg.Definitions.merge(loaded, dg.Definitions(resources=environment.build_resources())).resolve_asset_graph()
     assert {dg.AssetKey(["stage", "raw_data", "things"]), dg.AssetKey(["raw_data", "things"])} <= graph.get_all_asset_keys()
 
 
