@@ -90,6 +90,9 @@ def _dbt_project_with_new_model(folder: Path) -> Path:
 
 @pytest.fixture
 def platform_with_two_new_tables(platform_env, tmp_path):
+    # The extract SELECT generated from the declared columns comes with feat/incremental (issue
+    # 10 item 3); until it is merged, a table outside the old hand-written queries cannot be read.
+    pytest.importorskip("warehouse_platform.lib.extract_sql")
     seed(platform_env["source"], date.fromisoformat(DAY), 1, GeneratorConfig(scale=0.1))
     conn = platform_env["source"].connect()
     with conn, conn.cursor() as cur:
@@ -111,9 +114,6 @@ def _rows(endpoint, sql: str) -> list[tuple]:
 
 
 def test_two_tables_added_only_through_yaml_load_end_to_end(platform_with_two_new_tables):
-    # The extract SELECT generated from the declared columns comes with feat/incremental (issue
-    # 10 item 3); until it is merged, a table outside the old hand-written queries cannot be read.
-    pytest.importorskip("warehouse_platform.lib.extract_sql")
     env, defs = platform_with_two_new_tables
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey(["raw_data", "plan_price"])).parent_keys == {dg.AssetKey(["stage", "raw_data", "plan_price"])}
