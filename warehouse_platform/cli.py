@@ -167,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     backfill = sub.add_parser("backfill", help="load a range of days (one exactly-once run per day)")
     backfill.add_argument("--from", dest="first_day", type=date.fromisoformat, required=True)
     backfill.add_argument("--to", dest="last_day", type=date.fromisoformat, required=True)
-    dev = sub.add_parser("dev", help="start the Dagster UI (and daemon) on the platform's instance")
-    dev.add_argument("dg_args", nargs=argparse.REMAINDER, help="passed to `dg dev`")
+    sub.add_parser("dev", help="start the Dagster UI (and daemon) on the platform's instance; other arguments go to `dg dev`")
     sub.add_parser("dagster-home", help="print the Dagster instance folder every entry point uses (and prepare it)")
     sub.add_parser("stop", help="stop the embedded Postgres server")
-    args = parser.parse_args(argv)
+    # `dev` passes what it does not know (--port 3001) to `dg dev`; every other command is strict.
+    args, dg_args = parser.parse_known_args(argv)
+    if dg_args and args.command != "dev":
+        parser.error(f"unrecognized arguments: {' '.join(dg_args)}")
 
     if args.command == "demo":
         report_path = args.report or environment.state_dir() / "demo_report.json"
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         # Replaces this process: Ctrl-C and signals go straight to dg dev. Run from the project
         # root, where dg finds the project (pyproject.toml [tool.dg]).
         os.chdir(environment.PROJECT_ROOT)
-        os.execvp("dg", ["dg", "dev", *(args.dg_args or ["--host", "127.0.0.1", "--port", "3000"])])
+        os.execvp("dg", ["dg", "dev", *(dg_args or ["--host", "127.0.0.1", "--port", "3000"])])
     if args.command == "dagster-home":
         print(_prepare_dagster_home())
         return 0
