@@ -37,8 +37,10 @@ $(VENV)/.installed-bench: $(INSTALLED)
 bench: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --rows $(ROWS)
 
+# The table catalog against its schema (pointing at the YAML line), then the whole code location.
 validate: $(INSTALLED)
-	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dagster definitions validate
+	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dg check yaml
+	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dg check defs
 
 stop: $(INSTALLED)
 	$(VENV)/bin/warehouse-platform stop

@@ -3,7 +3,7 @@
 `demo` runs the whole graph on the embedded default and prints (and writes as JSON) what it
 loaded and what the checks found. Its runs, and the backfill's, are runs of the code location's
 jobs in the project's Dagster instance (instance/runs.py), so `make dev` lists them under their
-jobs afterwards. `dev` starts the UI on that same instance.
+jobs afterwards. `dev` starts the UI (`dg dev`) on that same instance.
 """
 
 from __future__ import annotations
@@ -61,11 +61,11 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
     import dagster as dg
 
     from warehouse_platform import environment
+    from warehouse_platform.catalog import load_catalog
+    from warehouse_platform.definitions import build_definitions
     from warehouse_platform.instance.runs import run_code_location_job
-    from warehouse_platform.runtime import current_definitions
-    from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
-    defs = current_definitions()
+    defs = build_definitions()
 
     seeded = seed(first_day, days, scale, skewed=skewed)
     print(f"source: {seeded['sessions']} sessions, {seeded['transactions']} transactions over {days} days")
@@ -77,7 +77,7 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
         results = []
         for offset in range(days):
             day = (first_day + timedelta(days=offset)).isoformat()
-            result = run_code_location_job(defs, "load_daily_sessions", instance, partition_key=day, run_config=quiet)
+            result = run_code_location_job(defs, "extract_and_load_day", instance, partition_key=day, run_config=quiet)
             results.append(result)
             print(f"{day}: " + ", ".join(_load_summary(result)))
         results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
@@ -91,9 +91,11 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
                 checks[name] = status
 
     warehouse = environment.build_warehouse().process_config_and_initialize()
-    tables = [spec.qualified_name for spec in RAW_TABLES] + [
-        f"analytics.{m}" for m in ("session_summary", "channel_summary", "mau", "user_channel_attribution")
-    ]
+    # Every table the code location writes to the warehouse: the catalog's raw tables, then the
+    # dbt models.
+    graph = defs.resolve_asset_graph()
+    models = sorted(key.path[-1] for key in graph.materializable_asset_keys if graph.get(key).group_name == "analytics")
+    tables = [spec.qualified_name for spec in load_catalog()] + [f"analytics.{m}" for m in models]
     counts = {}
     for table in tables:
         schema, name = table.split(".")
@@ -111,10 +113,10 @@ def run_backfill(first_day: date, last_day: date) -> int:
     _prepare_dagster_home()
     import dagster as dg
 
+    from warehouse_platform.definitions import build_definitions
     from warehouse_platform.instance.runs import run_code_location_job
-    from warehouse_platform.runtime import current_definitions
 
-    defs = current_definitions()
+    defs = build_definitions()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     failures = 0
     day = first_day
@@ -122,7 +124,7 @@ def run_backfill(first_day: date, last_day: date) -> int:
     with dg.DagsterInstance.get() as instance:
         while day <= last_day:
             result = run_code_location_job(
-                defs, "load_daily_sessions", instance, partition_key=day.isoformat(), run_config=quiet,
+                defs, "extract_and_load_day", instance, partition_key=day.isoformat(), run_config=quiet,
                 tags={"dagster/backfill": f"cli-{first_day}-{last_day}"},
             )
             if result.success:
@@ -165,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     backfill = sub.add_parser("backfill", help="load a range of days (one exactly-once run per day)")
     backfill.add_argument("--from", dest="first_day", type=date.fromisoformat, required=True)
     backfill.add_argument("--to", dest="last_day", type=date.fromisoformat, required=True)
-    dev = sub.add_parser("dev", help="start the Dagster UI (and daemon) on the platform's instance")
-    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed to `dagster dev`")
+    sub.add_parser("dev", help="start the Dagster UI (and daemon) on the platform's instance; other arguments go to `dg dev`")
     sub.add_parser("dagster-home", help="print the Dagster instance folder every entry point uses (and prepare it)")
     sub.add_parser("stop", help="stop the embedded Postgres server")
-    args = parser.parse_args(argv)
+    # `dev` passes what it does not know (--port 3001) to `dg dev`; every other command is strict.
+    args, dg_args = parser.parse_known_args(argv)
+    if dg_args and args.command != "dev":
+        parser.error(f"unrecognized arguments: {' '.join(dg_args)}")
 
     if args.command == "demo":
         report_path = args.report or environment.state_dir() / "demo_report.json"
@@ -183,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if run_backfill(args.first_day, args.last_day) else 0
     if args.command == "dev":
         _prepare_dagster_home()
-        # Replaces this process: Ctrl-C and signals go straight to dagster dev.
-        os.execvp("dagster", ["dagster", "dev", *(args.dagster_args or ["-h", "127.0.0.1", "-p", "3000"])])
+        # Replaces this process: Ctrl-C and signals go straight to dg dev. Run from the project
+        # root, where dg finds the project (pyproject.toml [tool.dg]).
+        os.chdir(environment.PROJECT_ROOT)
+        os.execvp("dg", ["dg", "dev", *(dg_args or ["--host", "127.0.0.1", "--port", "3000"])])
     if args.command == "dagster-home":
         print(_prepare_dagster_home())
         return 0

@@ -1,33 +1,33 @@
-"""The code location: every domain's definitions for the declared raw tables, bound to this
-environment's resources."""
+"""The code location: the defs folder (the table catalog, analytics) bound to this environment's
+resources. Nothing here runs at import: `dg dev`, `dg check defs`, the CLI and tests build the
+definitions by calling build_definitions, against the environment as it is then."""
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 
 from warehouse_platform import environment
-from warehouse_platform.automation import definitions as automation
-from warehouse_platform.export import assets as export_assets
-from warehouse_platform.extract import assets as extract_assets
+from warehouse_platform.components.raw_table_catalog import build_table_definitions
+from warehouse_platform.defs.analytics.defs import analytics_definitions
 from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.quality import checks as quality_checks
-from warehouse_platform.transform import assets as transform_assets
-from warehouse_platform.warehouse import assets as warehouse_assets
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
 
-def build_definitions(tables: Sequence[TableSpec] = RAW_TABLES) -> dg.Definitions:
-    """Everything per table comes from `tables`; resources are bound to the environment as it is
-    when this is called."""
-    return dg.Definitions.merge(
-        extract_assets.build_defs(tables),
-        warehouse_assets.build_defs(tables),
-        transform_assets.defs,
-        export_assets.defs,
-        quality_checks.build_defs(tables),
-        automation.build_defs(tables),
-        dg.Definitions(resources=environment.build_resources()),
-    )
+def build_definitions(tables: Sequence[TableSpec] | None = None, *, dbt_project_dir: Path | None = None) -> dg.Definitions:
+    """The defs folder as the code location serves it; or, for tests, the same per-table and
+    analytics definitions built from other tables (a catalog of their own, see
+    catalog.load_catalog) and another dbt project."""
+    if tables is None and dbt_project_dir is None:
+        loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    else:
+        from warehouse_platform.catalog import load_catalog
+
+        loaded = dg.Definitions.merge(
+            build_table_definitions(load_catalog() if tables is None else tables), analytics_definitions(dbt_project_dir)
+        )
+    return dg.Definitions.merge(loaded, dg.Definitions(resources=environment.build_resources(dbt_project_dir)))
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

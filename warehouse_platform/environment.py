@@ -135,8 +135,9 @@ def build_source_database() -> SourceDatabase:
     return SourceDatabase(dsn=dsn, embedded_data_dir=None if dsn else str(embedded_postgres_dir()))
 
 
-def build_resources() -> dict[str, object]:
-    """The same keys in every environment; only the implementations differ."""
+def build_resources(dbt_project_dir: Path | None = None) -> dict[str, object]:
+    """The same keys in every environment; only the implementations differ. `dbt_project_dir`:
+    another dbt project than dbt_project/ (a test's copy)."""
     from warehouse_platform.transform.resources import build_dbt_resource
 
     stage = build_stage()
@@ -147,5 +148,5 @@ def build_resources() -> dict[str, object]:
         "warehouse": warehouse,
         "stage_io_manager": StageIOManager(stage=stage, slice_count=slice_count()),
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse, stage=stage),
-        "dbt": build_dbt_resource(warehouse),
+        "dbt": build_dbt_resource(warehouse, dbt_project_dir),
     }

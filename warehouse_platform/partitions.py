@@ -1,6 +1,8 @@
 """Partitions shared by the extract, stage and raw layers: one per day of sessions, in the
 platform's business time zone (PLATFORM_TIMEZONE, default UTC)."""
 
+from functools import cache
+
 import dagster as dg
 
 from warehouse_platform import environment
@@ -8,7 +10,17 @@ from warehouse_platform import environment
 # The application's history in this platform starts here; earlier days are not extracted.
 PARTITIONS_START_DATE = "2026-10-01"
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START_DATE, timezone=environment.timezone())
+
+def daily_partitions() -> dg.DailyPartitionsDefinition:
+    """The days, in the time zone the environment names when definitions are built (never at
+    import: a process that sets PLATFORM_TIMEZONE later still gets its own days)."""
+    return _daily_partitions_in(environment.timezone())
+
+
+@cache  # one definition per time zone: every asset of a code location shares the same object
+def _daily_partitions_in(timezone: str) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=PARTITIONS_START_DATE, timezone=timezone)
+
 
 # Backfills run one day per run, deliberately not as a single run: a day is the unit of the
 # exactly-once load and of the per-day checks, and in Dagster 1.13 a single run over a range

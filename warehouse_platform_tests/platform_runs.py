@@ -2,19 +2,20 @@
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
+from warehouse_platform.definitions import build_definitions
 from warehouse_platform.extract.source_seed import seed_source_database
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.runtime import current_definitions
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES
 
 
-def platform_definitions(tables: Sequence[TableSpec] = RAW_TABLES) -> dg.Definitions:
-    """The code location (for these tables) bound to the environment the test set up."""
-    return current_definitions(tables)
+def platform_definitions(tables: Sequence[TableSpec] | None = None, dbt_project_dir: Path | None = None) -> dg.Definitions:
+    """The code location (the defs folder, or these tables and dbt project) bound to the
+    environment the test set up."""
+    return build_definitions(tables, dbt_project_dir=dbt_project_dir)
 
 
 def seed(source_endpoint, first_day: date, days: int, config: GeneratorConfig) -> None:

@@ -13,14 +13,16 @@ DAY = "2026-11-05"
 
 
 def test_daily_schedule_requests_yesterday():
-    from warehouse_platform.definitions import defs
+    from warehouse_platform.definitions import build_definitions
 
-    schedule = defs.resolve_schedule_def("daily_session_load")
+    defs = build_definitions()
+
+    schedule = defs.resolve_schedule_def("daily_extract_and_load")
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc))
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-24"
     assert schedule.execution_timezone == "UTC" and schedule.cron_schedule == "0 2 * * *"
-    assert schedule.job_name == "load_daily_sessions"
+    assert schedule.job_name == "extract_and_load_day"
 
 
 def test_analytics_are_requested_after_a_raw_load_whose_checks_passed(platform_env):
@@ -30,7 +32,7 @@ def test_analytics_are_requested_after_a_raw_load_whose_checks_passed(platform_e
         channel = [dg.AssetKey(["stage", "raw_data", "channel"]), dg.AssetKey(["raw_data", "channel"])]
         defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, asset_selection=channel)
         before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-        run_job(defs, "load_daily_sessions", instance, DAY)
+        run_job(defs, "extract_and_load_day", instance, DAY)
         after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
         assert after.get_num_requested(dg.AssetKey(["analytics", "session_summary"])) == 1
         assert after.get_num_requested(dg.AssetKey(["raw_data", "session_timestamp"])) == 0
@@ -44,13 +46,15 @@ def test_analytics_wait_while_a_blocking_check_upstream_has_not_passed(platform_
     defs = platform_definitions()
     with dg.instance_for_test() as instance:
         before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-        run_job(defs, "load_daily_sessions", instance, DAY)
+        run_job(defs, "extract_and_load_day", instance, DAY)
         after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
         assert after.get_num_requested(dg.AssetKey(["analytics", "session_summary"])) == 0
 
 
 def test_automation_sensor_is_named_and_running_by_default():
-    from warehouse_platform.definitions import defs
+    from warehouse_platform.definitions import build_definitions
+
+    defs = build_definitions()
 
     sensor = defs.get_sensor_def("declarative_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
@@ -82,10 +86,10 @@ def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):
     with dg.instance_for_test() as instance:
         channel = [dg.AssetKey(["stage", "raw_data", "channel"]), dg.AssetKey(["raw_data", "channel"])]
         defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, asset_selection=channel)
-        first = run_job(defs, "load_daily_sessions", instance, DAY)
+        first = run_job(defs, "extract_and_load_day", instance, DAY)
         ticks = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         # An already-loaded day, run again: a new materialization with the same data version.
-        rerun = run_job(defs, "load_daily_sessions", instance, DAY)
+        rerun = run_job(defs, "extract_and_load_day", instance, DAY)
         key = dg.AssetKey(["raw_data", "session_timestamp"])
         versions = [
             [e for e in r.get_asset_materialization_events() if e.asset_key == key][0].event_specific_data.materialization.tags["dagster/data_version"]
@@ -96,7 +100,7 @@ def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):
         assert ticks.get_num_requested(summary) == 0
         # The source changed for that day: new files, a new data version, a rebuild.
         seed_source_database(platform_env["source"], [date(2026, 11, 5)], GeneratorConfig(scale=0.2))
-        changed = run_job(defs, "load_daily_sessions", instance, DAY)
+        changed = run_job(defs, "extract_and_load_day", instance, DAY)
         new_version = [e for e in changed.get_asset_materialization_events() if e.asset_key == key][0]
         assert new_version.event_specific_data.materialization.tags["dagster/data_version"] != versions[0]
         ticks = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=ticks.cursor)

@@ -3,10 +3,11 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
-from warehouse_platform.definitions import defs
+from warehouse_platform.definitions import build_definitions
 from warehouse_platform.environment import PROJECT_ROOT
 
 RAW = ["user_session_channel", "session_timestamp", "session_transaction", "channel"]
@@ -14,7 +15,7 @@ MODELS = ["session_summary", "channel_summary", "mau", "user_channel_attribution
 
 
 def _graph():
-    return defs.resolve_asset_graph()
+    return build_definitions().resolve_asset_graph()
 
 
 def test_asset_keys_follow_storage_paths():
@@ -71,14 +72,19 @@ def test_resources_use_the_same_keys_in_every_environment(monkeypatch):
     assert type(prod["stage"]).__name__ == "S3Stage"
 
 
-def test_dagster_cli_validates_the_code_location(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, env=env,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Validation successful for code location warehouse_platform" in result.stdout + result.stderr
+def _dg(*args: str, cwd=PROJECT_ROOT, home=None) -> subprocess.CompletedProcess:
+    """The `dg` beside this interpreter, as `make validate` and a developer run it."""
+    env = {**os.environ, "DAGSTER_HOME": str(home or cwd), "PYTHONPATH": str(PROJECT_ROOT)}
+    dg_cli = str(Path(sys.executable).parent / "dg")
+    return subprocess.run([dg_cli, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_dg_checks_the_catalog_yaml_and_loads_the_definitions_from_the_repository_root(tmp_path):
+    yaml_check = _dg("check", "yaml", home=tmp_path)
+    assert yaml_check.returncode == 0, yaml_check.stdout + yaml_check.stderr
+    defs_check = _dg("check", "defs", home=tmp_path)
+    assert defs_check.returncode == 0, defs_check.stdout + defs_check.stderr
+    assert "All definitions loaded successfully" in defs_check.stdout + defs_check.stderr
 
 
 def test_daily_assets_backfill_one_day_per_run_and_runs_execute_in_process():
@@ -86,4 +92,4 @@ def test_daily_assets_backfill_one_day_per_run_and_runs_execute_in_process():
     for key in (["stage", "raw_data", "session_timestamp"], ["raw_data", "session_timestamp"]):
         policy = graph.get(dg.AssetKey(key)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run == 1
-    assert defs.resolve_job_def("load_daily_sessions").executor_def.name == "in_process"
+    assert build_definitions().resolve_job_def("extract_and_load_day").executor_def.name == "in_process"

@@ -43,7 +43,7 @@ def _load_everything(env):
     seed(env["source"], DAYS[0], len(DAYS), CONFIG)
     defs = platform_definitions()
     with dg.instance_for_test() as instance:
-        daily = {day: run_job(defs, "load_daily_sessions", instance, day.isoformat()) for day in DAYS}
+        daily = {day: run_job(defs, "extract_and_load_day", instance, day.isoformat()) for day in DAYS}
         analytics = run_job(defs, "build_analytics", instance)
         yield {"defs": defs, "instance": instance, "daily": daily, "analytics": analytics, **env}
 
@@ -150,7 +150,7 @@ def test_rerunning_a_day_changes_nothing_and_a_changed_day_replaces_its_rows(fre
     wh, defs, instance = loaded_platform["warehouse"], loaded_platform["defs"], loaded_platform["instance"]
     snapshot = "SELECT * FROM raw_data.session_timestamp ORDER BY sessionid"
     before = _query(wh, snapshot)
-    rerun = run_job(defs, "load_daily_sessions", instance, DAYS[0].isoformat())
+    rerun = run_job(defs, "extract_and_load_day", instance, DAYS[0].isoformat())
     assert materialization_metadata(rerun, ["raw_data", "session_timestamp"])["already_loaded"] is True
     pd.testing.assert_frame_equal(before, _query(wh, snapshot))
 
@@ -158,7 +158,7 @@ def test_rerunning_a_day_changes_nothing_and_a_changed_day_replaces_its_rows(fre
     # and the partition is replaced, not appended to.
     bigger = GeneratorConfig(scale=0.15)
     seed(loaded_platform["source"], DAYS[0], 1, bigger)
-    run_job(defs, "load_daily_sessions", instance, DAYS[0].isoformat())
+    run_job(defs, "extract_and_load_day", instance, DAYS[0].isoformat())
     counts = _query(wh, "SELECT _partition_date AS day, count(*) AS n FROM raw_data.session_timestamp GROUP BY 1")
     assert dict(zip(counts.day, counts.n)) == {
         DAYS[0]: len(generate_day(DAYS[0], bigger).sessionid),

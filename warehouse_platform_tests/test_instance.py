@@ -18,7 +18,7 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import PythonFileTarget, WorkspaceFileTarget
+from dagster._core.workspace.load_target import PyProjectFileTarget, PythonFileTarget
 from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_iteration
 
 from warehouse_platform import environment
@@ -144,13 +144,13 @@ def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monke
         [run] = instance.get_runs()
         assert run.status == DagsterRunStatus.SUCCESS and run.tags["dagster/partition"] == "2026-11-05"
         origin = run.remote_job_origin
-        assert (origin.location_name, origin.job_name) == ("warehouse_platform", "load_daily_sessions")
+        assert (origin.location_name, origin.job_name) == ("warehouse_platform", "extract_and_load_day")
         # What the job's Runs tab asks for (dagster-graphql GraphenePipeline.resolve_runs), with the
-        # repository label of the job as the real code location (loaded from workspace.yaml) serves it.
-        target = WorkspaceFileTarget(paths=[str(PROJECT_ROOT / "workspace.yaml")])
+        # repository label of the job as the real code location (the dg project `dg dev` serves) serves it.
+        target = PyProjectFileTarget(path=str(PROJECT_ROOT / "pyproject.toml"))
         with WorkspaceProcessContext(instance, target) as workspace_process:
             location = workspace_process.create_request_context().get_code_location("warehouse_platform")
-            job = location.get_repository("__repository__").get_full_job("load_daily_sessions")
+            job = location.get_repository("__repository__").get_full_job("extract_and_load_day")
             label = job.get_remote_origin().repository_origin.get_label()
-        listed = instance.get_runs(RunsFilter(job_name="load_daily_sessions", tags={REPOSITORY_LABEL_TAG: label}))
+        listed = instance.get_runs(RunsFilter(job_name="extract_and_load_day", tags={REPOSITORY_LABEL_TAG: label}))
         assert [r.run_id for r in listed] == [run.run_id]

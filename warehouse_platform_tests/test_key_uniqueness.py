@@ -2,12 +2,14 @@
 candidates in SQL), so a key that repeats must always be a candidate."""
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import table
 from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP
+
+SESSION_TIMESTAMP = table("session_timestamp")
 
 K = [f"{i:032x}" for i in range(10)]
 

@@ -15,11 +15,14 @@ import dagster as dg
 import pytest
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.lib.landing import LandedFile, run_key
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.lib.table_spec import RowsFrom
-from warehouse_platform.warehouse.raw_tables import RAW_TABLES, SESSION_TIMESTAMP
 from warehouse_platform_tests.platform_runs import platform_definitions, seed
+
+RAW_TABLES = load_catalog()
+SESSION_TIMESTAMP = table("session_timestamp")
 
 DAY = "2026-11-05"
 LANDED = replace(SESSION_TIMESTAMP, rows_from=RowsFrom.LANDING)
@@ -180,7 +183,7 @@ def test_the_schedule_never_extracts_over_a_landed_day(landing, platform_env):
     _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
     _run(defs, instance, _requests(_tick(defs, instance))[0])
     # The daily job leaves the landed table out, so the schedule and backfills cannot touch it.
-    daily = defs.resolve_job_def("load_daily_sessions")
+    daily = defs.resolve_job_def("extract_and_load_day")
     assert dg.AssetKey(["stage", "raw_data", "session_timestamp"]) not in daily.asset_layer.selected_asset_keys
     assert dg.AssetKey(["raw_data", "user_session_channel"]) in daily.asset_layer.selected_asset_keys
     # Materializing the landed table's stage by hand (no landed files given) is refused, not an empty extract.

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import table
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
 from warehouse_platform.lib.table_spec import LoadMode
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import SESSION_TRANSACTION
+
+SESSION_TRANSACTION = table("session_transaction")
 
 GOOD = [["a" * 32, "false", "100"], ["b" * 32, "true", "200"]]
 
@@ -109,7 +111,8 @@ def test_duplicates_inside_one_batch_load_once(loader):
 
 
 def test_oversize_varchar_is_caught_before_copy_with_column_file_line_and_value(loader):
-    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
+    from warehouse_platform.catalog import table
+    USER_SESSION_CHANNEL = table("user_session_channel")
     from warehouse_platform_tests.staged_batches import platform_batch
 
     warehouse, stage = loader
@@ -126,7 +129,8 @@ def test_oversize_varchar_is_caught_before_copy_with_column_file_line_and_value(
 
 
 def test_oversize_varchar_in_a_file_without_widths_is_measured_in_bytes_after_copy(loader):
-    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
+    from warehouse_platform.catalog import table
+    USER_SESSION_CHANNEL = table("user_session_channel")
     from warehouse_platform_tests.staged_batches import hand_written_batch
 
     warehouse, stage = loader

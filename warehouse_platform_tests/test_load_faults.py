@@ -21,14 +21,16 @@ import dagster as dg
 import pytest
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import table
 from warehouse_platform.lib.table_spec import LoadMode
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import ConnectionLost
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP
 from warehouse_platform.warehouse.resources import PostgresWarehouse
 from warehouse_platform_tests.platform_runs import platform_definitions
 from warehouse_platform_tests.staged_batches import platform_batch
+
+SESSION_TIMESTAMP = table("session_timestamp")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOAD_TABLES = (
@@ -130,7 +132,8 @@ def _kill_a_load_mid_copy(warehouse, stage, tmp_path, day: str, rows: int) -> tu
         "from warehouse_platform.lib.staged_files import StagedBatch\n"
         "from warehouse_platform.stage.storage import LocalFolderStage\n"
         "from warehouse_platform.warehouse.loader import load_staged_batch\n"
-        "from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP\n"
+        "from warehouse_platform.catalog import table\n"
+        "SESSION_TIMESTAMP = table('session_timestamp')\n"
         "batch = StagedBatch.from_manifest_json(open(sys.argv[2]).read(), sys.argv[3])\n"
         "from warehouse_platform.warehouse.resources import PostgresWarehouse\n"
         "warehouse = PostgresWarehouse(dsn=sys.argv[4], max_parallel_copies=2)\n"

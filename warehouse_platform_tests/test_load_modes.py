@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.lib.table_spec import Column, LoadMode, TableSpec
@@ -17,13 +18,11 @@ from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import (
-    RAW_TABLES,
-    SESSION_TIMESTAMP,
-    USER_SESSION_CHANNEL,
-)
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 from warehouse_platform_tests.staged_batches import hand_written_batch, platform_batch
+
+SESSION_TIMESTAMP = table("session_timestamp")
+USER_SESSION_CHANNEL = table("user_session_channel")
 
 K = [c * 32 for c in "abcdefgh"]  # session ids
 
@@ -226,7 +225,7 @@ def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_ru
         return {t: warehouse.query(f"SELECT count(*) FROM raw_data.{t}")[0][0] for t in tables}
 
     with dg.instance_for_test() as instance:
-        run_job(defs, "load_daily_sessions", instance, day)
+        run_job(defs, "extract_and_load_day", instance, day)
         loaded = counts()
         # The source loses the day (deleted, a broken query, a replica behind).
         conn = platform_env["source"].connect()
@@ -234,7 +233,7 @@ def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_ru
             cur.execute("DELETE FROM app.transactions")
             cur.execute("DELETE FROM app.sessions")
         conn.close()
-        job = defs.resolve_job_def("load_daily_sessions")
+        job = defs.resolve_job_def("extract_and_load_day")
         refused = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
         assert not refused.success and counts() == loaded and min(loaded.values()) > 0
         [failure] = [e for e in refused.all_events if e.is_step_failure and "session_timestamp" in e.step_key]
@@ -336,9 +335,9 @@ def test_truncate_columns_applies_in_a_dagster_run(platform_env):
         cur.execute("INSERT INTO app.channels (channelname) VALUES (%s)", (long_name,))
         cur.execute("UPDATE app.sessions SET channel = %s WHERE sessionid = (SELECT min(sessionid) FROM app.sessions)", (long_name,))
     conn.close()
-    tables = [replace(s, truncate_columns=True) if s.name == USER_SESSION_CHANNEL.name else s for s in RAW_TABLES]
+    tables = [replace(s, truncate_columns=True) if s.name == USER_SESSION_CHANNEL.name else s for s in load_catalog()]
     with dg.instance_for_test() as instance:
-        result = run_job(platform_definitions(tables), "load_daily_sessions", instance, "2026-11-01")
+        result = run_job(platform_definitions(tables), "extract_and_load_day", instance, "2026-11-01")
     [check] = [c for c in result.get_asset_check_evaluations()
                if c.check_name == "redshift_type_limits" and c.asset_key.path[-1] == USER_SESSION_CHANNEL.name]
     assert check.passed and "cuts these to their column" in check.description

@@ -8,16 +8,17 @@ import dagster as dg
 import pytest
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import table
 from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
+from warehouse_platform.lib.staged_files import table_folder
 from warehouse_platform.quality import check_names, evaluations
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
-from warehouse_platform.warehouse.raw_tables import (
-    CHANNEL,
-    SESSION_TIMESTAMP,
-    USER_SESSION_CHANNEL,
-)
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+
+CHANNEL = table("channel")
+SESSION_TIMESTAMP = table("session_timestamp")
+USER_SESSION_CHANNEL = table("user_session_channel")
 
 DAY = date(2026, 11, 2)
 
@@ -30,8 +31,8 @@ def _load_day(env, config: GeneratorConfig):
     seed(env["source"], DAY, 1, config)
     defs = platform_definitions()
     with dg.instance_for_test() as instance:
-        result = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
-        rerun_checks = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+        result = run_job(defs, "extract_and_load_day", instance, DAY.isoformat())
+        rerun_checks = run_job(defs, "extract_and_load_day", instance, DAY.isoformat())
     warehouse = environment.build_warehouse().process_config_and_initialize()
     stage = LocalFolderStage(root=str(env["stage_root"]))
     return result, rerun_checks, warehouse, stage
@@ -45,13 +46,13 @@ def clean_day(module_platform_env):
 def test_every_check_passes_on_clean_data_and_runs_with_the_load(clean_day):
     result, _, _, _ = clean_day
     found = _evaluations(result)
-    for table in ("user_session_channel", "session_timestamp", "session_transaction"):
+    for name_of_table in ("user_session_channel", "session_timestamp", "session_transaction"):
         for name in (
             check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.DISTRIBUTION_SKEW,
             check_names.ROW_VOLUME,
         ):
-            assert found[(f"raw_data/{table}", name)].passed, (table, name)
-        assert found[(f"stage/raw_data/{table}", check_names.REDSHIFT_TYPE_LIMITS)].passed
+            assert found[(f"raw_data/{name_of_table}", name)].passed, (name_of_table, name)
+        assert found[(f"stage/raw_data/{name_of_table}", check_names.REDSHIFT_TYPE_LIMITS)].passed
 
 
 def test_rerunning_a_loaded_day_repeats_its_checks_without_changing_data(clean_day):
@@ -110,7 +111,9 @@ def test_duplicate_keys_fail_blocking_with_count_and_sample(clean_day):
                 "WHERE a.sessionid = b.sessionid AND a.ctid > b.ctid"
             )
             conn.commit()
-    from warehouse_platform.definitions import defs
+    from warehouse_platform.definitions import build_definitions
+
+    defs = build_definitions()
 
     spec = next(s for s in defs.resolve_asset_graph().asset_check_keys if s.name == check_names.DUPLICATE_PRIMARY_KEYS)
     assert defs.resolve_asset_graph().get_check_spec(spec).blocking
@@ -118,7 +121,7 @@ def test_duplicate_keys_fail_blocking_with_count_and_sample(clean_day):
 
 def test_a_lost_file_fails_reconciliation_naming_the_file(clean_day):
     _, _, warehouse, stage = clean_day
-    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    staged = read_staged_batch(stage, table_folder(SESSION_TIMESTAMP), DAY.isoformat())
     lost = staged.parts[-1]
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute("UPDATE raw_data._load_ledger SET active = false WHERE checksum = %s", (lost.checksum,))
@@ -137,7 +140,7 @@ def test_a_lost_file_fails_reconciliation_naming_the_file(clean_day):
 
 def test_rows_missing_from_the_table_fail_reconciliation(clean_day):
     _, _, warehouse, stage = clean_day
-    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    staged = read_staged_batch(stage, table_folder(SESSION_TIMESTAMP), DAY.isoformat())
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute("CREATE TEMP TABLE kept AS SELECT * FROM raw_data.session_timestamp WHERE sessionid LIKE 'a%'")
         cur.execute("DELETE FROM raw_data.session_timestamp WHERE sessionid LIKE 'a%'")
@@ -203,7 +206,7 @@ def test_skewed_data_fires_the_skew_warning_with_a_suggestion(platform_env):
 
 def test_ledger_rows_that_differ_from_the_manifest_fail_reconciliation(clean_day):
     _, _, warehouse, stage = clean_day
-    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    staged = read_staged_batch(stage, table_folder(SESSION_TIMESTAMP), DAY.isoformat())
     part = staged.parts[0]
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute("UPDATE raw_data._load_ledger SET row_count = row_count + 1 WHERE checksum = %s AND active", (part.checksum,))
@@ -222,7 +225,7 @@ def test_ledger_rows_that_differ_from_the_manifest_fail_reconciliation(clean_day
 
 def test_a_loaded_file_missing_from_the_manifest_fails_reconciliation(clean_day):
     _, _, warehouse, stage = clean_day
-    staged = read_staged_batch(stage, dg.AssetKey(["stage", "raw_data", "session_timestamp"]), DAY.isoformat())
+    staged = read_staged_batch(stage, table_folder(SESSION_TIMESTAMP), DAY.isoformat())
     stray = staged.parts[0].url.replace("part-", "stray-part-")
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute(
@@ -252,7 +255,7 @@ def two_days(postgres_server, tmp_path_factory):
         defs = platform_definitions()
         with dg.instance_for_test() as instance:
             for day in (DAY.isoformat(), "2026-11-03"):
-                run_job(defs, "load_daily_sessions", instance, day)
+                run_job(defs, "extract_and_load_day", instance, day)
             yield env, defs, instance, environment.build_warehouse().process_config_and_initialize()
 
 
@@ -291,7 +294,7 @@ def test_per_day_checks_run_without_a_day_check_every_day_and_say_so(two_days):
     execute_all = dg.define_asset_job("execute_all", selection=dg.AssetSelection.checks_for_assets(raw, staged))
     defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[execute_all]))
     # The second day loses a file from the ledger: only that day fails reconciliation.
-    lost = read_staged_batch(LocalFolderStage(root=str(env["stage_root"])), staged, days[1]).parts[0]
+    lost = read_staged_batch(LocalFolderStage(root=str(env["stage_root"])), table_folder(SESSION_TIMESTAMP), days[1]).parts[0]
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute("UPDATE raw_data._load_ledger SET active = false WHERE file_url = %s", (lost.url,))
         conn.commit()

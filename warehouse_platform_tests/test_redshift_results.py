@@ -4,10 +4,12 @@ everything that reads them is the platform's code."""
 
 from decimal import Decimal
 
+from warehouse_platform.catalog import table
 from warehouse_platform.lib import quality_sql
 from warehouse_platform.quality import evaluations
-from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
 from warehouse_platform.warehouse.resources import RedshiftWarehouse
+
+USER_SESSION_CHANNEL = table("user_session_channel")
 
 # STV_TBL_PERM summed per slice: (slice int, sum(rows) bigint) ordered by slice; the userid DISTKEY
 # piles rows on slice 2.

@@ -26,7 +26,7 @@ def test_a_day_staged_on_s3_and_loaded_into_the_warehouse(platform_env, s3_bucke
     assert type(defs.resources["stage"]).__name__ == "S3Stage"
 
     with dg.instance_for_test() as instance:
-        result = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+        result = run_job(defs, "extract_and_load_day", instance, DAY.isoformat())
 
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     day = f"stage/raw_data/session_timestamp/day={DAY.isoformat()}/"
@@ -59,8 +59,8 @@ def test_a_restaged_day_on_s3_leaves_only_the_newest_batch(platform_env, s3_buck
     seed(platform_env["source"], DAY, 1, CONFIG)
     defs = platform_definitions()
     with dg.instance_for_test() as instance:
-        first = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
-        second = run_job(defs, "load_daily_sessions", instance, DAY.isoformat())
+        first = run_job(defs, "extract_and_load_day", instance, DAY.isoformat())
+        second = run_job(defs, "extract_and_load_day", instance, DAY.isoformat())
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     day = f"stage/raw_data/session_timestamp/day={DAY.isoformat()}/"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix=day)["Contents"]]

@@ -6,6 +6,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from warehouse_platform.catalog import table
 from warehouse_platform.lib import quality_sql
 from warehouse_platform.lib.skew import (
     KeySpread,
@@ -13,7 +14,8 @@ from warehouse_platform.lib.skew import (
     slice_bars,
     suggest_distribution,
 )
-from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
+
+USER_SESSION_CHANNEL = table("user_session_channel")
 
 
 def test_skew_ratio_is_fullest_over_emptiest_slice():

@@ -7,14 +7,14 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.lib import ddl_builder, load_sql_builder
 from warehouse_platform.lib.sql_quoting import quote_ident, quote_literal
 from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, TableSpec
-from warehouse_platform.warehouse.raw_tables import (
-    CHANNEL,
-    RAW_TABLES,
-    SESSION_TIMESTAMP,
-)
+
+RAW_TABLES = load_catalog()
+CHANNEL = table("channel")
+SESSION_TIMESTAMP = table("session_timestamp")
 
 
 def _parse_redshift(sql: str) -> exp.Expression:

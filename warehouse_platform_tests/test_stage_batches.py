@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import table
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
 from warehouse_platform.lib.staged_files import batch_folder, batch_id_for
@@ -18,11 +19,12 @@ from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import SESSION_TIMESTAMP
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 
+SESSION_TIMESTAMP = table("session_timestamp")
+
 DAY = "2026-11-05"
-KEY = dg.AssetKey(["stage", "raw_data", "session_timestamp"])
+KEY = "raw_data/session_timestamp"  # the table's stage folder
 T0 = datetime(2026, 11, 6, 1, 0, tzinfo=timezone.utc)
 
 
@@ -82,8 +84,8 @@ def test_a_restaged_day_leaves_one_batch_in_the_stage(platform_env):
     seed(platform_env["source"], date.fromisoformat(DAY), 1, GeneratorConfig(scale=0.1))
     defs = platform_definitions()
     with dg.instance_for_test() as instance:
-        run_job(defs, "load_daily_sessions", instance, DAY)
-        second = run_job(defs, "load_daily_sessions", instance, DAY)
+        run_job(defs, "extract_and_load_day", instance, DAY)
+        second = run_job(defs, "extract_and_load_day", instance, DAY)
     day = Path(platform_env["stage_root"], f"raw_data/session_timestamp/day={DAY}")
     [folder] = list(day.iterdir())
     assert folder.name.startswith("batch=") and folder.name.endswith(second.run_id)

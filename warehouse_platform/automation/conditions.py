@@ -7,14 +7,22 @@ Not `eager()`: that also waits while any upstream is missing, and a daily table 
 days that were never loaded (the history before it was backfilled), so it would never fire.
 """
 
+from functools import cache
+
 import dagster as dg
 
 from warehouse_platform import environment
 
-# The unpartitioned channel dimension has no daily job; it refreshes itself each morning.
-daily_refresh = dg.AutomationCondition.on_cron("0 2 * * *", cron_timezone=environment.timezone()).with_label(
-    "refresh daily at 02:00"
-)
+
+def daily_refresh() -> dg.AutomationCondition:
+    """The unpartitioned extracted tables (the channel dimension) have no daily job; they refresh
+    themselves each morning, in the time zone the environment names when definitions are built."""
+    return _daily_refresh_in(environment.timezone())
+
+
+@cache
+def _daily_refresh_in(timezone: str) -> dg.AutomationCondition:
+    return dg.AutomationCondition.on_cron("0 2 * * *", cron_timezone=timezone).with_label("refresh daily at 02:00")
 
 # any_deps_updated(), with "updated" narrowed to "its data version changed".
 any_deps_data_changed = dg.AutomationCondition.any_deps_match(

@@ -7,7 +7,7 @@ import dagster as dg
 from warehouse_platform.automation.jobs import build_jobs, sweep_abandoned_loads
 from warehouse_platform.automation.schedules import build_daily_schedule
 from warehouse_platform.automation.sensors import build_landing_sensor
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 
 # Named and on by default (RUNNING): under `make dev` the daemon refreshes the channel dimension
 # daily and rebuilds analytics and exports after raw loads. Stop it under Automation to do both
@@ -21,13 +21,15 @@ declarative_automation = dg.AutomationConditionSensorDefinition(
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
-    load_daily_sessions, build_analytics, check_tables = build_jobs(tables)
+    extract_and_load_day, build_analytics, check_tables = build_jobs(tables)
     return dg.Definitions(
         # Steps run inside the run's process. With one subprocess per step (the default), a day's
         # run spent about 70 s of a 2-core machine starting 18 Python processes for seconds of
         # work; a day's COPY already uses every core through its own connections.
         executor=dg.in_process_executor,
-        jobs=[load_daily_sessions, build_analytics, check_tables, sweep_abandoned_loads],
-        schedules=[build_daily_schedule(load_daily_sessions)],
+        jobs=[extract_and_load_day, build_analytics, check_tables, sweep_abandoned_loads],
+        # A catalog without a daily extracted table has no day to schedule.
+        schedules=[build_daily_schedule(extract_and_load_day)] if any(
+            s.partitioned and s.rows_from == RowsFrom.EXTRACTION for s in tables) else [],
         sensors=[build_landing_sensor(tables), declarative_automation],
     )

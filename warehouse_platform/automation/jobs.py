@@ -1,10 +1,10 @@
 """Jobs: what runs together.
 
-load_daily_sessions  extract + stage + load of the day-partitioned tables fed by extraction, one day per run
-build_analytics      the extracted dimensions (unpartitioned, replaced whole), every dbt model, exports
-check_tables         every check that is not per day (skew, the dimensions, dbt tests), no loading
+extract_and_load_day   extract + stage + load of the day-partitioned tables fed by extraction, one day per run
+build_analytics        the extracted dimensions (unpartitioned, replaced whole), every dbt model, exports
+check_tables           every check that is not per day (skew, the dimensions, dbt tests), no loading
 sweep_abandoned_loads  maintenance: drop load tables left by killed loads (no live load owns them)
-The per-day checks run with load_daily_sessions; re-running a loaded day repeats them only.
+The per-day checks run with extract_and_load_day; re-running a loaded day repeats them only.
 Tables fed by landed files are in none of these: only the landing sensor loads them, so the daily
 schedule and backfills never extract over a landed day.
 """
@@ -30,10 +30,10 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
     daily = [s for s in extracted if s.partitioned]
     reference = [s for s in extracted if not s.partitioned]
 
-    load_daily_sessions = dg.define_asset_job(
-        "load_daily_sessions",
+    extract_and_load_day = dg.define_asset_job(
+        "extract_and_load_day",
         selection=dg.AssetSelection.assets(*_layers(daily)),
-        description="Extract one day of sessions from the application database, stage it, and load raw_data.",
+        description="Extract one day of every daily table fed by extraction from the application database, stage it, and load raw_data.",
     )
     build_analytics = dg.define_asset_job(
         "build_analytics",
@@ -57,7 +57,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
         description="Every check that is not per day, without loading anything: skew of every raw table, "
         "the channel dimension's checks and the dbt tests.",
     )
-    return [load_daily_sessions, build_analytics, check_tables]
+    return [extract_and_load_day, build_analytics, check_tables]
 
 
 class SweepConfig(dg.Config):

@@ -35,19 +35,20 @@ def stage_op_name(spec: TableSpec) -> str:
     return "__".join(stage_asset_key(spec).path)
 
 
-def _day_status(day: str | None) -> str:
+def _day_status(days: dg.DailyPartitionsDefinition, day: str | None) -> str:
     """'ok', 'too early' (before the first partition: never loadable) or 'waiting' (its
     partition does not exist yet)."""
     if day is None:
         return "ok"
-    if day < daily_partitions.get_first_partition_key():
+    if day < days.get_first_partition_key():
         return "too early"
-    last = daily_partitions.get_last_partition_key()
+    last = days.get_last_partition_key()
     return "waiting" if last is None or day > last else "ok"
 
 
 def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
     specs = {spec.name: spec for spec in tables}
+    days = daily_partitions()
 
     @dg.sensor(
         name="landing_files",
@@ -67,10 +68,10 @@ def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
             if isinstance(landed, str):
                 problems.append(landed)
                 continue
-            status = _day_status(landed.day)
+            status = _day_status(days, landed.day)
             if status == "too early":
                 problems.append(f"{obj.key}: day {landed.day} is before the first partition "
-                                f"({daily_partitions.get_first_partition_key()}); it is never loaded")
+                                f"({days.get_first_partition_key()}); it is never loaded")
             elif status == "waiting":
                 waiting.append(obj.key)
             else:

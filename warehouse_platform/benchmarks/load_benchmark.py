@@ -72,10 +72,12 @@ def _write_csv(path: Path, rows) -> None:
 
 def _stage(workdir: Path, name: str, rows) -> None:
     """Stage rows exactly as the platform's StageIOManager does: gzip parts + manifest."""
+    from warehouse_platform.catalog import table
     from warehouse_platform.lib.row_batches import RowBatches
     from warehouse_platform.stage.batch_writer import write_staged_batch
     from warehouse_platform.stage.storage import LocalFolderStage
-    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL as spec
+
+    spec = table("user_session_channel")
 
     batches = (rows[i : i + 50_000] for i in range(0, len(rows), 50_000))
     write_staged_batch(
@@ -123,12 +125,13 @@ def run_copy_floor(dsn: str, workdir: Path, rows: int) -> dict:
 
 
 def _platform_load(dsn: str, workdir: Path, name: str, upsert: bool) -> dict:
+    from warehouse_platform.catalog import table
     from warehouse_platform.lib.table_spec import LoadMode
     from warehouse_platform.warehouse.loader import load_staged_batch
-    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
     from warehouse_platform.warehouse.resources import PostgresWarehouse
 
-    spec = replace(USER_SESSION_CHANNEL, mode=LoadMode.UPSERT) if upsert else USER_SESSION_CHANNEL
+    declared = table("user_session_channel")
+    spec = replace(declared, mode=LoadMode.UPSERT) if upsert else declared
     warehouse = PostgresWarehouse(dsn=dsn)
     stage, batch = _load_batch(workdir, name)
     warehouse.ensure_table(spec)
@@ -227,18 +230,18 @@ def run_platform_end_to_end(dsn: str, workdir: Path, rows: int) -> dict:
     """Source database -> stage -> warehouse for one day, through Dagster, timed as a whole."""
     import dagster as dg
 
+    from warehouse_platform.catalog import table
     from warehouse_platform.extract import assets as extract_assets
     from warehouse_platform.extract.source_database import SourceDatabase
     from warehouse_platform.stage.io_manager import StageIOManager
     from warehouse_platform.stage.storage import LocalFolderStage
     from warehouse_platform.warehouse import assets as warehouse_assets
     from warehouse_platform.warehouse.io_manager import WarehouseIOManager
-    from warehouse_platform.warehouse.raw_tables import USER_SESSION_CHANNEL
     from warehouse_platform.warehouse.resources import PostgresWarehouse
 
     stage = LocalFolderStage(root=str(workdir / "stage_e2e"))
     warehouse = PostgresWarehouse(dsn=dsn)
-    tables = [USER_SESSION_CHANNEL]
+    tables = [table("user_session_channel")]
     selection = [*extract_assets.build_defs(tables).assets, *warehouse_assets.build_defs(tables).assets]
     selection = [a for a in selection if isinstance(a, dg.AssetsDefinition)]
     started = time.perf_counter()

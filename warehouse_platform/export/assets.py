@@ -42,6 +42,5 @@ def _build_export_asset(model: str, description: str) -> dg.AssetsDefinition:
     return _export
 
 
-export_assets = [_build_export_asset(model, description) for model, description in EXPORTED_MODELS.items()]
-
-defs = dg.Definitions(assets=export_assets)
+def build_defs() -> dg.Definitions:
+    return dg.Definitions(assets=[_build_export_asset(model, description) for model, description in EXPORTED_MODELS.items()])

@@ -85,13 +85,13 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
             else f"Files other systems drop under landing/{spec.name}/, staged {by_day}as they are (one gzip part "
             "per file) with a Redshift manifest."
         ),
-        partitions_def=daily_partitions if spec.partitioned else None,
+        partitions_def=daily_partitions() if spec.partitioned else None,
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="stage",
         kinds={environment.stage_kind(), "csv"},
         io_manager_key="stage_io_manager",
         code_version="1",
-        automation_condition=daily_refresh if extracted and not spec.partitioned else None,
+        automation_condition=daily_refresh() if extracted and not spec.partitioned else None,
     )
     def _stage(
         context: dg.AssetExecutionContext, config: StageSourceConfig, source_db: SourceDatabase, stage: Stage
@@ -116,7 +116,8 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
             params = {"day_start": window.start.replace(tzinfo=None), "day_end": window.end.replace(tzinfo=None)}
         batches = source_db.stream(EXTRACT_QUERIES[spec.name], params)
         return RowBatches(
-            columns=spec.column_names, batches=batches, text_columns=spec.text_column_names, key_columns=spec.primary_key
+            columns=spec.column_names, batches=batches, text_columns=spec.text_column_names, key_columns=spec.primary_key,
+            spec=spec,
         )
 
     return _stage

@@ -3,7 +3,8 @@
 `execute_in_process` records a run without the code location it came from, so the UI never
 lists it under its job (a job's Runs tab filters on the job name and the run's repository
 label, `<repository>@<code location>`). Here the run is created with the same origin the UI
-and the daemon give their runs, read from workspace.yaml, and then executed in this process.
+and the daemon give their runs, read from the dg project (pyproject.toml [tool.dg]), as `dg dev`
+reads it, and then executed in this process.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY
 from dagster._core.execution.api import execute_run
 from dagster._core.execution.execution_result import ExecutionResult
 from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
-from dagster._core.workspace.load_target import WorkspaceFileTarget
+from dagster._core.workspace.load_target import PyProjectFileTarget
 
 from warehouse_platform import environment
 
-WORKSPACE_FILE = environment.PROJECT_ROOT / "workspace.yaml"
+PROJECT_FILE = environment.PROJECT_ROOT / "pyproject.toml"
 CODE_LOCATION = "warehouse_platform"
 
 
 def code_location_job_origin(job_name: str) -> RemoteJobOrigin:
-    """The origin a run of `job_name` launched from the UI has (from workspace.yaml, not a copy of it)."""
-    origins = WorkspaceFileTarget(paths=[str(WORKSPACE_FILE)]).create_origins()
+    """The origin a run of `job_name` launched from the UI has (from the project file, not a copy of it)."""
+    origins = PyProjectFileTarget(path=str(PROJECT_FILE)).create_origins()
     [location] = [o for o in origins if o.location_name == CODE_LOCATION]
     return RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
 

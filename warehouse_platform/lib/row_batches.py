@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from warehouse_platform.lib.table_spec import TableSpec
+
 
 @dataclass(frozen=True)
 class RowBatches:
@@ -18,3 +20,6 @@ class RowBatches:
     text_columns: tuple[str, ...] = ()
     # The logical key; the stage gathers evidence that it is unique within the batch.
     key_columns: tuple[str, ...] = ()
+    # The table the rows are for (where the stage IO manager writes them); the other fields are
+    # the spec's unless a caller stages rows by hand.
+    spec: TableSpec | None = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from warehouse_platform.lib.csv_part_writer import WidestValue
+from warehouse_platform.lib.table_spec import TableSpec
 
 MANIFEST_NAME = "manifest.json"
 _BATCH_FOLDER = re.compile(r"(?:^|/)batch=(?P<id>[^/]+)/")
@@ -25,6 +26,16 @@ def batch_id_for(requested_at: datetime, run_id: str) -> str:
     table and day, the later request holds the newer view of its source (the landing sensor's
     second tick sees every file the first saw, and more), whichever stages first."""
     return f"{requested_at.astimezone(timezone.utc):%Y%m%dT%H%M%S%fZ}-{run_id}"
+
+
+def table_folder(spec: TableSpec) -> str:
+    """A table's stage folder, e.g. raw_data/session_timestamp (its stage asset's key follows it)."""
+    return f"{spec.schema}/{spec.name}"
+
+
+def day_folder(table_folder: str, partition_key: str | None) -> str:
+    """raw_data/<table>/day=<YYYY-MM-DD> for a day, the table's folder for an unpartitioned table."""
+    return f"{table_folder}/day={partition_key}" if partition_key is not None else table_folder
 
 
 def batch_folder(day_prefix: str, batch_id: str) -> str:

@@ -24,7 +24,7 @@ import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.skew import DEFAULT_SKEW_THRESHOLD, SMALL_TABLE_ROWS
-from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.lib.staged_files import StagedBatch, table_folder
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.quality import check_names, evaluations
@@ -36,7 +36,7 @@ from warehouse_platform.warehouse.resources import Warehouse
 
 def _staged(stage: Stage, spec: TableSpec, day: str | None, run_id: str | None = None) -> StagedBatch:
     """The batch `run_id` staged for the day (a check running with its day's load), or the newest."""
-    return read_staged_batch(stage, stage_asset_key(spec), day, run_id=run_id)
+    return read_staged_batch(stage, table_folder(spec), day, run_id=run_id)
 
 
 class SkewCheckConfig(dg.Config):
@@ -72,7 +72,7 @@ def _every_day(
 
 
 def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
-    partitions = daily_partitions if spec.partitioned else None
+    partitions = daily_partitions() if spec.partitioned else None
     key = ", ".join(spec.primary_key)
 
     def partition_of(context: dg.AssetCheckExecutionContext) -> str | None:

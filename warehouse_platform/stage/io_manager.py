@@ -23,20 +23,15 @@ from warehouse_platform.lib.staged_files import (
     batch_folder,
     batch_id_for,
     batch_id_of,
+    day_folder,
+    table_folder,
 )
 from warehouse_platform.stage.batch_writer import remove_superseded, write_staged_batch
 from warehouse_platform.stage.landed_files import LandedFiles, write_landed_batch
 from warehouse_platform.stage.storage import Stage
 
-
-def day_prefix(asset_key: dg.AssetKey, partition_key: str | None) -> str:
-    """The stage folder of a table (and day): the asset key without its leading "stage"."""
-    path = list(asset_key.path)
-    if path[0] == "stage":
-        path = path[1:]
-    if partition_key is not None:
-        path.append(f"day={partition_key}")
-    return "/".join(path)
+# Input metadata naming the stage folder a downstream asset reads (the table's, table_folder).
+STAGE_FOLDER = "stage_folder"
 
 
 def _run_batch_id(context: dg.OutputContext) -> str:
@@ -58,16 +53,20 @@ class StageIOManager(dg.ConfigurableIOManager):
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
 
     def handle_output(self, context: dg.OutputContext, obj: RowBatches | LandedFiles) -> None:
+        """Written where the table the rows carry (their TableSpec) is staged."""
+        spec = obj.spec
+        if spec is None:
+            raise TypeError(f"{context.asset_key.to_user_string()}: rows handed to the stage carry their table's spec")
         partition_key = context.asset_partition_key if context.has_asset_partitions else None
         started = time.monotonic()
         batch_id = _run_batch_id(context)
-        day = day_prefix(context.asset_key, partition_key)
+        day = day_folder(table_folder(spec), partition_key)
         prefix = batch_folder(day, batch_id)
         if isinstance(obj, LandedFiles):
             batch = write_landed_batch(self.stage, prefix, partition_key, obj, batch_id=batch_id)
         else:
             batch = write_staged_batch(
-                self.stage, prefix, ".".join(context.asset_key.path[-2:]), partition_key, obj,
+                self.stage, prefix, spec.qualified_name, partition_key, obj,
                 slice_count=self.slice_count, max_part_bytes=self.max_part_bytes, batch_id=batch_id,
             )
         removed = remove_superseded(self.stage, day, batch_id)
@@ -85,17 +84,19 @@ class StageIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> StagedBatch:
+        """The batch staged in the folder the input names (metadata STAGE_FOLDER)."""
         partition_key = context.asset_partition_key if context.has_asset_partitions else None
         try:
             run_id = context.step_context.run_id
         except dg.DagsterInvariantViolationError:  # an InputContext built by hand, outside a run
             run_id = None
-        return read_staged_batch(self.stage, context.asset_key, partition_key, run_id=run_id)
+        return read_staged_batch(self.stage, context.definition_metadata[STAGE_FOLDER], partition_key, run_id=run_id)
 
 
-def read_staged_batch(stage: Stage, asset_key: dg.AssetKey, partition_key: str | None, run_id: str | None = None) -> StagedBatch:
-    """The batch `run_id` staged, if it staged one; otherwise the newest complete batch."""
-    day = day_prefix(asset_key, partition_key)
+def read_staged_batch(stage: Stage, folder: str, partition_key: str | None, run_id: str | None = None) -> StagedBatch:
+    """The batch `run_id` staged in a table's stage folder (table_folder) for the day, if it
+    staged one; otherwise the newest complete batch."""
+    day = day_folder(folder, partition_key)
     batches = sorted(
         {batch_id_of(o.key[len(day):]) for o in stage.list_objects(day + "/") if o.key.endswith("/" + MANIFEST_NAME)} - {None}
     )
@@ -103,7 +104,7 @@ def read_staged_batch(stage: Stage, asset_key: dg.AssetKey, partition_key: str |
     chosen = own[-1] if own else (batches[-1] if batches else None)
     if chosen is None:
         raise FileNotFoundError(
-            f"no staged batch for {asset_key.to_user_string()} {partition_key or ''}: nothing under "
+            f"no staged batch for {folder} {partition_key or ''}: nothing under "
             f"{stage.url_for(day + '/')}; materialize the stage asset first"
         )
     manifest_key = f"{batch_folder(day, chosen)}/{MANIFEST_NAME}"

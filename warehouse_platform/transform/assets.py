@@ -5,6 +5,8 @@ models they test, with dbt's severity: `error` tests block, `warn` tests do not.
 """
 
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_dbt import dbt_assets
 
@@ -14,13 +16,18 @@ from warehouse_platform.transform.resources import WarehouseDbtCliResource
 from warehouse_platform.transform.translator import WarehouseDbtTranslator
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=WarehouseDbtTranslator())
-def analytics_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource):
-    dbt.warehouse.ensure_schemas()
-    for event in dbt.cli(["build"], context=context).stream():
-        if isinstance(event, dg.Output):
-            event = event.with_metadata({**event.metadata, "dagster/row_count": _row_count(context, dbt, event)})
-        yield event
+def build_defs(project_dir: Path | None = None) -> dg.Definitions:
+    project = dbt_project(project_dir)
+
+    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=WarehouseDbtTranslator())
+    def analytics_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource):
+        dbt.warehouse.ensure_schemas()
+        for event in dbt.cli(["build"], context=context).stream():
+            if isinstance(event, dg.Output):
+                event = event.with_metadata({**event.metadata, "dagster/row_count": _row_count(context, dbt, event)})
+            yield event
+
+    return dg.Definitions(assets=[analytics_models])
 
 
 def _row_count(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource, output: dg.Output) -> int:
@@ -31,5 +38,3 @@ def _row_count(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource, 
     [(rows,)] = dbt.warehouse.query(f"SELECT count(*) FROM {quote_table(schema, table)}")
     return int(rows)
 
-
-defs = dg.Definitions(assets=[analytics_models])

@@ -2,6 +2,7 @@
 
 
 import os
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -22,8 +23,8 @@ class WarehouseDbtCliResource(DbtCliResource):
         os.environ.update(self.warehouse.dbt_environment())
 
 
-def build_dbt_resource(warehouse: Warehouse) -> WarehouseDbtCliResource:
+def build_dbt_resource(warehouse: Warehouse, project_dir: Path | None = None) -> WarehouseDbtCliResource:
+    project = dbt_project(project_dir)
     return WarehouseDbtCliResource(
-        project_dir=dbt_project, target=dbt_project.target, profiles_dir=str(dbt_project.profiles_dir),
-        warehouse=warehouse,
+        project_dir=project, target=project.target, profiles_dir=str(project.profiles_dir), warehouse=warehouse,
     )

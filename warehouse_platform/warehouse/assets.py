@@ -1,8 +1,8 @@
 """raw_data: the application's data as loaded into the warehouse, one asset per table.
 
 Each asset reads its staged batch (manifest) and hands it, with what the run allows (RawLoadConfig),
-to WarehouseIOManager, which COPYs it into raw_data.<table> under the table's load spec
-(raw_tables.py) and the load ledger.
+with the table's spec (its catalog entry) to WarehouseIOManager, which COPYs it into
+raw_data.<table> under that spec and the load ledger.
 """
 
 from collections.abc import Sequence
@@ -14,10 +14,12 @@ from warehouse_platform import environment
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.data_version import files_version
-from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.lib.staged_files import StagedBatch, table_folder
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
+from warehouse_platform.stage.io_manager import STAGE_FOLDER
+from warehouse_platform.warehouse.io_manager import TABLE
 from warehouse_platform.warehouse.load_request import StagedLoad
 
 
@@ -38,13 +40,13 @@ def raw_asset_key(spec: TableSpec) -> dg.AssetKey:
 def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_asset_key(spec),
-        ins={"staged": dg.AssetIn(key=stage_asset_key(spec))},
+        ins={"staged": dg.AssetIn(key=stage_asset_key(spec), metadata={STAGE_FOLDER: table_folder(spec)})},
         description=(
             f"{spec.description}\n\nLoad: {spec.mode.value}"
             + (" by day" if spec.partitioned else "")
             + f"; logical key ({', '.join(spec.primary_key)}), not enforced by the warehouse."
         ),
-        partitions_def=daily_partitions if spec.partitioned else None,
+        partitions_def=daily_partitions() if spec.partitioned else None,
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="raw_data",
         kinds={environment.warehouse_kind(), "table"},
@@ -52,6 +54,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         freshness_policy=DAILY_FRESHNESS,
         automation_condition=None if spec.partitioned else rebuild_after_raw_loads,
         metadata={
+            TABLE: spec.qualified_name,
             "primary_key": ", ".join(spec.primary_key),
             "load_mode": spec.mode.value,
             "distribution": f"DISTSTYLE {spec.dist_style.value}" + (f" DISTKEY({spec.dist_key})" if spec.dist_key else ""),

@@ -1,6 +1,5 @@
-"""WarehouseIOManager: a raw asset's output (a staged batch, with what the run allows) is
-COPY-loaded into the table its asset key names, e.g. ["raw_data", "session_timestamp"] ->
-raw_data.session_timestamp."""
+"""WarehouseIOManager: a raw asset's output (its table's spec, a staged batch, what the run
+allows) is COPY-loaded into that table under its spec."""
 
 
 import dagster as dg
@@ -9,6 +8,9 @@ from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.load_request import StagedLoad
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform.warehouse.resources import Warehouse
+
+# Definition metadata of a raw asset: the table it loads, schema.name.
+TABLE = "table"
 
 
 def table_schema(spec) -> dg.TableSchema:
@@ -61,6 +63,6 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> str:
-        """Downstream Python assets get the qualified table name and query it themselves."""
-        schema, name = context.asset_key.path[-2:]
-        return f"{schema}.{name}"
+        """Downstream Python assets get the qualified table name (the raw asset's `table`
+        metadata) and query it themselves."""
+        return context.upstream_output.definition_metadata[TABLE].value

@@ -64,8 +64,8 @@ class LoadOutcome:
 
 @dataclass(frozen=True)
 class StagedLoad:
-    """What a raw asset hands its IO manager: the table's declaration (the asset's own, never
-    looked up again by name), the staged batch, and what the run allows."""
+    """What a raw asset hands its IO manager: the table to load (its spec, from the asset's
+    definition, never looked up again by name), the staged batch, and what the run allows."""
 
     spec: TableSpec
     batch: StagedBatch

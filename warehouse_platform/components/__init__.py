@@ -1,0 +1,1 @@
+"""Custom Dagster Components: the YAML building blocks under warehouse_platform/defs/."""

@@ -1,0 +1,185 @@
+"""RawTableCatalog: every raw table declared once, as an entry of a YAML catalog.
+
+    warehouse_platform/defs/raw_data/defs.yaml
+      type: warehouse_platform.components.raw_table_catalog.RawTableCatalog
+      attributes:
+        tables:
+          - name: channel
+            ...
+
+The entry model below is the YAML schema: `dg check yaml` validates an entry against it (an unknown
+mode, a misspelt field) and points at its line; the rules a schema cannot state (a key naming no
+column, DISTKEY without DISTSTYLE KEY) are TableSpec's own, run while the entry is validated, so
+they too are reported as errors of the entry, with its line, when the definitions load.
+Each entry becomes a TableSpec, and everything per table (source, stage and raw assets, checks,
+jobs, schedule, landing sensor) is built from those specs by build_table_definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field, model_validator
+
+from warehouse_platform.automation import definitions as automation
+from warehouse_platform.extract import assets as extract_assets
+from warehouse_platform.lib.table_spec import (
+    Column,
+    DistStyle,
+    Incremental,
+    LoadMode,
+    OnNewColumn,
+    RowsFrom,
+    SourceSpec,
+    TableSpec,
+)
+from warehouse_platform.quality import checks as quality_checks
+from warehouse_platform.warehouse import assets as warehouse_assets
+
+
+class ColumnEntry(dg.Model):
+    name: str
+    type: str = Field(description="The DDL type both dialects share: int, bigint, varchar(n), timestamp, boolean, date ...")
+    nullable: bool = True
+    description: str = ""
+    encoding: str | None = Field(default=None, description="Redshift compression encoding (ENCODE); ignored on Postgres.")
+    default: str | None = Field(default=None, description="A SQL expression filling the column when a file lacks it.")
+
+
+class SourceEntry(dg.Model):
+    """Where an extracted table's rows are read from in the application database."""
+
+    table: str | None = Field(default=None, description="app.<table>: the declared columns are SELECTed from it.")
+    query: str | None = Field(default=None, description="Or a SELECT (projection, join) returning the declared columns.")
+    reads: list[str] = Field(default_factory=list, description="Application tables a query reads (lineage); defaults to `table`.")
+
+
+class DailyBy(dg.Model):
+    daily_by: str = Field(description="The source column whose day a row belongs to (a column of the table or the query).")
+
+
+class DistributionEntry(dg.Model):
+    style: DistStyle = DistStyle.AUTO
+    key: str | None = Field(default=None, description="DISTKEY: set exactly when style is KEY.")
+    sort_key: list[str] = Field(default_factory=list)
+    join_columns: list[str] = Field(default_factory=list, description="Columns other tables join on; DISTKEY candidates for the skew check.")
+
+
+class IncrementalEntry(dg.Model):
+    cursor: str = Field(description="The column that moves forward whenever a row changes, e.g. updated_at.")
+    lookback_days: int = 0
+    soft_delete_column: str | None = None
+
+
+class TableEntry(dg.Model):
+    """One raw table: its contract with the application's data and how it is loaded."""
+
+    name: str
+    description: str
+    owners: list[str] = Field(default_factory=list)
+    rows_from: RowsFrom = RowsFrom.EXTRACTION
+    source: SourceEntry | None = Field(default=None, description="Required for rows_from: extraction; none for landing.")
+    partitioning: DailyBy | Literal["whole_table", "daily"] = Field(
+        description="{daily_by: <column>} for an extracted daily table, `daily` for a landed daily table (the day is "
+        "the landing folder's), or `whole_table`."
+    )
+    columns: list[ColumnEntry]
+    primary_key: list[str] = Field(description="Column names, one or more (a composite key); any column types.")
+    mode: LoadMode = LoadMode.REPLACE
+    dedupe_order: list[str] = Field(default_factory=list, description="ORDER BY terms; the first row of a key wins.")
+    distribution: DistributionEntry = Field(default_factory=DistributionEntry)
+    truncate_columns: bool = False
+    incremental: IncrementalEntry | None = None
+    on_new_column: OnNewColumn = OnNewColumn.FAIL
+
+    @model_validator(mode="after")
+    def _is_a_valid_table(self) -> TableEntry:
+        self.to_spec(schema="raw_data")
+        return self
+
+    def to_spec(self, schema: str) -> TableSpec:
+        # Rules Dagster's resolvable models cannot carry as field constraints (it refuses
+        # Annotated types), checked here with the rest.
+        if not self.columns or not self.primary_key:
+            raise ValueError(f"{self.name}: a table declares at least one column and a primary key")
+        if self.incremental is not None and self.incremental.lookback_days < 0:
+            raise ValueError(f"{self.name}: incremental.lookback_days is a number of days, 0 or more")
+        extracted = self.rows_from == RowsFrom.EXTRACTION
+        if extracted and self.source is None:
+            raise ValueError(f"{self.name}: a table fed by extraction declares its `source`")
+        if not extracted and self.source is not None:
+            raise ValueError(f"{self.name}: a table fed by landed files has no `source`")
+        day_column = self.partitioning.daily_by if isinstance(self.partitioning, DailyBy) else None
+        if extracted and self.partitioning == "daily":
+            raise ValueError(f"{self.name}: an extracted daily table names its day column: partitioning: {{daily_by: <column>}}")
+        if not extracted and day_column is not None:
+            raise ValueError(f"{self.name}: a landed table takes its day from the landing folder: partitioning: daily")
+        source = None
+        if self.source is not None:
+            source = SourceSpec(table=self.source.table, query=self.source.query, day_column=day_column, reads=tuple(self.source.reads))
+        incremental = None
+        if self.incremental is not None:
+            incremental = Incremental(self.incremental.cursor, self.incremental.lookback_days, self.incremental.soft_delete_column)
+        return TableSpec(
+            schema=schema,
+            name=self.name,
+            description=self.description,
+            columns=tuple(
+                Column(c.name, c.type, nullable=c.nullable, description=c.description, encoding=c.encoding, default=c.default)
+                for c in self.columns
+            ),
+            primary_key=tuple(self.primary_key),
+            partitioned=self.partitioning != "whole_table",
+            rows_from=self.rows_from,
+            mode=self.mode,
+            dedupe_order=tuple(self.dedupe_order),
+            dist_style=self.distribution.style,
+            dist_key=self.distribution.key,
+            sort_key=tuple(self.distribution.sort_key),
+            truncate_columns=self.truncate_columns,
+            join_columns=tuple(self.distribution.join_columns),
+            source=source,
+            incremental=incremental,
+            on_new_column=self.on_new_column,
+            owners=tuple(self.owners),
+        )
+
+
+class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
+    """The raw tables loaded from the application database or from landed files, one entry each."""
+
+    tables: list[TableEntry]
+    warehouse_schema: str = Field(default="raw_data", description="The warehouse schema the tables are loaded into.")
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> RawTableCatalog:
+        names = [t.name for t in self.tables]
+        if repeated := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"tables declared more than once: {repeated}")
+        return self
+
+    @classmethod
+    def model(cls) -> type[dg.Model]:
+        """The YAML schema is this class's own fields. (Dagster's derived model would also accept
+        a template string for each field; an error inside an entry is then reported against that
+        union, at the `tables:` line, instead of at the entry's own line.)"""
+        return cls
+
+    @property
+    def specs(self) -> tuple[TableSpec, ...]:
+        return tuple(t.to_spec(self.warehouse_schema) for t in self.tables)
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        return build_table_definitions(self.specs)
+
+
+def build_table_definitions(tables: Sequence[TableSpec]) -> dg.Definitions:
+    """Everything per table, for these tables: what the catalog entries turn into."""
+    return dg.Definitions.merge(
+        extract_assets.build_defs(tables),
+        warehouse_assets.build_defs(tables),
+        quality_checks.build_defs(tables),
+        automation.build_defs(tables),
+    )

@@ -1,0 +1,114 @@
+"""The table catalog: one YAML entry per table, validated where it is written, and the only
+list of tables (dbt's raw_data sources name the same set)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from warehouse_platform import environment
+from warehouse_platform.catalog import CATALOG_PATH, load_catalog
+from warehouse_platform.definitions import build_definitions
+from warehouse_platform.environment import PROJECT_ROOT
+from warehouse_platform.lib.table_spec import DistStyle, LoadMode
+from warehouse_platform_tests.catalog_fixtures import (
+    CATALOG_TYPE,
+    write_catalog_project,
+)
+
+ENTRY = """\
+type: {type}
+attributes:
+  tables:
+    - name: things
+      description: Things the application keeps.
+      source: {{table: app.things}}
+      partitioning: whole_table
+      columns:
+        - {{name: thingid, type: int, nullable: false}}
+        - {{name: label, type: varchar(64)}}
+      primary_key: [{key}]
+      mode: {mode}
+"""
+
+
+def _entry(key: str = "thingid", mode: str = "upsert") -> str:
+    return ENTRY.format(type=CATALOG_TYPE, key=key, mode=mode)
+
+
+def test_the_catalog_holds_the_raw_tables_with_their_load_specs():
+    specs = {spec.name: spec for spec in load_catalog()}
+    assert {"user_session_channel", "session_timestamp", "session_transaction", "channel"} <= set(specs)
+    timestamp = specs["session_timestamp"]
+    assert (timestamp.qualified_name, timestamp.primary_key, timestamp.dedupe_order) == ("raw_data.session_timestamp", ("sessionid",), ("ts desc",))
+    assert timestamp.partitioned and timestamp.source.table == "app.sessions" and timestamp.source.day_column == "ts"
+    assert (timestamp.dist_style, timestamp.dist_key, timestamp.sort_key) == (DistStyle.KEY, "sessionid", ("ts",))
+    assert specs["session_transaction"].source.tables_read == ("app.transactions", "app.sessions")
+    assert specs["channel"].mode == LoadMode.REPLACE and not specs["channel"].partitioned
+
+
+def test_catalog_tables_and_dbt_raw_data_sources_are_the_same_set():
+    sources = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "sources.yml").read_text())["sources"]
+    [raw_data] = [s for s in sources if s["name"] == "raw_data"]
+    assert {t["name"] for t in raw_data["tables"]} == {spec.name for spec in load_catalog()}
+
+
+def test_the_code_location_serves_what_the_catalog_declares():
+    """The defs folder (the component) and the catalog read directly build the same assets."""
+    loaded = build_definitions().resolve_asset_graph()
+    direct = build_definitions(load_catalog()).resolve_asset_graph()
+    assert loaded.get_all_asset_keys() == direct.get_all_asset_keys()
+    assert loaded.asset_check_keys == direct.asset_check_keys
+    for spec in load_catalog():
+        assert dg.AssetKey([spec.schema, spec.name]) in loaded.get_all_asset_keys()
+
+
+def test_definitions_bind_the_time_zone_when_built_not_at_import(monkeypatch):
+    build_definitions()  # every module imported, definitions built once already
+    monkeypatch.setenv("PLATFORM_TIMEZONE", "Asia/Seoul")
+    defs = build_definitions()
+    assert defs.resolve_asset_graph().get(dg.AssetKey(["raw_data", "session_timestamp"])).partitions_def.timezone == "Asia/Seoul"
+    assert defs.resolve_schedule_def("daily_extract_and_load").execution_timezone == "Asia/Seoul"
+
+
+def _dg(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DAGSTER_HOME": str(project), "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(project)])}
+    dg_cli = str(Path(sys.executable).parent / "dg")
+    return subprocess.run([dg_cli, *args], cwd=project, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_dg_check_yaml_points_at_the_line_of_an_unknown_load_mode(tmp_path):
+    write_catalog_project(tmp_path, _entry(mode="merge"))
+    result = _dg(tmp_path, "check", "yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "12 |       mode: merge" in output and "'merge' is not one of ['append', 'replace', 'upsert']" in output
+
+
+def test_a_key_naming_no_column_is_an_error_of_its_entry_at_the_entry_line(tmp_path, monkeypatch):
+    module = write_catalog_project(tmp_path, _entry(key="id"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(Exception) as failure:
+        dg.load_from_defs_folder(path_within_project=tmp_path)
+    message = "".join(str(e) for e in (failure.value, failure.value.__cause__) if e is not None)
+    # No stack trace to read: the entry (tables.0), its file and line, and TableSpec's reason.
+    assert f"attributes.tables.0 at {tmp_path / module / 'defs' / 'raw_data' / 'defs.yaml'}:4" in message
+    assert "raw_data.things: unknown columns ['id'] in key/dist/sort declaration" in message
+
+
+def test_a_valid_entry_loads_through_dagsters_loader(tmp_path, monkeypatch):
+    landed = _entry().replace("      source: {table: app.things}\n", "      rows_from: landing\n")
+    write_catalog_project(tmp_path, landed)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loaded = dg.load_from_defs_folder(path_within_project=tmp_path)
+    graph = dg.Definitions.merge(loaded, dg.Definitions(resources=environment.build_resources())).resolve_asset_graph()
+    assert {dg.AssetKey(["stage", "raw_data", "things"]), dg.AssetKey(["raw_data", "things"])} <= graph.get_all_asset_keys()
+
+
+def test_the_catalog_file_is_the_one_in_the_defs_folder():
+    assert CATALOG_PATH == PROJECT_ROOT / "warehouse_platform" / "defs" / "raw_data" / "defs.yaml"
+    assert yaml.safe_load(CATALOG_PATH.read_text())["type"] == CATALOG_TYPE
