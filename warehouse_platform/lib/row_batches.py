@@ -18,3 +18,5 @@ class RowBatches:
     text_columns: tuple[str, ...] = ()
     # The logical key; the stage gathers evidence that it is unique within the batch.
     key_columns: tuple[str, ...] = ()
+    # Columns the source gained that the table takes (on_new_column: add): (name, warehouse type).
+    added_columns: tuple[tuple[str, str], ...] = ()

@@ -4,11 +4,16 @@ Column names and types are the contract (the seed's user/session schema). Sessio
 by `sessionid` (a hash-like id, so it distributes evenly and collocates their joins) and are
 sorted by time where they carry one; `channel` is a tiny dimension, copied to every node
 (DISTSTYLE ALL).
+
+Projections of an application table are declared as queries: a `table:` source is read whole,
+and a column it has that the contract does not declare is schema evolution (on_new_column).
+Purchases and users change after the day they were created (refunds, a new country), so they are
+incremental: read by `updated_at`, upserted by key.
 """
 
 from __future__ import annotations
 
-from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, SourceSpec, TableSpec
+from warehouse_platform.lib.table_spec import Column, DistStyle, Incremental, LoadMode, SourceSpec, TableSpec
 
 SESSIONID = Column("sessionid", "varchar(32)", nullable=False, description="Session id (32 hex characters).", encoding="zstd")
 
@@ -25,7 +30,7 @@ USER_SESSION_CHANNEL = TableSpec(
     ),
     primary_key=("sessionid",),
     partitioned=True,
-    source=SourceSpec(table="app.sessions", day_column="ts"),
+    source=SourceSpec(query="SELECT userid, sessionid, channel, ts FROM app.sessions", day_column="ts", reads=("app.sessions",)),
     mode=LoadMode.REPLACE,
     dist_style=DistStyle.KEY,
     dist_key="userid",
@@ -40,7 +45,7 @@ SESSION_TIMESTAMP = TableSpec(
     columns=(SESSIONID, Column("ts", "timestamp", description="Session start time.", encoding="az64")),
     primary_key=("sessionid",),
     partitioned=True,
-    source=SourceSpec(table="app.sessions", day_column="ts"),
+    source=SourceSpec(query="SELECT sessionid, ts FROM app.sessions", day_column="ts", reads=("app.sessions",)),
     mode=LoadMode.REPLACE,
     dedupe_order=("ts desc",),
     dist_style=DistStyle.KEY,
@@ -49,6 +54,10 @@ SESSION_TIMESTAMP = TableSpec(
     join_columns=("sessionid",),
 )
 
+UPDATED_AT = Column("updated_at", "timestamp", nullable=False, description="When the row last changed in the application.", encoding="az64")
+
+# A refund arrives days after its purchase and updates the purchase's row: the table lives in the
+# day of each row's latest change, so a refunded purchase moves to the refund's day.
 SESSION_TRANSACTION = TableSpec(
     schema="raw_data",
     name="session_transaction",
@@ -57,18 +66,44 @@ SESSION_TRANSACTION = TableSpec(
         SESSIONID,
         Column("refunded", "boolean", description="True if the purchase was refunded.", encoding="raw"),
         Column("amount", "int", description="Purchase amount.", encoding="az64"),
+        UPDATED_AT,
     ),
     primary_key=("sessionid",),
     partitioned=True,
-    source=SourceSpec(
-        query="SELECT t.sessionid, t.refunded, t.amount, s.ts FROM app.transactions t JOIN app.sessions s ON s.sessionid = t.sessionid",
-        day_column="ts",
-        reads=("app.transactions", "app.sessions"),
-    ),
-    mode=LoadMode.REPLACE,
+    source=SourceSpec(table="app.transactions", day_column="updated_at"),
+    incremental=Incremental(cursor="updated_at", lookback_days=2),
+    mode=LoadMode.UPSERT,
+    dedupe_order=("updated_at desc",),
     dist_style=DistStyle.KEY,
     dist_key="sessionid",
     sort_key=("sessionid",),
+    parity_sum="amount",
+)
+
+# Whole table, incremental: each load reads the users changed since the newest change loaded
+# (minus the lookback) and upserts them; a deleted user keeps its row, with deleted_at set.
+USERS = TableSpec(
+    schema="raw_data",
+    name="users",
+    description="The application's users: signup time and country. One row per user, updated in place.",
+    columns=(
+        Column("userid", "int", nullable=False, description="User id.", encoding="az64"),
+        Column("signup_at", "timestamp", nullable=False, description="When the user signed up.", encoding="az64"),
+        Column("country", "varchar(8)", description="Country code (ISO 3166-1 alpha-2).", encoding="bytedict"),
+        UPDATED_AT,
+        Column("deleted_at", "timestamp", description="When the user was deleted (soft delete); NULL while active.", encoding="az64"),
+    ),
+    primary_key=("userid",),
+    partitioned=False,
+    source=SourceSpec(table="app.users"),
+    incremental=Incremental(cursor="updated_at", lookback_days=2, soft_delete_column="deleted_at"),
+    mode=LoadMode.UPSERT,
+    dedupe_order=("updated_at desc",),
+    dist_style=DistStyle.KEY,
+    dist_key="userid",
+    sort_key=("userid",),
+    join_columns=("userid",),
+    parity_sum="updated_at",
 )
 
 CHANNEL = TableSpec(
@@ -83,7 +118,7 @@ CHANNEL = TableSpec(
     dist_style=DistStyle.ALL,
 )
 
-RAW_TABLES: tuple[TableSpec, ...] = (USER_SESSION_CHANNEL, SESSION_TIMESTAMP, SESSION_TRANSACTION, CHANNEL)
+RAW_TABLES: tuple[TableSpec, ...] = (USER_SESSION_CHANNEL, SESSION_TIMESTAMP, SESSION_TRANSACTION, CHANNEL, USERS)
 
 
 def raw_table(schema: str, name: str) -> TableSpec:
