@@ -28,6 +28,6 @@ def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
         # work; a day's COPY already uses every core through its own connections.
         executor=dg.in_process_executor,
         jobs=[load_daily_sessions, build_analytics, check_tables, sweep_abandoned_loads],
-        schedules=[build_daily_schedule(load_daily_sessions)],
+        schedules=[build_daily_schedule(load_daily_sessions, tables)],
         sensors=[build_landing_sensor(tables), declarative_automation],
     )
