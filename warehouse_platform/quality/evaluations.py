@@ -166,8 +166,12 @@ def rows_staged_equal_rows_loaded(
         problems.append(f"{url} ({rows} rows) is loaded but not in the current manifest")
     manifest_rows = staged.row_count
     deduplicated = ledger_rows - kept
-    # Upserts may later move a key to a newer day, so a day can only shrink, never grow.
-    expected_ok = table_rows <= kept if spec.mode == LoadMode.UPSERT else table_rows == kept
+    # Upserts may later move a key to a newer day, so a day can only shrink, never grow; an
+    # upserted whole table keeps every row the load did not replace, so it can only hold more.
+    if spec.mode != LoadMode.UPSERT:
+        expected_ok = table_rows == kept
+    else:
+        expected_ok = table_rows <= kept if spec.partitioned else table_rows >= kept
     if ledger and not expected_ok:
         problems.append(f"table holds {table_rows} rows; the load left {kept} ({ledger_rows} loaded - {deduplicated} duplicates)")
     return dg.AssetCheckResult(
