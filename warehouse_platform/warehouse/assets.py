@@ -64,7 +64,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
             context.log.warning(f"{spec.qualified_name}: this run may replace loaded rows with far fewer, or none")
         # The load (the IO manager) makes these files the ledger's content, or the step fails.
         return dg.Output(
-            StagedLoad(staged, allow_shrink=config.allow_shrink),
+            StagedLoad(staged, allow_shrink=config.allow_shrink, spec=spec),
             data_version=dg.DataVersion(files_version(p.checksum for p in staged.parts)),
         )
 

@@ -29,8 +29,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     stage: dg.ResourceDependency[Stage]
 
     def handle_output(self, context: dg.OutputContext, obj: StagedLoad) -> None:
-        schema, name = context.asset_key.path[-2:]
-        spec = raw_table(schema, name)
+        spec = obj.spec or raw_table(*context.asset_key.path[-2:])
         batch = obj.batch
         report = load_staged_batch(self.warehouse, self.stage, spec, batch, context.run_id, allow_shrink=obj.allow_shrink)
         if report.already_loaded:

@@ -66,3 +66,5 @@ class StagedLoad:
 
     batch: StagedBatch
     allow_shrink: bool = False
+    # The table's declaration, from the asset definition (not looked up by the asset key).
+    spec: TableSpec | None = None
