@@ -60,7 +60,12 @@ def _refunds_and_revenue(warehouse, first_day: date, last_day: date) -> dict:
 
 def _source_net_revenue(first_day: date, last_day: date, as_of: date, scale: float, skewed: bool) -> int:
     """The same figure from the generator's truth as of `as_of`, not from any table."""
-    from warehouse_platform.lib.session_generator import GeneratorConfig, days_between, generate_day, transactions_as_of
+    from warehouse_platform.lib.session_generator import (
+        GeneratorConfig,
+        days_between,
+        generate_day,
+        transactions_as_of,
+    )
 
     config = GeneratorConfig(scale=scale, skewed=skewed)
     return sum(

@@ -9,7 +9,11 @@ import sqlglot
 
 from warehouse_platform.lib import ddl_builder, extract_sql, parity_sql, source_contract
 from warehouse_platform.lib.table_spec import Column, OnNewColumn
-from warehouse_platform.warehouse.raw_tables import SESSION_TRANSACTION, USER_SESSION_CHANNEL, USERS
+from warehouse_platform.warehouse.raw_tables import (
+    SESSION_TRANSACTION,
+    USER_SESSION_CHANNEL,
+    USERS,
+)
 
 
 def _redshift(sql: str):

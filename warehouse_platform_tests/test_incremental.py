@@ -2,6 +2,7 @@
 Postgres (source and warehouse) with real Dagster runs. Expected figures come from the
 generator's truth "as of" a day, never from the warehouse."""
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -18,13 +19,23 @@ from warehouse_platform.lib.session_generator import (
     transactions_as_of,
     users_as_of,
 )
-from warehouse_platform.lib.table_spec import Column, LoadMode, OnNewColumn, SourceSpec, TableSpec
+from warehouse_platform.lib.table_spec import (
+    Column,
+    LoadMode,
+    OnNewColumn,
+    SourceSpec,
+    TableSpec,
+)
 from warehouse_platform.quality import evaluations
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.assets import raw_asset_key
 from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform.warehouse.raw_tables import SESSION_TRANSACTION, USER_SESSION_CHANNEL, USERS
+from warehouse_platform.warehouse.raw_tables import (
+    SESSION_TRANSACTION,
+    USER_SESSION_CHANNEL,
+    USERS,
+)
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 from warehouse_platform_tests.staged_batches import platform_batch
 
@@ -110,7 +121,7 @@ def test_a_source_that_changed_shape_fails_naming_the_column(platform_env, sourc
     with dg.instance_for_test() as instance:
         result = _load_evolving(EVOLVING, instance)
     assert not result.success
-    assert __import__("re").search(expected, _failure(result)), _failure(result)
+    assert re.search(expected, _failure(result)), _failure(result)
 
 
 def test_on_new_column_add_adds_the_column_to_the_raw_table_and_loads_it(platform_env):
@@ -164,7 +175,7 @@ def late_refunds(module_platform_env):
     env = module_platform_env
     defs = platform_definitions()
     with dg.instance_for_test() as instance:
-        seed_days = lambda last: seed(env["source"], FIRST, (last - FIRST).days + 1, CONFIG)  # noqa: E731
+        seed_days = lambda last: seed(env["source"], FIRST, (last - FIRST).days + 1, CONFIG)
         seed_days(LAST)
         runs = [run_job(defs, "load_daily_sessions", instance, d.isoformat()) for d in days_between(FIRST, LAST)]
         runs.append(run_job(defs, "build_analytics", instance))

@@ -49,7 +49,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
     daily_checks = [
         *(dg.AssetCheckKey(raw_asset_key(s), name) for s in tables if s.partitioned for name in (
             check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.ROW_VOLUME)),
-        *(dg.AssetCheckKey(raw_asset_key(s), check_names.SOURCE_PARITY) for s in tables if s.partitioned and s.source),
+        *(dg.AssetCheckKey(raw_asset_key(s), check_names.SOURCE_PARITY) for s in tables if s.partitioned and s.rows_from == RowsFrom.EXTRACTION and s.source),
         *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in tables if s.partitioned),
     ]
     check_tables = dg.define_asset_job(

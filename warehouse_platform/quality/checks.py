@@ -28,7 +28,7 @@ from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.lib.skew import DEFAULT_SKEW_THRESHOLD, SMALL_TABLE_ROWS
 from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.quality import check_names, evaluations
 from warehouse_platform.stage.io_manager import read_staged_batch
@@ -142,7 +142,7 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         )
 
     checks = [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
-    if spec.source is not None:
+    if spec.rows_from == RowsFrom.EXTRACTION and spec.source is not None:  # landed rows have no source to match
         checks.append(_source_parity_check(spec, partitions, one_day, partition_of))
     if not spec.partitioned:
         return checks

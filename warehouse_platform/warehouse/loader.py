@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from warehouse_platform.lib import source_contract
 from warehouse_platform.lib.redshift_types import varchar_bytes
 from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.lib import source_contract
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse import ledger
