@@ -1,7 +1,8 @@
 """Jobs: what runs together.
 
 load_daily_sessions  extract + stage + load of the day-partitioned tables fed by extraction, one day per run
-build_analytics      the extracted dimensions (unpartitioned, replaced whole), every dbt model, exports
+build_analytics      the extracted unpartitioned tables (channel replaced whole, users upserted incrementally),
+                     every dbt model, exports
 check_tables         every check that is not per day (skew, the dimensions, dbt tests), no loading
 sweep_abandoned_loads  maintenance: drop load tables left by killed loads (no live load owns them)
 The per-day checks run with load_daily_sessions; re-running a loaded day repeats them only.
@@ -39,7 +40,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
         "build_analytics",
         selection=dg.AssetSelection.assets(*_layers(reference)) | dg.AssetSelection.groups("analytics", "exports"),
         description=(
-            "Reload the channel dimension, rebuild every analytics model with dbt (tests included) and "
+            "Reload the unpartitioned tables (the channel dimension; the users changed since the last load), rebuild every analytics model with dbt (tests included) and "
             "export the reporting tables to the stage."
         ),
     )
