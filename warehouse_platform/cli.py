@@ -16,6 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 DEMO_FIRST_DAY = date(2026, 11, 1)
+# The demo's second pass: the application runs this many days more, and refunds of the first
+# pass's purchases arrive in them.
+DEMO_LATER_DAYS = 5
 
 
 def _prepare_dagster_home() -> Path:
@@ -24,7 +27,9 @@ def _prepare_dagster_home() -> Path:
     return prepare_dagster_home()
 
 
-def seed(first_day: date, days: int, scale: float, skewed: bool) -> dict[str, int]:
+def seed(first_day: date, days: int, scale: float, skewed: bool, as_of: date | None = None) -> dict[str, int]:
+    """The application's tables for `days` days from `first_day`, as they are at the end of
+    `as_of` (default: the last day): later refunds and user changes are not there yet."""
     from warehouse_platform import environment
     from warehouse_platform.extract.source_seed import seed_source_database
     from warehouse_platform.lib.session_generator import GeneratorConfig, days_between
@@ -32,7 +37,40 @@ def seed(first_day: date, days: int, scale: float, skewed: bool) -> dict[str, in
     # Outside a run, EnvVar-bound fields are resolved by initializing the resource.
     endpoint = environment.build_source_database().process_config_and_initialize().endpoint()
     return seed_source_database(
-        endpoint, days_between(first_day, first_day + timedelta(days=days - 1)), GeneratorConfig(scale=scale, skewed=skewed)
+        endpoint, days_between(first_day, first_day + timedelta(days=days - 1)), GeneratorConfig(scale=scale, skewed=skewed),
+        as_of=as_of,
+    )
+
+
+def _refunds_and_revenue(warehouse, first_day: date, last_day: date) -> dict:
+    """Refunds raw_data holds and analytics revenue, for the sessions of the first pass's days."""
+    [(refunds, refunded_amount)] = warehouse.query(
+        "SELECT coalesce(sum(CASE WHEN t.refunded THEN 1 ELSE 0 END), 0), "
+        "coalesce(sum(CASE WHEN t.refunded THEN t.amount ELSE 0 END), 0) "
+        "FROM raw_data.session_transaction t JOIN raw_data.session_timestamp s ON s.sessionid = t.sessionid "
+        "WHERE s.ts >= %(start)s AND s.ts < %(end)s",
+        {"start": first_day, "end": last_day + timedelta(days=1)},
+    )
+    [(net,)] = warehouse.query(
+        "SELECT coalesce(sum(CASE WHEN refunded THEN 0 ELSE amount END), 0) FROM analytics.session_summary "
+        "WHERE session_date BETWEEN %(start)s AND %(end)s", {"start": first_day, "end": last_day},
+    )
+    return {"refunded_purchases": int(refunds), "refunded_amount": int(refunded_amount), "net_revenue": int(net)}
+
+
+def _source_net_revenue(first_day: date, last_day: date, as_of: date, scale: float, skewed: bool) -> int:
+    """The same figure from the generator's truth as of `as_of`, not from any table."""
+    from warehouse_platform.lib.session_generator import (
+        GeneratorConfig,
+        days_between,
+        generate_day,
+        transactions_as_of,
+    )
+
+    config = GeneratorConfig(scale=scale, skewed=skewed)
+    return sum(
+        t.amount for day in days_between(first_day, last_day)
+        for t in transactions_as_of(generate_day(day, config), as_of) if not t.refunded
     )
 
 
@@ -56,7 +94,13 @@ def _check_status(evaluation) -> str:
     return "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"
 
 
-def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed: bool = False) -> dict:
+def run_demo(
+    first_day: date, days: int, scale: float, report_path: Path, skewed: bool = False, later_days: int = DEMO_LATER_DAYS
+) -> dict:
+    """First pass: `days` days, the source as of the last of them. Second pass (`later_days` > 0):
+    the source runs `later_days` days more, in which refunds of the first pass's purchases
+    arrive; loading those days moves each refunded purchase to its refund's day in
+    raw_data.session_transaction, and analytics revenue drops by the refunds."""
     _prepare_dagster_home()
     import dagster as dg
 
@@ -66,21 +110,53 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
     from warehouse_platform.instance.runs import run_code_location_job
 
     defs = build_definitions()
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    last_day = first_day + timedelta(days=days - 1)
 
     seeded = seed(first_day, days, scale, skewed=skewed)
-    print(f"source: {seeded['sessions']} sessions, {seeded['transactions']} transactions over {days} days")
+    print(
+        f"source as of {last_day}: {seeded['sessions']} sessions, {seeded['transactions']} transactions "
+        f"({seeded['refunded']} refunded), {seeded['users']} users over {days} days"
+    )
 
     with dg.DagsterInstance.get() as instance:  # entered: see run_backfill
         # Step-by-step events stay in the instance (see them with `make dev`); the terminal gets the summary.
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         checks: dict[str, str] = {}
         results = []
-        for offset in range(days):
-            day = (first_day + timedelta(days=offset)).isoformat()
-            result = run_code_location_job(defs, "extract_and_load_day", instance, partition_key=day, run_config=quiet)
-            results.append(result)
-            print(f"{day}: " + ", ".join(_load_summary(result)))
-        results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
+
+        def load_days(first: date, count: int) -> None:
+            for offset in range(count):
+                day = (first + timedelta(days=offset)).isoformat()
+                result = run_code_location_job(defs, "extract_and_load_day", instance, partition_key=day, run_config=quiet)
+                results.append(result)
+                print(f"{day}: " + ", ".join(_load_summary(result)))
+            results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
+
+        load_days(first_day, days)
+        late = None
+        if later_days > 0:
+            before = _refunds_and_revenue(warehouse, first_day, last_day)
+            as_of = last_day + timedelta(days=later_days)
+            seeded = seed(first_day, days + later_days, scale, skewed=skewed, as_of=as_of)
+            print(
+                f"\nsecond pass: the source as of {as_of} ({later_days} days later; refunds of earlier purchases "
+                f"arrive with them, each moving its purchase to the refund's day)"
+            )
+            load_days(last_day + timedelta(days=1), later_days)
+            after = _refunds_and_revenue(warehouse, first_day, last_day)
+            late = {
+                "first_pass_days": f"{first_day}..{last_day}",
+                "as_of": as_of.isoformat(),
+                "before": before,
+                "after": after,
+                "source_net_revenue": _source_net_revenue(first_day, last_day, as_of, scale, skewed),
+            }
+            print(
+                f"sessions of {first_day}..{last_day}: refunded purchases in raw_data.session_transaction "
+                f"{before['refunded_purchases']:,} -> {after['refunded_purchases']:,}; analytics net revenue "
+                f"{before['net_revenue']:,} -> {after['net_revenue']:,} (the source's truth: {late['source_net_revenue']:,})"
+            )
     severity_order = {"passed": 0, "warning": 1, "failed": 2}
     for result in results:
         for evaluation in result.get_asset_check_evaluations():
@@ -90,7 +166,6 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
             if evaluation.partition is None or severity_order[status] >= severity_order[checks.get(name, "passed")]:
                 checks[name] = status
 
-    warehouse = environment.build_warehouse().process_config_and_initialize()
     # Every table the code location writes to the warehouse: the catalog's raw tables, then the
     # dbt models.
     graph = defs.resolve_asset_graph()
@@ -102,6 +177,8 @@ def run_demo(first_day: date, days: int, scale: float, report_path: Path, skewed
         counts[table] = warehouse.query(f'SELECT count(*) FROM "{schema}"."{name}"')[0][0]
 
     report = {"tables": counts, "checks": dict(sorted(checks.items()))}
+    if late:
+        report["late_changes"] = late
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -159,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 is about 2,000 sessions a day")
     demo.add_argument("--report", type=Path, default=None)
     demo.add_argument("--skewed", action="store_true", help="a few users own most sessions: see the skew check warn")
+    demo.add_argument(
+        "--later-days", type=int, default=DEMO_LATER_DAYS,
+        help="second pass: the source this many days later, with late refunds (0: no second pass)",
+    )
     seed_cmd = sub.add_parser("seed", help="generate source data for a range of days")
     seed_cmd.add_argument("--first-day", type=date.fromisoformat, default=DEMO_FIRST_DAY)
     seed_cmd.add_argument("--days", type=int, default=7)
@@ -177,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "demo":
         report_path = args.report or environment.state_dir() / "demo_report.json"
-        report = run_demo(args.first_day, args.days, args.scale, report_path, args.skewed)
+        report = run_demo(args.first_day, args.days, args.scale, report_path, args.skewed, args.later_days)
         _print_report(report, report_path)
         return 0
     if args.command == "seed":

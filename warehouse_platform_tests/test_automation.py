@@ -12,15 +12,22 @@ from warehouse_platform_tests.platform_runs import platform_definitions, run_job
 DAY = "2026-11-05"
 
 
-def test_daily_schedule_requests_yesterday():
+def test_daily_schedule_requests_yesterday_then_the_incremental_tables_lookback_days():
     from warehouse_platform.definitions import build_definitions
 
     defs = build_definitions()
-
     schedule = defs.resolve_schedule_def("daily_extract_and_load")
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc))
-    [request] = schedule.evaluate_tick(context).run_requests
-    assert request.partition_key == "2026-11-24"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc), repository_def=defs.get_repository_def()
+    )
+    request, *lookback = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-11-24" and request.asset_selection is None  # every daily table
+    # session_transaction (lookback_days 2) alone re-reads the two days before, newest first.
+    assert [r.partition_key for r in lookback] == ["2026-11-23", "2026-11-22"]
+    for r in lookback:
+        assert {k.to_user_string() for k in r.asset_selection} == {
+            "stage/raw_data/session_transaction", "raw_data/session_transaction"
+        }
     assert schedule.execution_timezone == "UTC" and schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "extract_and_load_day"
 

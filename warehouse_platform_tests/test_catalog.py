@@ -42,12 +42,14 @@ def _entry(key: str = "thingid", mode: str = "upsert") -> str:
 
 def test_the_catalog_holds_the_raw_tables_with_their_load_specs():
     specs = {spec.name: spec for spec in load_catalog()}
-    assert {"user_session_channel", "session_timestamp", "session_transaction", "channel"} <= set(specs)
+    assert {"user_session_channel", "session_timestamp", "session_transaction", "channel", "users"} == set(specs)
     timestamp = specs["session_timestamp"]
     assert (timestamp.qualified_name, timestamp.primary_key, timestamp.dedupe_order) == ("raw_data.session_timestamp", ("sessionid",), ("ts desc",))
-    assert timestamp.partitioned and timestamp.source.table == "app.sessions" and timestamp.source.day_column == "ts"
+    assert timestamp.partitioned and timestamp.source.tables_read == ("app.sessions",) and timestamp.source.day_column == "ts"
     assert (timestamp.dist_style, timestamp.dist_key, timestamp.sort_key) == (DistStyle.KEY, "sessionid", ("ts",))
-    assert specs["session_transaction"].source.tables_read == ("app.transactions", "app.sessions")
+    assert specs["session_transaction"].source.tables_read == ("app.transactions",)
+    assert specs["session_transaction"].incremental.cursor == specs["session_transaction"].source.day_column == "updated_at"
+    assert specs["users"].incremental.soft_delete_column == "deleted_at" and not specs["users"].partitioned
     assert specs["channel"].mode == LoadMode.REPLACE and not specs["channel"].partitioned
 
 

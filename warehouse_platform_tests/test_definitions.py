@@ -24,7 +24,7 @@ def test_asset_keys_follow_storage_paths():
         {f"stage/raw_data/{t}" for t in RAW}
         | {f"raw_data/{t}" for t in RAW}
         | {f"analytics/{m}" for m in MODELS}
-        | {"source/app/sessions", "source/app/transactions", "source/app/channels"}
+        | {"source/app/sessions", "source/app/transactions", "source/app/channels", "source/app/users"}
         | {"stage/exports/channel_summary", "stage/exports/mau"}
     )
     assert expected <= keys
@@ -35,7 +35,9 @@ def test_lineage_runs_source_to_stage_to_raw_to_analytics():
     parents = lambda key: {p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(key)).parent_keys}  # noqa: E731
     for table in RAW:
         assert parents(f"raw_data/{table}") == {f"stage/raw_data/{table}"}
-    assert parents("stage/raw_data/session_transaction") == {"source/app/transactions", "source/app/sessions"}
+    # Lineage comes from each table's declared source (tables_read).
+    assert parents("stage/raw_data/session_transaction") == {"source/app/transactions"}
+    assert parents("stage/raw_data/users") == {"source/app/users"}
     assert {f"raw_data/{t}" for t in RAW} <= parents("analytics/session_summary")
     for model in ("channel_summary", "mau", "user_channel_attribution"):
         assert parents(f"analytics/{model}") == {"analytics/session_summary"}

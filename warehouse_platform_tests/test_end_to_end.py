@@ -7,7 +7,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
+from warehouse_platform.lib.session_generator import (
+    GeneratorConfig,
+    generate_day,
+    transactions_as_of,
+)
 from warehouse_platform_tests.platform_runs import (
     materialization_metadata,
     platform_definitions,
@@ -25,7 +29,11 @@ def _expected_sessions() -> tuple[pd.DataFrame, pd.DataFrame]:
     for day in DAYS:
         d = generate_day(day, CONFIG)
         sessions.append(pd.DataFrame({"sessionid": d.sessionid, "userid": d.userid, "channel": d.channel, "ts": d.ts}))
-        txns.append(pd.DataFrame({"sessionid": d.txn_sessionid, "amount": d.txn_amount, "refunded": d.txn_refunded}))
+        # As the source holds them once the last day is over: refunds that arrived by then.
+        rows = transactions_as_of(d, DAYS[-1])
+        txns.append(pd.DataFrame({
+            "sessionid": [t.sessionid for t in rows], "amount": [t.amount for t in rows], "refunded": [t.refunded for t in rows],
+        }))
     return pd.concat(sessions, ignore_index=True), pd.concat(txns, ignore_index=True)
 
 

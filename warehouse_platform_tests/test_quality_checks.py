@@ -49,7 +49,7 @@ def test_every_check_passes_on_clean_data_and_runs_with_the_load(clean_day):
     for name_of_table in ("user_session_channel", "session_timestamp", "session_transaction"):
         for name in (
             check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.DISTRIBUTION_SKEW,
-            check_names.ROW_VOLUME,
+            check_names.ROW_VOLUME, check_names.SOURCE_PARITY,
         ):
             assert found[(f"raw_data/{name_of_table}", name)].passed, (name_of_table, name)
         assert found[(f"stage/raw_data/{name_of_table}", check_names.REDSHIFT_TYPE_LIMITS)].passed
@@ -59,7 +59,7 @@ def test_rerunning_a_loaded_day_repeats_its_checks_without_changing_data(clean_d
     _, rerun, _, _ = clean_day
     loads = [e for e in rerun.get_asset_materialization_events() if e.asset_key.path[0] == "raw_data"]
     assert loads and all(e.materialization.metadata["already_loaded"].value for e in loads)
-    assert len(_evaluations(rerun)) == 15 and all(e.passed for e in rerun.get_asset_check_evaluations())
+    assert len(_evaluations(rerun)) == 18 and all(e.passed for e in rerun.get_asset_check_evaluations())
 
 
 def test_table_level_checks_run_without_loading(clean_day):

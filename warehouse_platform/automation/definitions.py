@@ -29,7 +29,7 @@ def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
         executor=dg.in_process_executor,
         jobs=[extract_and_load_day, build_analytics, check_tables, sweep_abandoned_loads],
         # A catalog without a daily extracted table has no day to schedule.
-        schedules=[build_daily_schedule(extract_and_load_day)] if any(
+        schedules=[build_daily_schedule(extract_and_load_day, tables)] if any(
             s.partitioned and s.rows_from == RowsFrom.EXTRACTION for s in tables) else [],
         sensors=[build_landing_sensor(tables), declarative_automation],
     )

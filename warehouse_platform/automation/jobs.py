@@ -1,7 +1,8 @@
 """Jobs: what runs together.
 
 extract_and_load_day   extract + stage + load of the day-partitioned tables fed by extraction, one day per run
-build_analytics        the extracted dimensions (unpartitioned, replaced whole), every dbt model, exports
+build_analytics        the extracted unpartitioned tables (channel replaced whole, users upserted
+                       incrementally), every dbt model, exports
 check_tables           every check that is not per day (skew, the dimensions, dbt tests), no loading
 sweep_abandoned_loads  maintenance: drop load tables left by killed loads (no live load owns them)
 The per-day checks run with extract_and_load_day; re-running a loaded day repeats them only.
@@ -39,7 +40,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
         "build_analytics",
         selection=dg.AssetSelection.assets(*_layers(reference)) | dg.AssetSelection.groups("analytics", "exports"),
         description=(
-            "Reload the channel dimension, rebuild every analytics model with dbt (tests included) and "
+            "Reload the unpartitioned tables (the channel dimension; the users changed since the last load), rebuild every analytics model with dbt (tests included) and "
             "export the reporting tables to the stage."
         ),
     )
@@ -49,6 +50,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
     daily_checks = [
         *(dg.AssetCheckKey(raw_asset_key(s), name) for s in tables if s.partitioned for name in (
             check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.ROW_VOLUME)),
+        *(dg.AssetCheckKey(raw_asset_key(s), check_names.SOURCE_PARITY) for s in tables if s.partitioned and s.rows_from == RowsFrom.EXTRACTION and s.source),
         *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in tables if s.partitioned),
     ]
     check_tables = dg.define_asset_job(

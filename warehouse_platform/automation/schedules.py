@@ -1,16 +1,58 @@
 """The daily run: the day that just ended, extracted, staged and loaded for every daily table,
-early each morning in the platform's time zone (the partitions' PLATFORM_TIMEZONE). Analytics
-follow by declarative automation once the loads' blocking checks pass."""
+early each morning in the platform's time zone (the partitions' PLATFORM_TIMEZONE). Analytics follow by declarative
+automation once the loads' blocking checks pass.
+
+Incremental tables also re-read their trailing `lookback_days` (rows committed late, or changed
+after their day's load): one run per trailing day, for those tables only. Re-running an
+unchanged day is a no-op (the ledger finds its files already loaded). The newest day is
+requested first, so a row that moved to a newer day has left the older one before the older
+one is re-read.
+"""
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from warehouse_platform.extract.assets import stage_asset_key
+from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
+from warehouse_platform.partitions import PARTITIONS_START_DATE, daily_partitions
+from warehouse_platform.warehouse.assets import raw_asset_key
 
-def build_daily_schedule(extract_and_load_day) -> dg.ScheduleDefinition:
-    return dg.build_schedule_from_partitioned_job(
-        extract_and_load_day,
+
+def lookback_requests(day: str, tables: Sequence[TableSpec]) -> list[dg.RunRequest]:
+    """The runs a tick for `day` asks for: the day for every table, then each trailing day for
+    the incremental tables whose lookback reaches it."""
+    requests = [dg.RunRequest(run_key=day, partition_key=day)]
+    incremental = [s for s in tables if s.partitioned and s.rows_from == RowsFrom.EXTRACTION and s.incremental]
+    for back in range(1, max((s.incremental.lookback_days for s in incremental), default=0) + 1):
+        earlier = (date.fromisoformat(day) - timedelta(days=back)).isoformat()
+        reached = [s for s in incremental if s.incremental.lookback_days >= back]
+        requests.append(dg.RunRequest(
+            run_key=f"{day}:lookback:{earlier}", partition_key=earlier,
+            asset_selection=[key for s in reached for key in (stage_asset_key(s), raw_asset_key(s))],
+            tags={"warehouse_platform/lookback_of": day},
+        ))
+    return requests
+
+
+def build_daily_schedule(extract_and_load_day, tables: Sequence[TableSpec]) -> dg.ScheduleDefinition:
+    @dg.schedule(
         name="daily_extract_and_load",
-        hour_of_day=2,
-        minute_of_hour=0,
-        description="Loads the day that just ended (the latest complete partition) at 02:00.",
+        job=extract_and_load_day,
+        cron_schedule="0 2 * * *",
+        execution_timezone=daily_partitions().timezone,
+        description="Loads the day that just ended (the latest complete partition) at 02:00, and re-reads the "
+        "incremental tables' lookback days.",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
+    def daily_extract_and_load(context: dg.ScheduleEvaluationContext):
+        # The day that just ended, in the partitions' time zone.
+        now = context.scheduled_execution_time.astimezone(ZoneInfo(daily_partitions().timezone))
+        day = (now.date() - timedelta(days=1)).isoformat()
+        if day < PARTITIONS_START_DATE:
+            return dg.SkipReason(f"no day to load before {PARTITIONS_START_DATE}")
+        return lookback_requests(day, tables)
+
+    return daily_extract_and_load

@@ -93,6 +93,9 @@ class TableEntry(dg.Model):
     truncate_columns: bool = False
     incremental: IncrementalEntry | None = None
     on_new_column: OnNewColumn = OnNewColumn.FAIL
+    parity_sum: str | None = Field(
+        default=None, description="A column the source_parity check sums on both sides, besides counting rows."
+    )
 
     @model_validator(mode="after")
     def _is_a_valid_table(self) -> TableEntry:
@@ -144,6 +147,7 @@ class TableEntry(dg.Model):
             incremental=incremental,
             on_new_column=self.on_new_column,
             owners=tuple(self.owners),
+            parity_sum=self.parity_sum,
         )
 
 

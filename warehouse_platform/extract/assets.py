@@ -5,16 +5,14 @@ parts plus a manifest, in the local folder or on S3.
 """
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import dagster as dg
 
 from warehouse_platform import environment
 from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.extract.source_database import SourceDatabase
-from warehouse_platform.extract.source_queries import (
-    EXTRACT_QUERIES,
-    SOURCE_TABLES_READ,
-)
+from warehouse_platform.lib import extract_sql, source_contract
 from warehouse_platform.lib.landing import LANDING_PREFIX, mismatched_landed_keys
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
@@ -22,22 +20,33 @@ from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.stage.handed_landing_files import record_handed
 from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
+from warehouse_platform.warehouse.resources import Warehouse
 
 _SOURCE_DESCRIPTIONS = {
-    "sessions": "Application table: one row per visit (session), with the user and the channel it came from.",
-    "transactions": "Application table: purchases, at most one per session, with refunds flagged.",
-    "channels": "Application table: the marketing channels the product tracks.",
+    "app.sessions": "Application table: one row per visit (session), with the user and the channel it came from.",
+    "app.transactions": "Application table: purchases, at most one per session; a refund days later updates the row.",
+    "app.channels": "Application table: the marketing channels the product tracks.",
+    "app.users": "Application table: one row per user (signup, country); changed in place, soft-deleted.",
 }
 
-source_tables = [
-    dg.AssetSpec(
-        key=["source", "app", name],
-        description=description,
-        group_name="source",
-        kinds={"postgres"},
-    )
-    for name, description in _SOURCE_DESCRIPTIONS.items()
-]
+
+def source_asset_key(table: str) -> dg.AssetKey:
+    """"app.transactions" -> source/app/transactions."""
+    return dg.AssetKey(["source", *table.split(".")])
+
+
+def source_tables(tables: Sequence[TableSpec]) -> list[dg.AssetSpec]:
+    """The application tables the declared tables read (external: read, never materialized)."""
+    read = dict.fromkeys(t for spec in tables if spec.source for t in spec.source.tables_read)
+    return [
+        dg.AssetSpec(
+            key=source_asset_key(table),
+            description=_SOURCE_DESCRIPTIONS.get(table, f"Application table {table}."),
+            group_name="source",
+            kinds={"postgres"},
+        )
+        for table in read
+    ]
 
 
 def stage_asset_key(spec: TableSpec) -> dg.AssetKey:
@@ -71,13 +80,50 @@ def _take_landed_files(
     return LandedFiles(spec, tuple(sorted(set(keys))))
 
 
+def _extract(context: dg.AssetExecutionContext, spec: TableSpec, source_db: SourceDatabase, warehouse: Warehouse) -> RowBatches:
+    """The declared columns (and any the source gained, under on_new_column: add) of the day, or
+    of the rows changed since the newest loaded change minus the lookback (whole-table
+    incremental), or of the whole table."""
+    partition_key = context.partition_key if spec.partitioned else None
+    # A query's day column may be there only for the window; it is not a column to load.
+    ignore = (spec.source.day_column,) if spec.source.day_column else ()
+    try:
+        added = source_contract.resolve(spec, source_contract.compare(spec, source_db.columns_of(spec), ignore))
+    except ValueError as drift:
+        raise _refuse(spec, partition_key, str(drift)) from None
+    if added:
+        context.log.warning(f"{spec.qualified_name}: adding columns the source gained: {[c.name for c in added]}")
+    effective = spec.with_added_columns(added)
+    params: dict = {}
+    since = False
+    if spec.partitioned:
+        window = context.partition_time_window
+        params = {"day_start": window.start.replace(tzinfo=None), "day_end": window.end.replace(tzinfo=None)}
+    elif spec.incremental is not None:
+        newest = warehouse.newest_loaded_cursor(spec)
+        if newest is not None:
+            since = True
+            params = {"cursor_from": newest - timedelta(days=spec.incremental.lookback_days)}
+    context.log.info(f"{spec.qualified_name}: extracting " + (
+        f"rows changed since {params['cursor_from']}" if since else f"day {partition_key}" if partition_key else "the whole table"
+    ))
+    batches = source_db.stream(
+        extract_sql.extract_sql(effective, since_cursor=since), params or None,
+        check_columns=lambda names: extract_sql.cursor_columns_problem(effective, names),
+    )
+    return RowBatches(
+        columns=effective.column_names, batches=batches, text_columns=effective.text_column_names,
+        key_columns=spec.primary_key, added_columns=tuple((c.name, c.sql_type) for c in added), spec=effective,
+    )
+
+
 def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
     extracted = spec.rows_from == RowsFrom.EXTRACTION
     by_day = "one day at a time " if spec.partitioned else ""
 
     @dg.asset(
         key=stage_asset_key(spec),
-        deps=[dg.AssetKey(["source", "app", t]) for t in SOURCE_TABLES_READ[spec.name]] if extracted else [],
+        deps=[source_asset_key(t) for t in spec.source.tables_read] if extracted else [],
         description=f"{spec.description}\n\n"
         + (
             f"Extracted from the application database {by_day}and staged as gzip CSV parts with a Redshift manifest."
@@ -94,7 +140,8 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         automation_condition=daily_refresh() if extracted and not spec.partitioned else None,
     )
     def _stage(
-        context: dg.AssetExecutionContext, config: StageSourceConfig, source_db: SourceDatabase, stage: Stage
+        context: dg.AssetExecutionContext, config: StageSourceConfig, source_db: SourceDatabase, stage: Stage,
+        warehouse: Warehouse,
     ):  # RowBatches or LandedFiles, both written by StageIOManager (Dagster types need one class)
         partition_key = context.partition_key if spec.partitioned else None
         if spec.rows_from == RowsFrom.LANDING:
@@ -110,18 +157,10 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 "the table is fed by extraction from the application database, so landed files are not "
                 f"loaded into it: {config.landed_files} (a day is never fed by both)"
             ))
-        params = None
-        if spec.partitioned:
-            window = context.partition_time_window
-            params = {"day_start": window.start.replace(tzinfo=None), "day_end": window.end.replace(tzinfo=None)}
-        batches = source_db.stream(EXTRACT_QUERIES[spec.name], params)
-        return RowBatches(
-            columns=spec.column_names, batches=batches, text_columns=spec.text_column_names, key_columns=spec.primary_key,
-            spec=spec,
-        )
+        return _extract(context, spec, source_db, warehouse)
 
     return _stage
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
-    return dg.Definitions(assets=[*source_tables, *(_build_stage_asset(spec) for spec in tables)])
+    return dg.Definitions(assets=[*source_tables(tables), *(_build_stage_asset(spec) for spec in tables)])

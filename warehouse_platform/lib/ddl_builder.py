@@ -105,3 +105,20 @@ def upgrade_ledger_sql(schema: str) -> str:
     """Postgres only: a ledger created before batch ids gains the column (Redshift ledgers are
     created with it)."""
     return f"ALTER TABLE {quote_table(schema, LEDGER_TABLE)} ADD COLUMN IF NOT EXISTS batch_id varchar(128)"
+
+
+def add_column_sql(spec: TableSpec, column: Column, dialect: Dialect) -> str:
+    """A column the source gained (on_new_column: add). Nullable: the rows already loaded have no
+    value for it. Redshift adds one column per ALTER and has no IF NOT EXISTS, so the caller adds
+    only what information_schema does not list."""
+    if dialect == "redshift":
+        check_redshift_type(spec.qualified_name, column.name, column.sql_type)
+    return f"ALTER TABLE {quote_table(spec.schema, spec.name)} ADD COLUMN {_column_sql(column, dialect)}"
+
+
+def table_columns_sql() -> str:
+    """The columns a warehouse table has now (information_schema: Postgres and Redshift alike)."""
+    return (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = %(schema)s AND table_name = %(table)s ORDER BY ordinal_position"
+    )

@@ -20,6 +20,8 @@ class RowBatches:
     text_columns: tuple[str, ...] = ()
     # The logical key; the stage gathers evidence that it is unique within the batch.
     key_columns: tuple[str, ...] = ()
+    # Columns the source gained that the table takes (on_new_column: add): (name, warehouse type).
+    added_columns: tuple[tuple[str, str], ...] = ()
     # The table the rows are for (where the stage IO manager writes them); the other fields are
     # the spec's unless a caller stages rows by hand.
     spec: TableSpec | None = None

@@ -4,6 +4,13 @@ Each day is generated from its own seed (base seed + day), so any set of days ca
 in any order and always gives the same rows: the source can be extended a day at a time and
 tests can recompute expected totals independently of the warehouse.
 
+Rows also change after the day they were created, as in a real application: every refund
+arrives 1 to 5 days after its purchase (the transaction's `refunded` flips and `updated_at`
+moves to the refund time), and some users change country, or are deleted (a soft delete:
+`deleted_at` is set), weeks after signing up. `transactions_as_of` and `users_as_of` give what
+the application's tables hold once everything up to the end of a given day has happened: the
+source's truth "as of" that day, which tests compare the warehouse with.
+
 Users have a heavy-tailed number of sessions (Zipf-like weights over a fixed user pool);
 `skewed=True` steepens that so a handful of users own most sessions, which is what a bad
 DISTKEY on userid turns into slice skew.
@@ -27,6 +34,8 @@ REFUND_SHARE = 0.12
 # Sessions opened in the same microsecond as the user's previous one (two tabs): attribution
 # must break such ties by its declared rule, and only data with ties can show that it does.
 SAME_TIME_SHARE = 0.03
+# A refund arrives between 1 and 5 days after its purchase (in seconds).
+REFUND_DELAY_SECONDS = (86_400, 5 * 86_400)
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,10 @@ class DayOfSessions:
     # Transactions: a subset of the day's sessions.
     txn_sessionid: list[str]
     txn_amount: list[int]
+    # Whether the purchase is refunded at some point, and when (1-5 days after the purchase).
     txn_refunded: list[bool]
+    txn_ts: list[datetime]
+    txn_refund_at: list[datetime | None]
 
 
 def _rng(config: GeneratorConfig, day: date) -> np.random.Generator:
@@ -90,16 +102,96 @@ def generate_day(day: date, config: GeneratorConfig = GeneratorConfig()) -> DayO
 
     sessionid = [_session_id(config, day, i) for i in range(n)]
     paid_idx = np.flatnonzero(paid)
+    # Its own generator, so adding refund times left every figure above unchanged.
+    refund_delay = np.random.default_rng([config.seed, day.toordinal(), int(config.skewed), 1]).integers(
+        REFUND_DELAY_SECONDS[0], REFUND_DELAY_SECONDS[1], size=n, endpoint=True
+    )
+    ts = [start + timedelta(microseconds=int(s)) for s in seconds]
     return DayOfSessions(
         day=day,
         sessionid=sessionid,
         userid=[int(u) for u in userid],
         channel=[CHANNELS[i] for i in channel_idx],
-        ts=[start + timedelta(microseconds=int(s)) for s in seconds],
+        ts=ts,
         txn_sessionid=[sessionid[i] for i in paid_idx],
         txn_amount=[int(amounts[i]) for i in paid_idx],
         txn_refunded=[bool(refunded[i]) for i in paid_idx],
+        txn_ts=[ts[i] for i in paid_idx],
+        txn_refund_at=[ts[i] + timedelta(seconds=int(refund_delay[i])) if refunded[i] else None for i in paid_idx],
     )
+
+
+def end_of(day: date) -> datetime:
+    """The first instant after `day`: what happened before it has happened "as of" the day."""
+    return datetime(day.year, day.month, day.day) + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TransactionRow:
+    sessionid: str
+    amount: int
+    refunded: bool
+    updated_at: datetime
+
+
+def transactions_as_of(data: DayOfSessions, as_of: date) -> list[TransactionRow]:
+    """A day's purchases as app.transactions holds them at the end of `as_of`: a refund that
+    has arrived by then flipped `refunded` and moved `updated_at` to its time."""
+    cutoff = end_of(as_of)
+    rows = []
+    for sid, amount, ts, refund_at in zip(data.txn_sessionid, data.txn_amount, data.txn_ts, data.txn_refund_at):
+        if ts >= cutoff:
+            continue  # not purchased yet
+        refunded = refund_at is not None and refund_at < cutoff
+        rows.append(TransactionRow(sid, amount, refunded, refund_at if refunded else ts))
+    return rows
+
+
+COUNTRIES = ("KR", "US", "JP", "DE", "BR", "IN")
+# Users sign up in the month before the platform's history starts; changes come later.
+SIGNUP_PERIOD = (datetime(2026, 9, 1), datetime(2026, 10, 1))
+CHANGE_PERIOD = (datetime(2026, 10, 1), datetime(2027, 1, 1))
+COUNTRY_CHANGE_SHARE = 0.10
+DELETED_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class UserRow:
+    userid: int
+    signup_at: datetime
+    country: str
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+def _instants(rng: np.random.Generator, period: tuple[datetime, datetime], n: int) -> list[datetime]:
+    span = int((period[1] - period[0]).total_seconds())
+    return [period[0] + timedelta(seconds=int(s)) for s in rng.integers(0, span, size=n)]
+
+
+def users_as_of(as_of: date, config: GeneratorConfig = GeneratorConfig()) -> list[UserRow]:
+    """app.users at the end of `as_of`: every user signed up by then (ids 1..user_count, the ids
+    sessions use), with the country changes and deletions that happened by then."""
+    rng = np.random.default_rng([config.seed, int(config.skewed), 7])
+    n = config.user_count
+    signup = _instants(rng, SIGNUP_PERIOD, n)
+    first = rng.integers(0, len(COUNTRIES), size=n)
+    changes = rng.random(n) < COUNTRY_CHANGE_SHARE
+    shift = rng.integers(1, len(COUNTRIES), size=n)  # never "changes" to the same country
+    change_at = _instants(rng, CHANGE_PERIOD, n)
+    deleted = rng.random(n) < DELETED_SHARE
+    delete_at = _instants(rng, CHANGE_PERIOD, n)
+    cutoff = end_of(as_of)
+    rows = []
+    for i in range(n):
+        if signup[i] >= cutoff:
+            continue
+        changed = bool(changes[i]) and change_at[i] < cutoff
+        gone = bool(deleted[i]) and delete_at[i] < cutoff
+        updated = max([signup[i], *([change_at[i]] if changed else []), *([delete_at[i]] if gone else [])])
+        country = COUNTRIES[(first[i] + shift[i]) % len(COUNTRIES)] if changed else COUNTRIES[first[i]]
+        rows.append(UserRow(i + 1, signup[i], country, updated, delete_at[i] if gone else None))
+    return rows
 
 
 def days_between(start: date, end_inclusive: date) -> list[date]:

@@ -75,6 +75,8 @@ class StagedBatch:
     duplicate_candidates: tuple[tuple[str, ...], ...] | None = None
     # Orders batches of one table and day (see batch_id_for); None for batches made by hand.
     batch_id: str | None = None
+    # Columns the source gained and the table takes (on_new_column: add): name -> warehouse type.
+    added_columns: tuple[tuple[str, str], ...] = ()
 
     @property
     def row_count(self) -> int:
@@ -111,6 +113,7 @@ class StagedBatch:
                     "columns": list(self.columns),
                     "record_count": self.row_count,
                     "batch_id": self.batch_id,
+                    **({"added_columns": dict(self.added_columns)} if self.added_columns else {}),
                     "files": {
                         p.url: {
                             "checksum": p.checksum,
@@ -156,4 +159,5 @@ class StagedBatch:
             if key_check is None
             else tuple(tuple(k) for k in key_check["duplicate_candidates"]),
             batch_id=batch.get("batch_id"),
+            added_columns=tuple(batch.get("added_columns", {}).items()),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
@@ -116,6 +116,8 @@ class TableSpec:
     on_new_column: OnNewColumn = OnNewColumn.FAIL
     # Who answers for the table ("team:data", "someone@example.com"), shown in the UI.
     owners: tuple[str, ...] = ()
+    # The column the source-parity check sums on both sides (with the row count); None: count only.
+    parity_sum: str | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -126,6 +128,17 @@ class TableSpec:
             raise ValueError(f"{self.qualified_name}: unknown columns {unknown} in key/dist/sort declaration")
         if (self.dist_style == DistStyle.KEY) != (self.dist_key is not None):
             raise ValueError(f"{self.qualified_name}: DISTKEY is set exactly when DISTSTYLE is KEY")
+        if self.incremental is not None:
+            named = [self.incremental.cursor, self.incremental.soft_delete_column]
+            if missing := [c for c in named if c is not None and c not in names]:
+                raise ValueError(f"{self.qualified_name}: incremental columns {missing} are not declared columns")
+            if self.mode != LoadMode.UPSERT:
+                raise ValueError(f"{self.qualified_name}: an incremental table is loaded with mode upsert")
+            if self.partitioned and (self.source is None or self.source.day_column != self.incremental.cursor):
+                # A row lives in the day of its latest change, so a changed row moves to its new day.
+                raise ValueError(f"{self.qualified_name}: a daily incremental table's day column is its cursor")
+        if self.parity_sum is not None and self.parity_sum not in names:
+            raise ValueError(f"{self.qualified_name}: parity_sum {self.parity_sum!r} is not a declared column")
 
     @property
     def qualified_name(self) -> str:
@@ -162,6 +175,15 @@ class TableSpec:
         if tuple(c for c in self.column_names if c in columns) == tuple(columns) and all(c.default is not None for c in absent):
             return None
         return f"schema drift: staged columns {list(columns)} != table contract {list(self.column_names)}"
+
+    def with_added_columns(self, added: tuple[Column, ...]) -> TableSpec:
+        """The spec once columns the source gained were added to the table (on_new_column: add):
+        they follow the declared ones, in files and in the table."""
+        if not added:
+            return self
+        if self.on_new_column != OnNewColumn.ADD:
+            raise ValueError(f"{self.qualified_name}: columns {[c.name for c in added]} are not declared")
+        return replace(self, columns=self.columns + tuple(c for c in added if c.name not in self.column_names))
 
     def column(self, name: str) -> Column:
         for c in self.columns:

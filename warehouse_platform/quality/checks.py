@@ -6,6 +6,8 @@ per raw table
   rows_staged_equal_rows_loaded   ERROR: manifest = ledger = table, per file
   row_volume                      day-partitioned tables: WARN on a sharp drop against the trailing
                                   days, ERROR on an empty day after non-empty ones
+  source_parity                   extracted tables: ERROR when the day's rows (or the table's) and the
+                                  sum of a declared column differ between the source and raw_data
 per stage asset
   redshift_type_limits            ERROR, blocking: every text value fits its VARCHAR in bytes
 Day-partitioned tables are checked per day; skew is a property of the whole table.
@@ -23,9 +25,10 @@ from collections.abc import Callable, Iterator, Sequence
 import dagster as dg
 
 from warehouse_platform.extract.assets import stage_asset_key
+from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.lib.skew import DEFAULT_SKEW_THRESHOLD, SMALL_TABLE_ROWS
 from warehouse_platform.lib.staged_files import StagedBatch, table_folder
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.quality import check_names, evaluations
 from warehouse_platform.stage.io_manager import read_staged_batch
@@ -139,6 +142,8 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         )
 
     checks = [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
+    if spec.rows_from == RowsFrom.EXTRACTION and spec.source is not None:  # landed rows have no source to match
+        checks.append(_source_parity_check(spec, partitions, one_day, partition_of))
     if not spec.partitioned:
         return checks
 
@@ -160,6 +165,32 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         yield from _every_day(context, raw_asset_key(spec), check_names.ROW_VOLUME, False, days, "in the load ledger", volume)
 
     return [*checks, row_volume]
+
+
+def _source_parity_check(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:
+    summed = f" and the sum of {spec.parity_sum}" if spec.parity_sum else ""
+
+    @dg.asset_check(
+        asset=raw_asset_key(spec), name=check_names.SOURCE_PARITY, partitions_def=partitions,
+        description=(
+            f"Rows{summed} of the day in the source (by {spec.source.day_column}) equal raw_data's day."
+            if spec.partitioned else f"Rows{summed} in the source equal raw_data's."
+        ),
+    )
+    def source_parity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, source_db: SourceDatabase):
+        def parity(day: str | None) -> dg.AssetCheckResult:
+            return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR) or evaluations.source_parity(
+                warehouse, source_db, spec, day
+            )
+
+        if one_day(context):
+            yield parity(partition_of(context))
+            return
+        # Without a day: every day the load ledger holds files for.
+        days = evaluations.ledger_partitions(warehouse, spec)
+        yield from _every_day(context, raw_asset_key(spec), check_names.SOURCE_PARITY, False, days, "in the load ledger", parity)
+
+    return source_parity
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:

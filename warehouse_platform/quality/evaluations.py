@@ -5,11 +5,13 @@ wiring in checks.py only decides which table and partition. Tests call these dir
 """
 
 import math
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import dagster as dg
 
-from warehouse_platform.lib import load_sql_builder, quality_sql, row_volume
+from warehouse_platform.extract.source_database import SourceDatabase
+from warehouse_platform.lib import load_sql_builder, parity_sql, quality_sql, row_volume
 from warehouse_platform.lib.skew import (
     DEFAULT_SKEW_THRESHOLD,
     MIN_ROWS_PER_SLICE_TO_JUDGE,
@@ -164,8 +166,12 @@ def rows_staged_equal_rows_loaded(
         problems.append(f"{url} ({rows} rows) is loaded but not in the current manifest")
     manifest_rows = staged.row_count
     deduplicated = ledger_rows - kept
-    # Upserts may later move a key to a newer day, so a day can only shrink, never grow.
-    expected_ok = table_rows <= kept if spec.mode == LoadMode.UPSERT else table_rows == kept
+    # Upserts may later move a key to a newer day, so a day can only shrink, never grow; an
+    # upserted whole table keeps every row the load did not replace, so it can only hold more.
+    if spec.mode != LoadMode.UPSERT:
+        expected_ok = table_rows == kept
+    else:
+        expected_ok = table_rows <= kept if spec.partitioned else table_rows >= kept
     if ledger and not expected_ok:
         problems.append(f"table holds {table_rows} rows; the load left {kept} ({ledger_rows} loaded - {deduplicated} duplicates)")
     return dg.AssetCheckResult(
@@ -291,5 +297,44 @@ def row_volume_of_day(warehouse: Warehouse, spec: TableSpec, partition_key: str 
             "trailing_days": _table(
                 [{"day": d.isoformat(), "rows": int(n)} for d, n in trailing], [("day", "string"), ("rows", "int")]
             ),
+        },
+    )
+
+
+def _parity_figure(value) -> Decimal | None:
+    """Sums come back as int, Decimal (Postgres) or float (Redshift's EXTRACT): compared to the
+    millisecond, which a timestamp's epoch seconds carry."""
+    return None if value is None else round(Decimal(str(value)), 3)
+
+
+def source_parity(
+    warehouse: Warehouse, source_db: SourceDatabase, spec: TableSpec, partition_key: str | None
+) -> dg.AssetCheckResult:
+    """Rows (and the sum of `spec.parity_sum`) of the day in the source, by its day column, against
+    raw_data's partition of the day; the whole table for unpartitioned tables."""
+    params: dict = {"partition_date": partition_key}
+    if partition_key is not None:
+        start = datetime.combine(date.fromisoformat(partition_key), time())
+        params |= {"day_start": start, "day_end": start + timedelta(days=1)}
+    [(source_rows, source_sum)] = source_db.query(parity_sql.source_parity_sql(spec), params)
+    [(raw_rows, raw_sum)] = warehouse.query(parity_sql.warehouse_parity_sql(spec), params)
+    source_sum, raw_sum = _parity_figure(source_sum), _parity_figure(raw_sum)
+    scope = f"day {partition_key} (by {spec.source.day_column})" if partition_key else "whole table"
+    problems = []
+    if source_rows != raw_rows:
+        problems.append(f"{source_rows:,} rows in the source, {raw_rows:,} in {spec.qualified_name}")
+    if spec.parity_sum and source_sum != raw_sum:
+        problems.append(f"sum({spec.parity_sum}) is {source_sum} in the source, {raw_sum} in {spec.qualified_name}")
+    what = f"{raw_rows:,} rows" + (f", sum({spec.parity_sum}) {raw_sum}" if spec.parity_sum else "")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{scope}: " + "; ".join(problems) + " (re-run the day to reload it)") if problems
+        else f"{scope}: source and raw_data agree ({what})",
+        metadata={
+            "scope": scope,
+            "source_rows": int(source_rows),
+            "raw_rows": int(raw_rows),
+            **({"sum_column": spec.parity_sum, "source_sum": str(source_sum), "raw_sum": str(raw_sum)} if spec.parity_sum else {}),
         },
     )

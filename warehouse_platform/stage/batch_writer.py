@@ -57,6 +57,7 @@ def write_staged_batch(
         parts=tuple(parts),
         duplicate_candidates=None if candidates is None else tuple(candidates),
         batch_id=batch_id,
+        added_columns=rows.added_columns,
     )
     return publish_manifest(stage, prefix, batch)
 

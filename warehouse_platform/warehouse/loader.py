@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from warehouse_platform.lib import source_contract
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.lib.type_limits import width_violations
@@ -69,6 +70,8 @@ def load_staged_batch(
 
 def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str, allow_shrink: bool) -> LoadReport:
     started = time.monotonic()
+    # Columns the extract found new in the source and the table takes (on_new_column: add).
+    spec = spec.with_added_columns(tuple(source_contract.added_column(n, t) for n, t in batch.added_columns))
     if problem := spec.file_columns_problem(tuple(batch.columns)):
         raise LoadError(spec.qualified_name, batch.manifest_url, None, None, problem)
     check_staged_widths(spec, batch)

@@ -26,6 +26,7 @@ from pydantic import Field, PrivateAttr
 from warehouse_platform.lib import (
     ddl_builder,
     load_sql_builder,
+    parity_sql,
     partition_swap_sql,
     quality_sql,
     redshift_load_errors,
@@ -139,7 +140,24 @@ class Warehouse(dg.ConfigurableResource, ABC):
             if self.dialect == "postgres":
                 cur.execute(ddl_builder.upgrade_ledger_sql(spec.schema))
             cur.execute(ddl_builder.create_table_sql(spec, self.dialect))
+            # A table created before the source gained columns (on_new_column: add) gains them.
+            cur.execute(ddl_builder.table_columns_sql(), {"schema": spec.schema, "table": spec.name})
+            present = {name for (name,) in cur.fetchall()}
+            for column in spec.columns:
+                if column.name not in present:
+                    cur.execute(ddl_builder.add_column_sql(spec, column, self.dialect))
             conn.commit()
+
+    def table_exists(self, spec: TableSpec) -> bool:
+        [(found,)] = self.query(parity_sql.table_exists_sql(), {"schema": spec.schema, "table": spec.name})
+        return bool(found)
+
+    def newest_loaded_cursor(self, spec: TableSpec):
+        """The newest cursor value (e.g. updated_at) a whole-table incremental table holds; None
+        before its first load."""
+        if not self.table_exists(spec):
+            return None
+        return self.query(parity_sql.newest_loaded_cursor_sql(spec))[0][0]
 
     def query(self, sql: str, params: dict | tuple | None = None) -> list[tuple]:
         with self.connection() as conn, conn.cursor() as cur:

@@ -1,0 +1,88 @@
+"""The SELECT that extracts a table from the application database (Postgres), generated from the
+table's declared columns, and the comparison of what the source returned with that contract.
+
+Every non-text value is cast to text in the SELECT: the CSV writer then only joins strings, and
+booleans and timestamps reach the file in Postgres's canonical text form, which both Postgres
+and Redshift COPY read back. Each column is selected by name from the source (`src`), so the
+declaration, not the source's column order, decides the file's order; and the cursor's column
+names are compared with the contract before anything is staged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from warehouse_platform.lib.sql_quoting import quote_ident, quote_table
+from warehouse_platform.lib.table_spec import Column, TableSpec
+
+_TEXT_TYPES = ("varchar", "char", "character", "text")
+
+
+def _needs_text_cast(column: Column) -> bool:
+    return not column.sql_type.lower().startswith(_TEXT_TYPES)
+
+
+def source_from_sql(spec: TableSpec) -> str:
+    """`FROM` target of the extract: the source table, or the declared query as a subquery."""
+    source = spec.source
+    if source is None:
+        raise ValueError(f"{spec.qualified_name} is not extracted (no source declared)")
+    if source.table is not None:
+        schema, _, name = source.table.rpartition(".")
+        return f"{quote_table(schema or 'public', name)} src"
+    return f"({source.query}) src"
+
+
+def _select_list(columns: Sequence[Column]) -> str:
+    return ", ".join(
+        f"CAST(src.{quote_ident(c.name)} AS text) AS {quote_ident(c.name)}" if _needs_text_cast(c)
+        else f"src.{quote_ident(c.name)}"
+        for c in columns
+    )
+
+
+def day_window_sql(spec: TableSpec) -> str:
+    """Rows of one day by the declared day column (the cursor, for incremental daily tables)."""
+    column = quote_ident(spec.source.day_column)
+    return f"src.{column} >= %(day_start)s AND src.{column} < %(day_end)s"
+
+
+def extract_sql(spec: TableSpec, *, since_cursor: bool = False) -> str:
+    """SELECT of the declared columns (with any the source gained and the spec added).
+
+    Daily tables read one day (%(day_start)s, %(day_end)s) by their day column. A whole-table
+    incremental table read `since_cursor` takes rows changed at or after %(cursor_from)s (its
+    newest loaded change minus the lookback); without it, the whole table."""
+    sql = f"SELECT {_select_list(spec.columns)} FROM {source_from_sql(spec)}"
+    if spec.partitioned:
+        return f"{sql} WHERE {day_window_sql(spec)}"
+    if since_cursor:
+        if spec.incremental is None:
+            raise ValueError(f"{spec.qualified_name} has no incremental cursor")
+        return f"{sql} WHERE src.{quote_ident(spec.incremental.cursor)} >= %(cursor_from)s"
+    return sql
+
+
+def probe_columns_sql(spec: TableSpec) -> str:
+    """Zero rows with every column the source offers: what a declared query returns, or the
+    table's columns (read through the cursor's description)."""
+    return f"SELECT * FROM {source_from_sql(spec)} LIMIT 0"
+
+
+def cursor_columns_problem(spec: TableSpec, returned: Sequence[str]) -> str | None:
+    """Why the extract's cursor does not match the contract, or None. A query that returns the
+    columns in another order or under other names would stage values under the wrong header."""
+    expected = list(spec.column_names)
+    returned = list(returned)
+    if returned == expected:
+        return None
+    if sorted(returned) == sorted(expected):
+        swapped = [f"{e!r} (got {r!r})" for e, r in zip(expected, returned) if e != r]
+        return (
+            f"{spec.qualified_name}: the extract returned the declared columns in another order; "
+            f"expected at these positions: {', '.join(swapped)}. Nothing was staged"
+        )
+    return (
+        f"{spec.qualified_name}: the extract returned columns {returned}, the contract declares {expected}. "
+        "Nothing was staged"
+    )

@@ -1,0 +1,108 @@
+"""The extract SELECT (Postgres, the source) and the warehouse-side SQL of incremental loads,
+schema evolution and source parity (both dialects), pinned as text; the Redshift text is also
+parsed with sqlglot's Redshift dialect."""
+
+from dataclasses import replace
+
+import pytest
+import sqlglot
+
+from warehouse_platform.catalog import table
+from warehouse_platform.lib import ddl_builder, extract_sql, parity_sql, source_contract
+from warehouse_platform.lib.table_spec import Column, OnNewColumn
+
+SESSION_TRANSACTION = table("session_transaction")
+USER_SESSION_CHANNEL = table("user_session_channel")
+USERS = table("users")
+
+
+def _redshift(sql: str):
+    bound = sql.replace("%(partition_date)s", "'2026-11-01'").replace("%(cursor_from)s", "'2026-11-01'")
+    return sqlglot.parse_one(bound, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+
+
+def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_within_the_cursor_day():
+    assert extract_sql.extract_sql(SESSION_TRANSACTION) == (
+        'SELECT src."sessionid", CAST(src."refunded" AS text) AS "refunded", CAST(src."amount" AS text) AS "amount", '
+        'CAST(src."updated_at" AS text) AS "updated_at" FROM "app"."transactions" src '
+        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s'
+    )
+
+
+def test_a_query_source_is_a_subquery_and_its_day_column_need_not_be_loaded():
+    assert extract_sql.extract_sql(USER_SESSION_CHANNEL) == (
+        'SELECT CAST(src."userid" AS text) AS "userid", src."sessionid", src."channel" '
+        "FROM (SELECT userid, sessionid, channel, ts FROM app.sessions) src "
+        'WHERE src."ts" >= %(day_start)s AND src."ts" < %(day_end)s'
+    )
+
+
+def test_a_whole_table_incremental_extract_reads_rows_changed_since_the_cursor_or_everything():
+    since = extract_sql.extract_sql(USERS, since_cursor=True)
+    assert since.endswith('FROM "app"."users" src WHERE src."updated_at" >= %(cursor_from)s')
+    assert "WHERE" not in extract_sql.extract_sql(USERS)
+    assert parity_sql.newest_loaded_cursor_sql(USERS) == 'SELECT MAX("updated_at") FROM "raw_data"."users"'
+    _redshift(parity_sql.newest_loaded_cursor_sql(USERS))
+
+
+def test_columns_returned_in_another_order_are_refused_naming_both():
+    problem = extract_sql.cursor_columns_problem(USER_SESSION_CHANNEL, ["userid", "channel", "sessionid"])
+    assert "'sessionid' (got 'channel')" in problem and "'channel' (got 'sessionid')" in problem
+    assert extract_sql.cursor_columns_problem(USER_SESSION_CHANNEL, ["userid", "sessionid", "channel"]) is None
+    assert "contract declares" in extract_sql.cursor_columns_problem(USER_SESSION_CHANNEL, ["userid", "sessionid"])
+
+
+def test_parity_compares_rows_and_a_declared_sum_per_day_or_for_the_whole_table():
+    assert parity_sql.source_parity_sql(SESSION_TRANSACTION) == (
+        'SELECT COUNT(*), SUM(src."amount") FROM "app"."transactions" src '
+        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s'
+    )
+    warehouse_day = parity_sql.warehouse_parity_sql(SESSION_TRANSACTION)
+    assert warehouse_day == (
+        'SELECT COUNT(*), SUM(t."amount") FROM "raw_data"."session_transaction" t '
+        'WHERE t."_partition_date" = %(partition_date)s'
+    )
+    # A timestamp is summed as epoch seconds, so a moved updated_at changes the sum.
+    whole = parity_sql.warehouse_parity_sql(USERS)
+    assert whole == 'SELECT COUNT(*), SUM(EXTRACT(EPOCH FROM t."updated_at")) FROM "raw_data"."users" t'
+    for sql in (warehouse_day, whole):
+        _redshift(sql)
+
+
+def test_an_added_column_is_nullable_in_both_dialects_with_redshifts_encoding():
+    column = Column("currency", "varchar(12)", encoding="zstd")
+    assert ddl_builder.add_column_sql(SESSION_TRANSACTION, column, "postgres") == (
+        'ALTER TABLE "raw_data"."session_transaction" ADD COLUMN "currency" varchar(12)'
+    )
+    redshift = ddl_builder.add_column_sql(SESSION_TRANSACTION, column, "redshift")
+    assert redshift == 'ALTER TABLE "raw_data"."session_transaction" ADD COLUMN "currency" varchar(12) ENCODE zstd'
+    _redshift(redshift)
+    with pytest.raises(ValueError, match="no json type"):
+        ddl_builder.add_column_sql(SESSION_TRANSACTION, Column("doc", "json"), "redshift")
+
+
+def test_schema_drift_names_new_missing_and_retyped_columns():
+    S = source_contract.SourceColumn
+    source = [S("sessionid", "varchar(128)"), S("refunded", "boolean"), S("amount", "varchar(40)"), S("currency", "varchar(12)")]
+    drift = source_contract.compare(SESSION_TRANSACTION, source)
+    assert [c.name for c in drift.new] == ["currency"]
+    assert drift.missing == ("updated_at",) and drift.retyped == (("amount", "int", "varchar(40)"),)
+    with pytest.raises(ValueError) as failure:
+        source_contract.resolve(SESSION_TRANSACTION, drift)
+    message = str(failure.value)
+    assert "['updated_at'] are missing" in message and "'amount' is declared int" in message and "'currency'" in message
+    # A wider varchar or a bigger integer is the same kind of type: the width check judges values.
+    fine = [S("sessionid", "varchar(128)"), S("refunded", "boolean"), S("amount", "bigint"), S("updated_at", "timestamp")]
+    assert source_contract.resolve(SESSION_TRANSACTION, source_contract.compare(SESSION_TRANSACTION, fine)) == ()
+    # on_new_column: add takes a new column (only that: missing and retyped still fail).
+    adding = replace(SESSION_TRANSACTION, on_new_column=OnNewColumn.ADD)
+    [added] = source_contract.resolve(adding, source_contract.compare(adding, [*fine, S("currency", "varchar(12)")]))
+    assert (added.name, added.sql_type, added.nullable) == ("currency", "varchar(12)", True)
+    assert adding.with_added_columns((added,)).column_names[-1] == "currency"
+
+
+def test_postgres_varchar_characters_become_redshift_bytes():
+    assert source_contract.warehouse_type("character varying", 3) == "varchar(12)"
+    assert source_contract.warehouse_type("text") == "varchar(65535)"
+    assert source_contract.warehouse_type("integer") == "int"
+    assert source_contract.warehouse_type("timestamp without time zone") == "timestamp"
