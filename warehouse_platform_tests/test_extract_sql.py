@@ -25,7 +25,7 @@ def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_within
     assert extract_sql.extract_sql(SESSION_TRANSACTION) == (
         'SELECT src."sessionid", CAST(src."refunded" AS text) AS "refunded", CAST(src."amount" AS text) AS "amount", '
         'CAST(src."updated_at" AS text) AS "updated_at" FROM "app"."transactions" src '
-        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s'
+        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s ORDER BY src."sessionid"'
     )
 
 
@@ -33,13 +33,14 @@ def test_a_query_source_is_a_subquery_and_its_day_column_need_not_be_loaded():
     assert extract_sql.extract_sql(USER_SESSION_CHANNEL) == (
         'SELECT CAST(src."userid" AS text) AS "userid", src."sessionid", src."channel" '
         "FROM (SELECT userid, sessionid, channel, ts FROM app.sessions) src "
-        'WHERE src."ts" >= %(day_start)s AND src."ts" < %(day_end)s'
+        'WHERE src."ts" >= %(day_start)s AND src."ts" < %(day_end)s ORDER BY src."sessionid"'
     )
 
 
 def test_a_whole_table_incremental_extract_reads_rows_changed_since_the_cursor_or_everything():
     since = extract_sql.extract_sql(USERS, since_cursor=True)
-    assert since.endswith('FROM "app"."users" src WHERE src."updated_at" >= %(cursor_from)s')
+    # In key order: an unchanged source gives the same bytes, whatever its physical order.
+    assert since.endswith('FROM "app"."users" src WHERE src."updated_at" >= %(cursor_from)s ORDER BY src."userid"')
     assert "WHERE" not in extract_sql.extract_sql(USERS)
     assert parity_sql.newest_loaded_cursor_sql(USERS) == 'SELECT MAX("updated_at") FROM "raw_data"."users"'
     _redshift(parity_sql.newest_loaded_cursor_sql(USERS))
@@ -55,7 +56,7 @@ def test_columns_returned_in_another_order_are_refused_naming_both():
 def test_parity_compares_rows_and_a_declared_sum_per_day_or_for_the_whole_table():
     assert parity_sql.source_parity_sql(SESSION_TRANSACTION) == (
         'SELECT COUNT(*), SUM(src."amount") FROM "app"."transactions" src '
-        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s'
+        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s ORDER BY src."sessionid"'
     )
     warehouse_day = parity_sql.warehouse_parity_sql(SESSION_TRANSACTION)
     assert warehouse_day == (
