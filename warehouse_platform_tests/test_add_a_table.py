@@ -13,7 +13,12 @@ import yaml
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.transform.project import DBT_PROJECT_DIR
-from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+from warehouse_platform_tests.platform_runs import (
+    platform_definitions,
+    query_rows,
+    run_job,
+    seed,
+)
 
 DAY = "2026-11-05"
 
@@ -103,16 +108,6 @@ def platform_with_two_new_tables(platform_env, tmp_path):
     return platform_env, defs
 
 
-def _rows(endpoint, sql: str) -> list[tuple]:
-    conn = endpoint.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def test_two_tables_added_only_through_yaml_load_end_to_end(platform_with_two_new_tables):
     env, defs = platform_with_two_new_tables
     graph = defs.resolve_asset_graph()
@@ -124,13 +119,13 @@ def test_two_tables_added_only_through_yaml_load_end_to_end(platform_with_two_ne
         daily = run_job(defs, "extract_and_load_day", instance, DAY)
         analytics = run_job(defs, "build_analytics", instance)
     warehouse = env["warehouse"]
-    assert _rows(warehouse, "SELECT eventid, plan, currency, _partition_date::text FROM raw_data.purchase_event ORDER BY 1") == [
+    assert query_rows(warehouse, "SELECT eventid, plan, currency, _partition_date::text FROM raw_data.purchase_event ORDER BY 1") == [
         (900000001, "basic", "KRW", DAY), (900000002, "pro", "KRW", DAY), (900000003, "pro", "USD", DAY),
     ]
-    assert _rows(warehouse, "SELECT plan, currency, price FROM raw_data.plan_price ORDER BY 1, 2") == [
+    assert query_rows(warehouse, "SELECT plan, currency, price FROM raw_data.plan_price ORDER BY 1, 2") == [
         ("basic", "KRW", 9900), ("basic", "USD", 800), ("pro", "KRW", 19900), ("pro", "USD", 1500),
     ]
-    assert _rows(warehouse, "SELECT plan, currency, purchases, revenue FROM analytics.plan_revenue ORDER BY 1, 2") == [
+    assert query_rows(warehouse, "SELECT plan, currency, purchases, revenue FROM analytics.plan_revenue ORDER BY 1, 2") == [
         ("basic", "KRW", 1, 9900), ("pro", "KRW", 1, 19900), ("pro", "USD", 1, 1500),
     ]
     evaluations = {
