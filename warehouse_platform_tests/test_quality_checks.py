@@ -363,4 +363,3 @@ def test_row_volume_warns_on_a_thin_day_errs_on_an_empty_one_and_passes_a_normal
     empty = check("2026-11-11")
     assert not empty.passed and empty.severity == dg.AssetCheckSeverity.ERROR
     assert empty.metadata["rows"].value == 0 and "holds no rows" in empty.description
-    assert check(None).metadata["rows"].value == 11  # no day given: the latest loaded day

@@ -73,6 +73,3 @@ def rows_per_day_sql(spec: TableSpec) -> str:
         f"WHERE {day} BETWEEN %(window_start)s AND %(partition_date)s GROUP BY {day} ORDER BY {day} DESC"
     )
 
-
-def latest_day_sql(spec: TableSpec) -> str:
-    return f"SELECT max({quote_ident(PARTITION_COLUMN.name)}) FROM {quote_table(spec.schema, spec.name)}"

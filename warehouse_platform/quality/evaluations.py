@@ -256,18 +256,9 @@ def redshift_type_limits(spec: TableSpec, staged: StagedBatch) -> dg.AssetCheckR
 ROW_VOLUME_LOOKBACK_DAYS = 31
 
 
-def row_volume_of_day(warehouse: Warehouse, spec: TableSpec, partition_key: str | None) -> dg.AssetCheckResult:
+def row_volume_of_day(warehouse: Warehouse, spec: TableSpec, partition_key: str) -> dg.AssetCheckResult:
     """A day's rows against the median of up to 7 loaded days before it (within 31 days): WARN
-    below half, ERROR when the day is empty and they were not. Without a day (a run for no
-    partition), the latest loaded day."""
-    if partition_key is None:
-        [(latest,)] = warehouse.query(quality_sql.latest_day_sql(spec))
-        if latest is None:
-            return dg.AssetCheckResult(
-                passed=True, severity=dg.AssetCheckSeverity.WARN, description="no day loaded yet",
-                metadata={"volume": row_volume.Volume.NO_HISTORY.value},
-            )
-        partition_key = latest.isoformat()
+    below half, ERROR when the day is empty and they were not."""
     day = date.fromisoformat(partition_key)
     rows_by_day = dict(warehouse.query(
         quality_sql.rows_per_day_sql(spec),
