@@ -179,3 +179,10 @@ def test_ecs_tasks_take_secrets_from_secrets_manager_only(task):
     # webserver and daemon read the instance and the workspace shipped in the image.
     if task != "code-server":
         assert "/opt/dagster/home/workspace.yaml" in shlex.join(container["command"])
+
+
+def test_the_daemon_task_has_every_setting_the_run_launcher_passes_to_run_tasks():
+    daemon = json.loads((DEPLOY / "ecs" / "daemon.json").read_text())["containerDefinitions"][0]
+    launcher = prod_config()["run_launcher"]["config"]
+    assert set(launcher["env_vars"]) <= {e["name"] for e in daemon["environment"]}
+    assert launcher["task_role_arn"]["env"] in {e["name"] for e in daemon["environment"]}
