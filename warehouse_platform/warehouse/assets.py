@@ -33,6 +33,11 @@ class RawLoadConfig(dg.Config):
     )
 
 
+# The raw loads (COPY into the warehouse) share one concurrency pool: the instance caps how many
+# run at once, whatever the number of runs (deploy/dagster.yaml, `concurrency: pools:`).
+WAREHOUSE_POOL = "warehouse"
+
+
 def raw_asset_key(spec: TableSpec) -> dg.AssetKey:
     return dg.AssetKey([spec.schema, spec.name])
 
@@ -60,6 +65,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
             "distribution": f"DISTSTYLE {spec.dist_style.value}" + (f" DISTKEY({spec.dist_key})" if spec.dist_key else ""),
         },
         code_version="1",
+        pool=WAREHOUSE_POOL,
     )
     def _raw(context: dg.AssetExecutionContext, config: RawLoadConfig, staged: StagedBatch) -> dg.Output[StagedLoad]:
         context.log.info(f"{spec.qualified_name}: {staged.row_count} rows in {len(staged.parts)} staged files")
