@@ -15,6 +15,8 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from warehouse_platform import chosen_features  # noqa: F401  (its warning filters, for every command)
+
 DEMO_FIRST_DAY = date(2026, 11, 1)
 # The demo's second pass: the application runs this many days more, and refunds of the first
 # pass's purchases arrive in them.

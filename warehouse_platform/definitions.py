@@ -7,7 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from warehouse_platform import chosen_features  # noqa: F401  (its warning filters, before any definition)
 from warehouse_platform import environment
+from warehouse_platform.code_references import with_code_references
 from warehouse_platform.components.raw_table_catalog import build_table_definitions
 from warehouse_platform.defs.analytics.defs import analytics_definitions
 from warehouse_platform.lib.table_spec import TableSpec
@@ -25,7 +27,9 @@ def build_definitions(tables: Sequence[TableSpec] | None = None, *, dbt_project_
         loaded = dg.Definitions.merge(
             build_table_definitions(load_catalog() if tables is None else tables), analytics_definitions(dbt_project_dir)
         )
-    return dg.Definitions.merge(loaded, dg.Definitions(resources=environment.build_resources(dbt_project_dir)))
+    return dg.Definitions.merge(
+        with_code_references(loaded), dg.Definitions(resources=environment.build_resources(dbt_project_dir))
+    )
 
 
 @dg.definitions

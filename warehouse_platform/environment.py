@@ -26,6 +26,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from warehouse_platform.extract.source_database import SourceDatabase
+from warehouse_platform.postgres_endpoint import PostgresEndpoint
 from warehouse_platform.stage.io_manager import StageIOManager
 from warehouse_platform.stage.storage import LocalFolderStage, S3Stage, Stage
 from warehouse_platform.warehouse.io_manager import WarehouseIOManager
@@ -74,6 +75,18 @@ def slice_count() -> int:
 
 def warehouse_kind() -> str:
     return "redshift" if get_environment() == "prod" else "postgres"
+
+
+def warehouse_database() -> str:
+    """The warehouse's database name, as the UI names tables (`<database>.<schema>.<table>`),
+    known without connecting: REDSHIFT_DATABASE in prod (Redshift's default database `dev`
+    when unset: the definitions still load, and a run fails on the missing variable anyway);
+    locally the DSN's database, or the embedded server's warehouse database."""
+    if get_environment() == "prod":
+        return os.environ.get("REDSHIFT_DATABASE", "").strip() or "dev"
+    if dsn := os.environ.get("PLATFORM_WAREHOUSE_DSN"):
+        return PostgresEndpoint.from_dsn(dsn).dbname
+    return PostgresWarehouse.model_fields["database"].default
 
 
 def stage_url() -> str:

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from warehouse_platform import environment
+from warehouse_platform.asset_labels import ANALYTICS_OWNERS, layer_tags
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.lib.export_sql_builder import ExportOptions
 from warehouse_platform.lib.sql_quoting import quote_table
@@ -23,6 +24,8 @@ def _build_export_asset(model: str, description: str) -> dg.AssetsDefinition:
         description=f"{description}\n\nExported from analytics.{model} to the stage under exports/{model}/.",
         group_name="exports",
         kinds={environment.stage_kind(), "csv"},
+        owners=list(ANALYTICS_OWNERS),
+        tags=layer_tags("export"),
         automation_condition=rebuild_after_raw_loads,
     )
     def _export(context: dg.AssetExecutionContext, warehouse: Warehouse, stage: Stage) -> dg.MaterializeResult:

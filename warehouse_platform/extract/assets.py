@@ -10,6 +10,7 @@ from datetime import timedelta
 import dagster as dg
 
 from warehouse_platform import environment
+from warehouse_platform.asset_labels import layer_tags, owners_of
 from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.lib import extract_sql, source_contract
@@ -20,6 +21,7 @@ from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.stage.handed_landing_files import record_handed
 from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
+from warehouse_platform.warehouse.io_manager import table_schema
 from warehouse_platform.warehouse.resources import Warehouse
 
 _SOURCE_DESCRIPTIONS = {
@@ -37,15 +39,20 @@ def source_asset_key(table: str) -> dg.AssetKey:
 
 def source_tables(tables: Sequence[TableSpec]) -> list[dg.AssetSpec]:
     """The application tables the declared tables read (external: read, never materialized)."""
-    read = dict.fromkeys(t for spec in tables if spec.source for t in spec.source.tables_read)
+    readers: dict[str, list[TableSpec]] = {}
+    for spec in tables:
+        for t in spec.source.tables_read if spec.source else ():
+            readers.setdefault(t, []).append(spec)
     return [
         dg.AssetSpec(
             key=source_asset_key(table),
             description=_SOURCE_DESCRIPTIONS.get(table, f"Application table {table}."),
             group_name="source",
             kinds={"postgres"},
+            owners=owners_of(spec.owners for spec in specs),
+            tags=layer_tags("source"),
         )
-        for table in read
+        for table, specs in readers.items()
     ]
 
 
@@ -135,6 +142,10 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="stage",
         kinds={environment.stage_kind(), "csv"},
+        owners=list(spec.owners),
+        tags=layer_tags("stage"),
+        # The files carry the contract's columns (not the loader's bookkeeping ones).
+        metadata={"dagster/column_schema": table_schema(spec, spec.columns)},
         io_manager_key="stage_io_manager",
         code_version="1",
         automation_condition=daily_refresh() if extracted and not spec.partitioned else None,

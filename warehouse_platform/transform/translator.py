@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from warehouse_platform import environment
+from warehouse_platform.asset_labels import ANALYTICS_OWNERS, layer_tags
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 
@@ -34,4 +35,5 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         if spec.key.path[0] == "analytics":
             spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS, automation_condition=rebuild_after_raw_loads)
+            spec = spec.merge_attributes(owners=list(ANALYTICS_OWNERS), tags=layer_tags("analytics"))
         return spec.merge_attributes(kinds={environment.warehouse_kind()})

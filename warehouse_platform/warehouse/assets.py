@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from warehouse_platform import environment
+from warehouse_platform.asset_labels import layer_tags, warehouse_table_name
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib.data_version import files_version
@@ -55,11 +56,14 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="raw_data",
         kinds={environment.warehouse_kind(), "table"},
+        owners=list(spec.owners),
+        tags=layer_tags("raw"),
         io_manager_key="warehouse_io_manager",
         freshness_policy=DAILY_FRESHNESS,
         automation_condition=None if spec.partitioned else rebuild_after_raw_loads,
         metadata={
             TABLE: spec.qualified_name,
+            "dagster/table_name": warehouse_table_name(spec.schema, spec.name),
             "primary_key": ", ".join(spec.primary_key),
             "load_mode": spec.mode.value,
             "distribution": f"DISTSTYLE {spec.dist_style.value}" + (f" DISTKEY({spec.dist_key})" if spec.dist_key else ""),

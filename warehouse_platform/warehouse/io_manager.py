@@ -13,14 +13,16 @@ from warehouse_platform.warehouse.resources import Warehouse
 TABLE = "table"
 
 
-def table_schema(spec) -> dg.TableSchema:
+def table_schema(spec, columns=None) -> dg.TableSchema:
+    """The columns of the spec's warehouse table (or these of its columns: a staged file
+    carries only the contract's), as the UI's column schema."""
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
                 c.name, c.sql_type, description=c.description,
                 constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.name in spec.primary_key),
             )
-            for c in spec.table_columns
+            for c in (spec.table_columns if columns is None else columns)
         ]
     )
 
@@ -38,7 +40,6 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             {
                 "dagster/row_count": report.table_rows,
                 "dagster/partition_row_count": report.partition_rows,
-                "dagster/table_name": f"{self.warehouse.describe()}/{spec.qualified_name}",
                 "dagster/column_schema": table_schema(spec),
                 "rows_staged": report.rows_staged,
                 "rows_loaded": report.rows_loaded,
