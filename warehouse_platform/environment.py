@@ -85,7 +85,13 @@ def warehouse_database() -> str:
     if get_environment() == "prod":
         return os.environ.get("REDSHIFT_DATABASE", "").strip() or "dev"
     if dsn := os.environ.get("PLATFORM_WAREHOUSE_DSN"):
-        return PostgresEndpoint.from_dsn(dsn).dbname
+        try:
+            return PostgresEndpoint.from_dsn(dsn).dbname
+        except Exception:
+            # A mistyped DSN must still let the definitions load: the run that uses it fails
+            # and its event log says what is wrong (scrubbed), which a load error would not; the
+            # table names meanwhile use the embedded default.
+            pass
     return PostgresWarehouse.model_fields["database"].default
 
 
