@@ -7,8 +7,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from warehouse_platform import chosen_features  # noqa: F401  (its warning filters, before any definition)
-from warehouse_platform import environment
+from warehouse_platform import (
+    chosen_features,  # noqa: F401  (its warning filters, before any definition)
+    environment,
+)
 from warehouse_platform.code_references import with_code_references
 from warehouse_platform.components.raw_table_catalog import build_table_definitions
 from warehouse_platform.defs.analytics.defs import analytics_definitions

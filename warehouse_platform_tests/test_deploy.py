@@ -76,7 +76,11 @@ def load_in_the_warehouse_pool():
 
 
 def test_the_prod_instance_stores_runs_in_postgres_and_a_second_instance_reads_them(prod_instance_home):
-    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+    from dagster_postgres import (
+        PostgresEventLogStorage,
+        PostgresRunStorage,
+        PostgresScheduleStorage,
+    )
 
     with dg.DagsterInstance.from_config(str(prod_instance_home)) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
