@@ -54,6 +54,16 @@ class PostgresEndpoint:
                 host=self.host, port=self.port, user=self.user, password=self.password or None, dbname=self.dbname, **kwargs
             )
 
+    def query(self, sql: str, params: dict | tuple | None = None) -> list[tuple]:
+        """Every row of one statement, on a connection of its own."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
     def describe(self) -> str:
         """For logs and metadata: never includes the password."""
         return f"postgres://{self.user}@{self.host}:{self.port}/{self.dbname}"

@@ -82,10 +82,3 @@ def s3_bucket(s3_endpoint, monkeypatch) -> str:
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     return bucket
 
-
-def read_gzip_csv(path: Path) -> list[list[str]]:
-    import csv
-    import gzip
-
-    with gzip.open(path, "rt", newline="") as f:
-        return list(csv.reader(f))

@@ -35,13 +35,3 @@ def materialization_metadata(result, key: list[str]) -> dict:
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
-
-def query_rows(endpoint, sql: str, params=None) -> list[tuple]:
-    """Rows of `sql` on a database endpoint (the source or the warehouse), read as the tests see it."""
-    conn = endpoint.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()

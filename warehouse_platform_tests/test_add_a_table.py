@@ -15,7 +15,6 @@ from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.transform.project import DBT_PROJECT_DIR
 from warehouse_platform_tests.platform_runs import (
     platform_definitions,
-    query_rows,
     run_job,
     seed,
 )
@@ -119,13 +118,13 @@ def test_two_tables_added_only_through_yaml_load_end_to_end(platform_with_two_ne
         daily = run_job(defs, "extract_and_load_day", instance, DAY)
         analytics = run_job(defs, "build_analytics", instance)
     warehouse = env["warehouse"]
-    assert query_rows(warehouse, "SELECT eventid, plan, currency, _partition_date::text FROM raw_data.purchase_event ORDER BY 1") == [
+    assert warehouse.query("SELECT eventid, plan, currency, _partition_date::text FROM raw_data.purchase_event ORDER BY 1") == [
         (900000001, "basic", "KRW", DAY), (900000002, "pro", "KRW", DAY), (900000003, "pro", "USD", DAY),
     ]
-    assert query_rows(warehouse, "SELECT plan, currency, price FROM raw_data.plan_price ORDER BY 1, 2") == [
+    assert warehouse.query("SELECT plan, currency, price FROM raw_data.plan_price ORDER BY 1, 2") == [
         ("basic", "KRW", 9900), ("basic", "USD", 800), ("pro", "KRW", 19900), ("pro", "USD", 1500),
     ]
-    assert query_rows(warehouse, "SELECT plan, currency, purchases, revenue FROM analytics.plan_revenue ORDER BY 1, 2") == [
+    assert warehouse.query("SELECT plan, currency, purchases, revenue FROM analytics.plan_revenue ORDER BY 1, 2") == [
         ("basic", "KRW", 1, 9900), ("pro", "KRW", 1, 19900), ("pro", "USD", 1, 1500),
     ]
     evaluations = {

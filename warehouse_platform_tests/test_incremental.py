@@ -34,7 +34,6 @@ from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform_tests.platform_runs import (
     platform_definitions,
-    query_rows,
     run_job,
     seed,
 )
@@ -131,11 +130,11 @@ def test_on_new_column_add_adds_the_column_to_the_raw_table_and_loads_it(platfor
         result = _load_evolving(spec, instance)
     assert result.success, _failure(result)
     wh = platform_env["warehouse"]
-    assert query_rows(wh, "SELECT id, name, email FROM raw_data.evolving ORDER BY id") == [
+    assert wh.query("SELECT id, name, email FROM raw_data.evolving ORDER BY id") == [
         (1, "a", "x@example.com"), (2, "b", "x@example.com"), (3, "c", "한국@example.com"),
     ]
     # Characters in Postgres, bytes in the warehouse (Redshift counts bytes): 40 -> 160.
-    assert query_rows(wh, "SELECT character_maximum_length FROM information_schema.columns "
+    assert wh.query("SELECT character_maximum_length FROM information_schema.columns "
                      "WHERE table_schema = 'raw_data' AND table_name = 'evolving' AND column_name = 'email'") == [(160,)]
 
 
@@ -189,13 +188,13 @@ def test_late_refunds_update_raw_data_in_place_in_the_day_of_the_refund(late_ref
     late = [t for t in truth if t.refunded and t.updated_at >= datetime(2026, 11, 4) and t.sessionid in {
         s for d in days_between(FIRST, LAST) for s in generate_day(d, CONFIG).txn_sessionid}]
     assert late  # refunds of the first pass's purchases arrived in the second pass
-    raw = query_rows(late_refunds["warehouse"], "SELECT sessionid, amount, refunded, updated_at, _partition_date FROM raw_data.session_transaction")
+    raw = late_refunds["warehouse"].query("SELECT sessionid, amount, refunded, updated_at, _partition_date FROM raw_data.session_transaction")
     assert sorted(raw) == sorted((t.sessionid, t.amount, t.refunded, t.updated_at, t.updated_at.date()) for t in truth)
 
 
 def test_analytics_net_revenue_equals_the_sources_truth_after_late_refunds(late_refunds):
     truth = _truth()
-    [(gross, net)] = query_rows(late_refunds["warehouse"], "SELECT sum(gross_revenue), sum(net_revenue) FROM analytics.channel_summary")
+    [(gross, net)] = late_refunds["warehouse"].query("SELECT sum(gross_revenue), sum(net_revenue) FROM analytics.channel_summary")
     assert gross == sum(t.amount for t in truth)
     assert net == sum(t.amount for t in truth if not t.refunded) < gross
 
@@ -203,7 +202,7 @@ def test_analytics_net_revenue_equals_the_sources_truth_after_late_refunds(late_
 def test_users_are_upserted_incrementally_with_soft_deletes_carried(late_refunds):
     users = users_as_of(LATER, CONFIG)
     assert any(u.deleted_at for u in users) and any(u.updated_at > datetime(2026, 11, 3) for u in users)
-    raw = query_rows(late_refunds["warehouse"], "SELECT userid, signup_at, country, updated_at, deleted_at FROM raw_data.users")
+    raw = late_refunds["warehouse"].query("SELECT userid, signup_at, country, updated_at, deleted_at FROM raw_data.users")
     assert sorted(raw) == sorted((u.userid, u.signup_at, u.country, u.updated_at, u.deleted_at) for u in users)
 
 

@@ -51,13 +51,7 @@ class SourceDatabase(dg.ConfigurableResource):
             conn.close()
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
-        conn = self.endpoint().connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall()
-        finally:
-            conn.close()
+        return self.endpoint().query(sql, params)
 
     def columns_of(self, spec: TableSpec) -> tuple[SourceColumn, ...]:
         """The columns the table's source has now: a source table's from information_schema, a
