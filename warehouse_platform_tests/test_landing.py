@@ -19,6 +19,7 @@ from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.lib.landing import LandedFile, run_key
 from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.lib.table_spec import RowsFrom
+from warehouse_platform.partitions import PARTITIONS_START_DATE
 from warehouse_platform_tests.platform_runs import platform_definitions, seed
 
 RAW_TABLES = load_catalog()
@@ -160,7 +161,7 @@ def test_files_that_cannot_be_loaded_are_reported_and_never_stop_the_others(land
         "sessions_v2/x.csv": "unknown table 'sessions_v2'",
         "session_timestamp/flat.csv": "session_timestamp is loaded by day; put the file under landing/session_timestamp/day=YYYY-MM-DD/",
         "session_timestamp/day=2026-13-45/x.csv": "'2026-13-45' is not a day",
-        "session_timestamp/day=2020-01-01/old.csv": "day 2020-01-01 is before the first partition (2026-10-01); it is never loaded",
+        "session_timestamp/day=2020-01-01/old.csv": f"day 2020-01-01 is before the first partition ({PARTITIONS_START_DATE}); it is never loaded",
         f"user_session_channel/day={DAY}/x.csv": "raw_data.user_session_channel is fed by extraction from the application database, not by landed files",
         "session_timestamp/notes.txt": "not a landing file",
     }
