@@ -187,6 +187,23 @@ def test_uniform_data_passes_the_skew_check(clean_day):
     assert len(rows) == warehouse.slice_count and sum(rows) == len(generate_day(DAY, GeneratorConfig(scale=0.5)).sessionid)
 
 
+def test_skew_figures_show_inline_per_slice_and_settings_are_not_plotted(clean_day):
+    _, _, warehouse, _ = clean_day
+    metadata = evaluations.distribution_skew(warehouse, USER_SESSION_CHANNEL).metadata
+    # No markdown (the UI hides it behind a "Show Markdown" button): a table, with a bar per slice.
+    assert not [k for k, v in metadata.items() if isinstance(v, dg.MarkdownMetadataValue)]
+    table_value = metadata["rows_per_slice"]
+    assert isinstance(table_value, dg.TableMetadataValue)
+    assert [c.name for c in table_value.schema.columns] == ["slice", "rows", "share", "bar"]
+    rows = [r.data for r in table_value.records]
+    assert len(rows) == warehouse.slice_count and sum(r["rows"] for r in rows) > 0
+    fullest = max(rows, key=lambda r: r["rows"])
+    assert len(fullest["bar"]) == 30 and all(len(r["bar"]) <= 30 for r in rows)
+    # Settings are the same every run: text, which the UI does not plot as a line.
+    assert isinstance(metadata["threshold"], dg.TextMetadataValue) and metadata["threshold"].value == "4.00"
+    assert isinstance(metadata["slices"], dg.TextMetadataValue) and metadata["slices"].value == str(warehouse.slice_count)
+
+
 def test_skewed_data_fires_the_skew_warning_with_a_suggestion(platform_env):
     result, _, warehouse, _ = _load_day(platform_env, GeneratorConfig(scale=0.5, skewed=True))
     skew = _evaluations(result)[("raw_data/user_session_channel", check_names.DISTRIBUTION_SKEW)]
