@@ -178,6 +178,34 @@ def test_files_that_cannot_be_loaded_are_reported_and_never_stop_the_others(land
     assert _landed(request) == [f"landing/session_timestamp/day={DAY}/good.csv"]
 
 
+def test_a_tick_that_requests_runs_lists_each_file_it_did_not_load_in_its_logs(landing):
+    """Dagster shows a skip reason only on ticks that request nothing; a tick that requests runs
+    names the rejected files, and why, in its captured logs (the tick's "View logs" in the UI)."""
+    defs, instance, root, _ = landing
+    bad = {
+        "sessions_v2/x.csv": "unknown table 'sessions_v2'",
+        "session_timestamp/day=2020-01-01/old.csv": f"day 2020-01-01 is before the first partition ({PARTITIONS_START_DATE})",
+    }
+    for relative in bad:
+        _drop(root, relative, b"sessionid,ts\n", gz=False)
+    _drop(root, f"session_timestamp/day={DAY}/good.csv", _csv(_sessions("a", 2)), gz=False)
+    sensor = defs.get_sensor_def("landing_files")
+    # As the daemon builds it: with the instance's ref, a sensor's log is captured under the tick's log key.
+    with dg.build_sensor_context(
+        instance_ref=instance.get_ref(), definitions=defs, resources={"stage": defs.resources["stage"]},
+        repository_name="__repository__", sensor_name="landing_files",
+    ) as context:
+        tick = sensor.evaluate_tick(context)
+        log_key = context.log_key
+    assert len(tick.run_requests) == 1 and tick.skip_message is None
+    from dagster._core.storage.compute_log_manager import ComputeIOType
+
+    logged = instance.compute_log_manager.get_log_data_for_type(log_key, ComputeIOType.STDERR, 0, None)[0].decode()
+    for relative, reason in bad.items():
+        assert f"landing/{relative}" in logged and reason in logged
+    assert "1 runs requested; 2 landed files not loaded" in logged
+
+
 def test_the_schedule_never_extracts_over_a_landed_day(landing, platform_env):
     defs, instance, root, warehouse = landing
     seed_day = date.fromisoformat(DAY)
