@@ -100,7 +100,8 @@ def test_landed_files_load_once_and_a_second_file_joins_its_day(landing):
     result = _run(defs, instance, request)
     assert _count(warehouse) == 3
     checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks)  # the same checks as extracted days
+    # The same checks as extracted days; all pass but freshness (the day is weeks old).
+    assert checks and all(c.passed for c in checks if c.check_name != "newest_day_fresh")
 
     assert not _requests(_tick(defs, instance)), "a handed-over file is never requested again"
 
