@@ -1,4 +1,4 @@
-"""Command line: `warehouse-platform demo | seed | backfill | dev | dagster-home | stop`.
+"""Command line: `warehouse-platform demo | seed | backfill | dev | dagster-home | instance-config | stop`.
 
 `demo` runs the whole graph on the embedded default and prints (and writes as JSON) what it
 loaded and what the checks found. Its runs, and the backfill's, are runs of the code location's
@@ -16,8 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from warehouse_platform import chosen_features  # noqa: F401  (its warning filters, for every command)
+from warehouse_platform.lib.history import FIRST_DAY
 
-DEMO_FIRST_DAY = date(2026, 11, 1)
+# The demo fills the partitions from the first one (lib/history.py): no empty days before its data.
+DEMO_FIRST_DAY = FIRST_DAY
 # The demo's second pass: the application runs this many days more, and refunds of the first
 # pass's purchases arrive in them.
 DEMO_LATER_DAYS = 5
@@ -276,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--to", dest="last_day", type=date.fromisoformat, required=True)
     sub.add_parser("dev", help="start the Dagster UI (and daemon) on the platform's instance; other arguments go to `dg dev`")
     sub.add_parser("dagster-home", help="print the Dagster instance folder every entry point uses (and prepare it)")
+    instance_config = sub.add_parser(
+        "instance-config", help="print the instance's dagster.yaml (--prod: the one deploy/dagster.yaml holds)"
+    )
+    instance_config.add_argument("--prod", action="store_true")
     sub.add_parser("stop", help="stop the embedded Postgres server")
     # `dev` passes what it does not know (--port 3001) to `dg dev`; every other command is strict.
     args, dg_args = parser.parse_known_args(argv)
@@ -300,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         os.execvp("dg", ["dg", "dev", *(dg_args or ["--host", "127.0.0.1", "--port", "3000"])])
     if args.command == "dagster-home":
         print(_prepare_dagster_home())
+        return 0
+    if args.command == "instance-config":
+        from warehouse_platform.instance.config import render_prod_instance_config
+
+        print(render_prod_instance_config() if args.prod else (_prepare_dagster_home() / "dagster.yaml").read_text(), end="")
         return 0
     if args.command == "stop":
         from warehouse_platform.postgres_endpoint import stop_embedded_postgres

@@ -6,9 +6,11 @@ from functools import cache
 import dagster as dg
 
 from warehouse_platform import environment
+from warehouse_platform.lib.history import FIRST_DAY
 
-# The application's history in this platform starts here; earlier days are not extracted.
-PARTITIONS_START_DATE = "2026-10-01"
+# The application's history in this platform starts here (lib/history.py, also the demo's
+# first day); earlier days are not extracted.
+PARTITIONS_START_DATE = FIRST_DAY.isoformat()
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:

@@ -38,12 +38,24 @@ def configure_platform(postgres_server, tmp_path: Path, monkeypatch) -> dict:
     monkeypatch.setenv("PLATFORM_WAREHOUSE_DSN", _dsn(warehouse))
     monkeypatch.setenv("PLATFORM_SOURCE_DSN", _dsn(source))
     monkeypatch.setenv("PLATFORM_STAGE_URL", str(tmp_path / "stage"))
+    use_dagster_storage_on(postgres_server, suffix, monkeypatch)
     monkeypatch.delenv("PLATFORM_S3_ENDPOINT_URL", raising=False)
     # dbt's connection variables are exported by the dbt resource; keep them per test.
     for name in list(os.environ):
         if name.startswith("PLATFORM_DBT_"):
             monkeypatch.delenv(name)
     return {"warehouse": warehouse, "source": source, "stage_root": tmp_path / "stage"}
+
+
+def use_dagster_storage_on(postgres_server, suffix: str, monkeypatch) -> str:
+    """A test's Dagster instance (when an entry point prepares one) keeps its storage in a
+    database of its own on the session's server, instead of starting an embedded server under
+    the test's state folder."""
+    from warehouse_platform.instance.config import STORAGE_URL_VARIABLE, embedded_storage_url
+
+    url = embedded_storage_url(postgres_server.host, f"dagster_{suffix}")
+    monkeypatch.setenv(STORAGE_URL_VARIABLE, url)
+    return url
 
 
 @pytest.fixture

@@ -112,3 +112,13 @@ def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):
         assert new_version.event_specific_data.materialization.tags["dagster/data_version"] != versions[0]
         ticks = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=ticks.cursor)
         assert ticks.get_num_requested(summary) == 1
+
+
+def test_the_partitions_start_on_the_first_day_the_demo_and_the_seed_fill():
+    """One declared first day (lib/history.py): the UI shows no empty days before the demo's data."""
+    from warehouse_platform import cli
+    from warehouse_platform.lib.history import FIRST_DAY
+    from warehouse_platform.partitions import daily_partitions
+
+    assert daily_partitions().get_first_partition_key() == FIRST_DAY.isoformat()
+    assert cli.DEMO_FIRST_DAY == FIRST_DAY

@@ -12,7 +12,12 @@ import yaml
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
 from warehouse_platform import environment
-from warehouse_platform.instance.config import render_instance_config
+from warehouse_platform.instance.config import (
+    PROD_PARTS,
+    render_instance_config,
+    render_prod_instance_config,
+    storage_by_url,
+)
 from warehouse_platform.warehouse.assets import WAREHOUSE_POOL
 
 DEPLOY = environment.PROJECT_ROOT / "deploy"
@@ -124,11 +129,18 @@ def test_the_prod_instance_fails_lost_runs_and_retries_them_once(prod_instance_h
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
 
 
-def test_prod_and_local_instances_share_the_run_queue_and_run_monitoring():
-    prod, local = prod_config(), yaml.safe_load(render_instance_config())
-    assert prod["concurrency"]["runs"] == local["concurrency"]["runs"]
-    assert prod["run_monitoring"] == local["run_monitoring"]
-    assert prod["telemetry"] == local["telemetry"]
+def test_deploy_dagster_yaml_is_the_current_rendering_of_the_one_instance_template():
+    # Regenerate with `warehouse-platform instance-config --prod > deploy/dagster.yaml`.
+    assert (DEPLOY / "dagster.yaml").read_text() == render_prod_instance_config()
+
+
+def test_prod_and_local_instances_differ_only_in_storage_connection_run_launcher_and_step_logs(tmp_path):
+    prod = prod_config()
+    local = yaml.safe_load(render_instance_config(storage_by_url("postgresql://postgres:@/dagster?host=/s"), tmp_path))
+    differ = {name for name in set(prod) | set(local) if prod.get(name) != local.get(name)}
+    assert differ == {"storage", "run_launcher", "compute_logs"}
+    assert list(prod["storage"]) == list(local["storage"]) == ["postgres"]  # one storage kind
+    assert PROD_PARTS.run_launcher in render_prod_instance_config()
 
 
 def test_the_prod_instance_uses_ecs_s3_logs_and_reads_every_setting_from_the_environment():

@@ -23,21 +23,29 @@ from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_ite
 
 from warehouse_platform import environment
 from warehouse_platform.instance.config import (
+    DAGSTER_DATABASE,
+    STORAGE_URL_VARIABLE,
     prepare_dagster_home,
     render_instance_config,
+    render_prod_instance_config,
+    storage_by_url,
+    storage_by_variable,
 )
+from warehouse_platform.postgres_endpoint import PostgresEndpoint, stop_embedded_postgres
 from warehouse_platform.instance.run_launcher import (
     MonitoredRunLauncher,
     run_worker_pid,
 )
 from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform_tests.conftest import use_dagster_storage_on
 from warehouse_platform_tests.platform_runs import seed
 
 PROJECT_ROOT = environment.PROJECT_ROOT
 
 
-def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(tmp_path, monkeypatch):
+def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(postgres_server, tmp_path, monkeypatch):
     monkeypatch.setenv("PLATFORM_STATE_DIR", str(tmp_path / "state"))
+    use_dagster_storage_on(postgres_server, "entry_points", monkeypatch)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "somewhere_else"))  # not consulted
     expected = tmp_path / "state" / "dagster_home"
     assert environment.dagster_home() == expected
@@ -47,7 +55,7 @@ def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(tmp_path, m
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert out == str(expected)
-    assert (expected / "dagster.yaml").read_text() == render_instance_config()
+    assert (expected / "dagster.yaml").read_text() == render_instance_config(storage_by_variable(), expected)
     # make dev runs `warehouse-platform dev` and sets no DAGSTER_HOME of its own.
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert "export DAGSTER_HOME" not in makefile and "$(VENV)/bin/warehouse-platform dev" in makefile
@@ -55,13 +63,61 @@ def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(tmp_path, m
 
 
 def test_the_shipped_instance_monitors_runs_and_keeps_one_run_per_day():
-    config = yaml.safe_load(render_instance_config())
+    config = yaml.safe_load(render_instance_config(storage_by_url("postgresql://postgres:@/dagster")))
     assert config["telemetry"] == {"enabled": False}
     assert config["run_monitoring"]["enabled"] and config["run_monitoring"]["max_resume_run_attempts"] == 0
     assert config["run_monitoring"]["max_runtime_seconds"] > 0
     assert config["concurrency"]["runs"]["tag_concurrency_limits"] == [
         {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     ]
+
+
+@dg.op
+def say_hello():
+    return "hello"
+
+
+@dg.job(tags={"dagster/partition": "2026-11-05"})
+def hello():
+    say_hello()
+
+
+def test_the_cli_starts_the_embedded_postgres_and_the_instance_records_runs_in_its_dagster_database(tmp_path, monkeypatch):
+    """No server is running and no `dagster` database exists: the CLI (as `make dev` and the
+    demo do) starts the embedded server and creates the database; an instance built from the
+    rendered dagster.yaml, in another process, attaches to that server and records a run there."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("PLATFORM_STATE_DIR", str(state))
+    monkeypatch.delenv(STORAGE_URL_VARIABLE, raising=False)
+    try:
+        home = subprocess.run(
+            [sys.executable, "-m", "warehouse_platform.cli", "dagster-home"], cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        config = yaml.safe_load((Path(home) / "dagster.yaml").read_text())
+        url = config["storage"]["postgres"]["postgres_url"]
+        assert url.startswith(f"postgresql://postgres:@/{DAGSTER_DATABASE}?host=")
+        # The same instance as prod but for the three parts that differ (test_deploy.py compares them).
+        prod = yaml.safe_load(render_prod_instance_config())
+        for section in ("concurrency", "run_monitoring", "run_retries", "telemetry"):
+            assert config[section] == prod[section], section
+
+        from dagster_postgres import PostgresRunStorage
+
+        with dg.DagsterInstance.from_config(home) as instance:
+            assert isinstance(instance.run_storage, PostgresRunStorage)
+            assert instance.get_concurrency_config().pool_config.default_pool_limit == prod["concurrency"]["pools"]["default_limit"]
+            result = hello.execute_in_process(instance=instance)
+            assert result.success
+        storage = PostgresEndpoint.from_dsn(url)
+        assert storage.dbname == DAGSTER_DATABASE
+        [(job, status, partition)] = storage.query(
+            "SELECT r.pipeline_name, r.status, t.value FROM runs r JOIN run_tags t ON t.run_id = r.run_id "
+            "AND t.key = 'dagster/partition' WHERE r.run_id = %s", (result.run_id,),
+        )
+        assert (job, status, partition) == ("hello", "SUCCESS", "2026-11-05")
+    finally:
+        stop_embedded_postgres(state / "pgdata")
 
 
 SLEEPING_CODE_LOCATION = textwrap.dedent(
@@ -92,8 +148,9 @@ def _wait_for(predicate, timeout: float = 60.0):
     raise AssertionError("timed out")
 
 
-def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(tmp_path, monkeypatch):
+def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgres_server, tmp_path, monkeypatch):
     monkeypatch.setenv("PLATFORM_STATE_DIR", str(tmp_path / "state"))
+    use_dagster_storage_on(postgres_server, "killed_worker", monkeypatch)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "placeholder"))
     home = prepare_dagster_home()
     code = tmp_path / "sleeping.py"

@@ -2,7 +2,7 @@
 Postgres, with the severity and figures the data team sees."""
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import pytest
@@ -59,7 +59,9 @@ def test_rerunning_a_loaded_day_repeats_its_checks_without_changing_data(clean_d
     _, rerun, _, _ = clean_day
     loads = [e for e in rerun.get_asset_materialization_events() if e.asset_key.path[0] == "raw_data"]
     assert loads and all(e.materialization.metadata["already_loaded"].value for e in loads)
-    assert len(_evaluations(rerun)) == 18 and all(e.passed for e in rerun.get_asset_check_evaluations())
+    # Every check but freshness passes (the day is weeks old: test_a_daily_table_whose_newest...).
+    found = _evaluations(rerun)
+    assert len(found) == 21 and all(e.passed for (_, name), e in found.items() if name != check_names.NEWEST_DAY_FRESH)
 
 
 def test_table_level_checks_run_without_loading(clean_day):
@@ -183,6 +185,23 @@ def test_uniform_data_passes_the_skew_check(clean_day):
     assert result.metadata["svv_table_info_skew_rows"].value == "n/a"  # Redshift-only figure
     rows = [r.data["rows"] for r in result.metadata["rows_per_slice"].value.records]
     assert len(rows) == warehouse.slice_count and sum(rows) == len(generate_day(DAY, GeneratorConfig(scale=0.5)).sessionid)
+
+
+def test_skew_figures_show_inline_per_slice_and_settings_are_not_plotted(clean_day):
+    _, _, warehouse, _ = clean_day
+    metadata = evaluations.distribution_skew(warehouse, USER_SESSION_CHANNEL).metadata
+    # No markdown (the UI hides it behind a "Show Markdown" button): a table, with a bar per slice.
+    assert not [k for k, v in metadata.items() if isinstance(v, dg.MarkdownMetadataValue)]
+    table_value = metadata["rows_per_slice"]
+    assert isinstance(table_value, dg.TableMetadataValue)
+    assert [c.name for c in table_value.schema.columns] == ["slice", "rows", "share", "bar"]
+    rows = [r.data for r in table_value.records]
+    assert len(rows) == warehouse.slice_count and sum(r["rows"] for r in rows) > 0
+    fullest = max(rows, key=lambda r: r["rows"])
+    assert len(fullest["bar"]) == 30 and all(len(r["bar"]) <= 30 for r in rows)
+    # Settings are the same every run: text, which the UI does not plot as a line.
+    assert isinstance(metadata["threshold"], dg.TextMetadataValue) and metadata["threshold"].value == "4.00"
+    assert isinstance(metadata["slices"], dg.TextMetadataValue) and metadata["slices"].value == str(warehouse.slice_count)
 
 
 def test_skewed_data_fires_the_skew_warning_with_a_suggestion(platform_env):
@@ -363,3 +382,51 @@ def test_row_volume_warns_on_a_thin_day_errs_on_an_empty_one_and_passes_a_normal
     empty = check("2026-11-11")
     assert not empty.passed and empty.severity == dg.AssetCheckSeverity.ERROR
     assert empty.metadata["rows"].value == 0 and "holds no rows" in empty.description
+
+
+def _recorded_freshness(defs, instance) -> dict[str, dg.AssetCheckEvaluation]:
+    """A tick of the freshness sensor, recorded as the sensor daemon records it (no run)."""
+    sensor = defs.get_sensor_def("newest_day_freshness")
+    with dg.build_sensor_context(instance=instance, resources={"warehouse": defs.resources["warehouse"]}) as context:
+        tick = sensor.evaluate_tick(context)
+    for event in tick.asset_events:
+        instance.report_runless_asset_event(event)
+    keys = [dg.AssetCheckKey(e.asset_key, e.check_name) for e in tick.asset_events]
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    return {key.asset_key.to_user_string(): record.event.dagster_event.event_specific_data for key, record in records.items()}
+
+
+def test_a_daily_table_whose_newest_loaded_day_is_weeks_old_is_stale(clean_day):
+    from warehouse_platform.quality.newest_day import business_today
+
+    result, _, _, _ = clean_day
+    today = business_today(environment.timezone())
+    behind = (today - DAY).days - 1
+    assert behind >= 14, "the loaded day must be weeks old for this test"
+    # With the load: the check judges the newest loaded day, although the table was written just now.
+    stale = _evaluations(result)[("raw_data/session_timestamp", check_names.NEWEST_DAY_FRESH)]
+    assert not stale.passed and stale.severity == dg.AssetCheckSeverity.ERROR
+    assert stale.metadata["newest_loaded_day"].value == DAY.isoformat()
+    assert stale.metadata["days_behind"].value == str(behind)
+    assert stale.description.startswith(f"stale: the newest loaded day is {DAY}, {behind} days behind yesterday")
+    # Without any run: the sensor records the same verdict in an instance, where the UI reads it.
+    with dg.instance_for_test() as instance:
+        recorded = _recorded_freshness(platform_definitions(), instance)
+    assert set(recorded) == {"raw_data/user_session_channel", "raw_data/session_timestamp", "raw_data/session_transaction"}
+    assert not recorded["raw_data/session_timestamp"].passed
+    newest = date.fromisoformat(recorded["raw_data/session_timestamp"].metadata["newest_loaded_day"].value)
+    assert newest < today - timedelta(days=14)  # DAY, or a later day another test of this module loaded
+
+
+def test_a_daily_table_loaded_through_yesterday_is_fresh(platform_env):
+    from warehouse_platform.quality.newest_day import business_today
+
+    yesterday = business_today(environment.timezone()) - timedelta(days=1)
+    seed(platform_env["source"], yesterday, 1, GeneratorConfig(scale=0.05))
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        result = run_job(defs, "extract_and_load_day", instance, yesterday.isoformat())
+        fresh = _evaluations(result)[("raw_data/session_timestamp", check_names.NEWEST_DAY_FRESH)]
+        assert fresh.passed and fresh.metadata["newest_loaded_day"].value == yesterday.isoformat()
+        assert fresh.metadata["days_behind"].value == "0"
+        assert _recorded_freshness(defs, instance)["raw_data/session_timestamp"].passed

@@ -46,8 +46,7 @@ def test_suggestions(spreads, rows, expected):
 
 
 def test_bars_scale_to_the_fullest_slice():
-    chart = slice_bars([10, 5, 0], width=10)
-    assert "| 0 | 10 | ██████████ |" in chart and "| 1 | 5 | █████ |" in chart and "| 2 | 0 |  |" in chart
+    assert slice_bars([10, 5, 0], width=10) == ["██████████", "█████", ""]
 
 
 def _parse(sql):

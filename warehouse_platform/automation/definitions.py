@@ -8,6 +8,7 @@ from warehouse_platform.automation.jobs import build_jobs, sweep_abandoned_loads
 from warehouse_platform.automation.schedules import build_daily_schedule
 from warehouse_platform.automation.sensors import build_landing_sensor
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
+from warehouse_platform.quality.newest_day import build_freshness_sensor
 
 # Named and on by default (RUNNING): under `make dev` the daemon refreshes the channel dimension
 # daily and rebuilds analytics and exports after raw loads. Stop it under Automation to do both
@@ -31,5 +32,5 @@ def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
         # A catalog without a daily extracted table has no day to schedule.
         schedules=[build_daily_schedule(extract_and_load_day, tables)] if any(
             s.partitioned and s.rows_from == RowsFrom.EXTRACTION for s in tables) else [],
-        sensors=[build_landing_sensor(tables), declarative_automation],
+        sensors=[build_landing_sensor(tables), declarative_automation, build_freshness_sensor(tables)],
     )

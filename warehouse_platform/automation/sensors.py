@@ -97,6 +97,13 @@ def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
                 )
             )
         if requests:
+            # Dagster keeps a skip reason for ticks that request nothing (SensorResult refuses
+            # both); a tick that requests runs lists what it did not load in its logs (the
+            # warnings above, one per file, and this line: the tick's "View logs" in the UI).
+            if problems:
+                context.log.warning(
+                    f"{len(requests)} runs requested; {len(problems)} landed files not loaded: " + "; ".join(problems)
+                )
             return dg.SensorResult(run_requests=requests)
         summary = f"nothing new among {len(listed)} files under {stage.url_for(LANDING_PREFIX)}"
         if waiting:

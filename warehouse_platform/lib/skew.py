@@ -83,10 +83,8 @@ def suggest_distribution(
     return Suggestion("EVEN", None, f"no candidate column spreads rows below skew {threshold:.2f}")
 
 
-def slice_bars(rows_per_slice: Sequence[int], width: int = 30) -> str:
-    """A markdown bar chart of rows per slice, for the check's metadata."""
+def slice_bars(rows_per_slice: Sequence[int], width: int = 30) -> list[str]:
+    """One bar per slice, scaled to the fullest: a text column of the check's per-slice table,
+    which the UI shows inline (a markdown chart would sit behind a "Show Markdown" button)."""
     peak = max(rows_per_slice) if rows_per_slice and max(rows_per_slice) else 1
-    lines = ["| slice | rows | |", "|---:|---:|:---|"]
-    for i, rows in enumerate(rows_per_slice):
-        lines.append(f"| {i} | {rows:,} | {'█' * max(0, round(width * rows / peak))} |")
-    return "\n".join(lines)
+    return ["█" * max(0, round(width * rows / peak)) for rows in rows_per_slice]

@@ -6,6 +6,8 @@ per raw table
   rows_staged_equal_rows_loaded   ERROR: manifest = ledger = table, per file
   row_volume                      day-partitioned tables: WARN on a sharp drop against the trailing
                                   days, ERROR on an empty day after non-empty ones
+  newest_day_fresh                day-partitioned tables: ERROR when the newest loaded day is older than
+                                  yesterday (quality/newest_day.py; also recorded by a sensor)
   source_parity                   extracted tables: ERROR when the day's rows (or the table's) and the
                                   sum of a declared column differ between the source and raw_data
 per stage asset
@@ -31,6 +33,7 @@ from warehouse_platform.lib.staged_files import StagedBatch, table_folder
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.quality import check_names, evaluations
+from warehouse_platform.quality.newest_day import build_newest_day_check
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.assets import raw_asset_key
@@ -146,6 +149,7 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         checks.append(_source_parity_check(spec, partitions, one_day, partition_of))
     if not spec.partitioned:
         return checks
+    checks.append(build_newest_day_check(spec))
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.ROW_VOLUME, partitions_def=partitions,

@@ -111,12 +111,17 @@ def distribution_skew(
         ),
         metadata={
             "skew_rows": _ratio_metadata(current.ratio),
-            "threshold": threshold,
-            "slices": warehouse.slice_count,
+            # Settings, not measurements: text, so the UI does not plot them as flat lines.
+            "threshold": dg.MetadataValue.text(f"{threshold:.2f}"),
+            "slices": dg.MetadataValue.text(str(warehouse.slice_count)),
+            # One row per slice with its bar: a table renders inline on the Checks tab.
             "rows_per_slice": _table(
-                [{"slice": i, "rows": n} for i, n in enumerate(current.rows_per_slice)], [("slice", "int"), ("rows", "int")]
+                [
+                    {"slice": i, "rows": n, "share": round(n / current.total, 4) if current.total else 0.0, "bar": bar}
+                    for i, (n, bar) in enumerate(zip(current.rows_per_slice, slice_bars(current.rows_per_slice), strict=True))
+                ],
+                [("slice", "int"), ("rows", "int"), ("share", "float"), ("bar", "string")],
             ),
-            "rows_per_slice_chart": dg.MetadataValue.md(slice_bars(current.rows_per_slice)),
             "heaviest_keys": _table(
                 [{"value": v, "rows": n, "share": round(share, 4)} for v, n, share in current.heaviest_shares()],
                 [("value", "string"), ("rows", "int"), ("share", "float")],

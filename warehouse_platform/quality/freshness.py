@@ -1,5 +1,10 @@
-"""How stale a table may get before the data team hears of it (Dagster's FreshnessPolicy;
-evaluated by the daemon under `make dev`, shown on each asset)."""
+"""How stale a table may get before the data team hears of it.
+
+Tables replaced whole (channel, users) and the dbt models: their last load *is* their age, so
+they carry Dagster's FreshnessPolicy (DAILY_FRESHNESS). Tables loaded by day do not: the policy
+measures the last materialization, which a re-run of an old day renews, so it would call a table
+weeks behind "fresh". They have the check newest_day_fresh instead (quality/newest_day.py).
+"""
 
 from datetime import timedelta
 

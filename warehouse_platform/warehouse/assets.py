@@ -59,7 +59,8 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         owners=list(spec.owners),
         tags=layer_tags("raw"),
         io_manager_key="warehouse_io_manager",
-        freshness_policy=DAILY_FRESHNESS,
+        # Daily tables: quality/newest_day.py judges the newest loaded day instead.
+        freshness_policy=None if spec.partitioned else DAILY_FRESHNESS,
         automation_condition=None if spec.partitioned else rebuild_after_raw_loads,
         metadata={
             TABLE: spec.qualified_name,
