@@ -47,7 +47,9 @@ def undocumented(manifest: Mapping[str, Any], package: str) -> list[str]:
     for node in manifest.get("nodes", {}).values():
         if node.get("package_name") != package:
             continue
-        where = f"{node['original_file_path']}: {node['resource_type']} {node['name']}"
+        # A model is documented in a .yml file (its patch); without one, name its SQL file.
+        documented_in = (node.get("patch_path") or "").split("://", 1)[-1] or node["original_file_path"]
+        where = f"{documented_in}: {node['resource_type']} {node['name']}"
         if node["resource_type"] == "model":
             if not (node.get("description") or "").strip():
                 missing.append(f"{where} has no description")
