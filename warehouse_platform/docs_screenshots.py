@@ -28,7 +28,12 @@ DOCS_DIR = environment.PROJECT_ROOT / "docs"
 
 # (file, page, what it shows). Paths are the webapp's own routes.
 PAGES = [
-    ("lineage.png", "/asset-groups", "the asset lineage: source -> stage -> raw_data -> analytics -> exports"),
+    # A model's lineage tab, four levels each way: the whole path from the application tables
+    # to the export, asset by asset (the global lineage page starts with the groups collapsed).
+    (
+        "lineage.png", "/assets/analytics/channel_summary?view=lineage&lineageScope=neighbors&lineageDepth=4",
+        "the lineage of analytics/channel_summary: source -> stage -> raw_data -> analytics -> exports",
+    ),
     (
         "raw_table_checks.png", "/assets/raw_data/user_session_channel?view=checks&checkDetail=distribution_skew",
         "a raw table's Checks tab: the distribution skew check with its figures",
