@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ROWS ?= 2000000
 
-.PHONY: install demo test dev validate bench stop clean
+.PHONY: install demo test dev validate bench screenshots stop clean
 
 install: $(INSTALLED)
 
@@ -41,6 +41,11 @@ bench: $(VENV)/.installed-bench
 validate: $(INSTALLED)
 	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dg check yaml
 	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dg check defs
+
+# docs/*.png, the pages the README shows: runs the demo, starts the webserver on 127.0.0.1 and
+# captures them with headless Chromium (Debian's `chromium`; not needed by make test).
+screenshots: $(INSTALLED)
+	$(VENV)/bin/python -m warehouse_platform.docs_screenshots
 
 stop: $(INSTALLED)
 	$(VENV)/bin/warehouse-platform stop

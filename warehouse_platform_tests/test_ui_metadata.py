@@ -71,8 +71,6 @@ def test_every_check_has_a_description():
     graph = _graph()
     assert graph.asset_check_keys
     for key in graph.asset_check_keys:
-        if graph.get_check_spec(key).description is None and key.asset_key.path[0] == "analytics":
-            continue  # dbt tests: dagster-dbt gives one only when schema.yml describes the test
         assert graph.get_check_spec(key).description, f"{key.to_user_string()} has no description"
 
 

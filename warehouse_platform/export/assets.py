@@ -1,6 +1,8 @@
 """Exports: analytics tables written back to the stage for the systems that read files
 (UNLOAD on Redshift, COPY ... TO STDOUT locally), as gzip CSV with a manifest."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from warehouse_platform import environment
@@ -17,7 +19,7 @@ EXPORTED_MODELS = {
 }
 
 
-def _build_export_asset(model: str, description: str) -> dg.AssetsDefinition:
+def _build_export_asset(model: str, description: str, columns: dg.TableSchema | None) -> dg.AssetsDefinition:
     @dg.asset(
         key=["stage", "exports", model],
         deps=[dg.AssetKey(["analytics", model])],
@@ -27,6 +29,8 @@ def _build_export_asset(model: str, description: str) -> dg.AssetsDefinition:
         owners=list(ANALYTICS_OWNERS),
         tags=layer_tags("export"),
         automation_condition=rebuild_after_raw_loads,
+        # The files carry the model's columns (SELECT *), as schema.yml documents them.
+        metadata={"dagster/column_schema": columns} if columns else None,
     )
     def _export(context: dg.AssetExecutionContext, warehouse: Warehouse, stage: Stage) -> dg.MaterializeResult:
         batch, statement = warehouse.export_query(
@@ -45,5 +49,8 @@ def _build_export_asset(model: str, description: str) -> dg.AssetsDefinition:
     return _export
 
 
-def build_defs() -> dg.Definitions:
-    return dg.Definitions(assets=[_build_export_asset(model, description) for model, description in EXPORTED_MODELS.items()])
+def build_defs(model_columns: Mapping[str, dg.TableSchema]) -> dg.Definitions:
+    """`model_columns`: each analytics model's column schema, by model name."""
+    return dg.Definitions(assets=[
+        _build_export_asset(model, description, model_columns.get(model)) for model, description in EXPORTED_MODELS.items()
+    ])

@@ -51,9 +51,26 @@ def source_tables(tables: Sequence[TableSpec]) -> list[dg.AssetSpec]:
             kinds={"postgres"},
             owners=owners_of(spec.owners for spec in specs),
             tags=layer_tags("source"),
+            metadata={"dagster/column_schema": _columns_read(specs)},
         )
         for table, specs in readers.items()
     ]
+
+
+def _columns_read(readers: Sequence[TableSpec]) -> dg.TableSchema:
+    """What the platform reads of an application table: the columns its readers' contracts
+    name (as the raw tables type them), each once, saying which raw tables read it. The
+    application may hold more columns; they are never read."""
+    read_by: dict[str, list[str]] = {}
+    first: dict[str, dg.TableColumn] = {}
+    for spec in readers:
+        for column in table_schema(spec, spec.columns).columns:
+            first.setdefault(column.name, column)
+            read_by.setdefault(column.name, []).append(spec.qualified_name)
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name, c.type, description=f"{c.description} Read into {', '.join(read_by[name])}.")
+        for name, c in first.items()
+    ])
 
 
 def stage_asset_key(spec: TableSpec) -> dg.AssetKey:

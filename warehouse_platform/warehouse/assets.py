@@ -20,7 +20,7 @@ from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 from warehouse_platform.stage.io_manager import STAGE_FOLDER
-from warehouse_platform.warehouse.io_manager import TABLE
+from warehouse_platform.warehouse.io_manager import TABLE, table_schema
 from warehouse_platform.warehouse.load_request import StagedLoad
 
 
@@ -65,6 +65,8 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         metadata={
             TABLE: spec.qualified_name,
             "dagster/table_name": warehouse_table_name(spec.schema, spec.name),
+            # Also before the first load (each load records the columns it loaded).
+            "dagster/column_schema": table_schema(spec),
             "primary_key": ", ".join(spec.primary_key),
             "load_mode": spec.mode.value,
             "distribution": f"DISTSTYLE {spec.dist_style.value}" + (f" DISTKEY({spec.dist_key})" if spec.dist_key else ""),

@@ -10,7 +10,12 @@ from warehouse_platform.transform import assets as transform_assets
 
 def analytics_definitions(dbt_project_dir: Path | None = None) -> dg.Definitions:
     """dbt_project/ unless another project is given (a test's copy with extra models)."""
-    return dg.Definitions.merge(transform_assets.build_defs(dbt_project_dir), export_assets.build_defs())
+    models = transform_assets.build_defs(dbt_project_dir)
+    columns = {
+        spec.key.path[-1]: spec.metadata["dagster/column_schema"]
+        for assets_def in models.assets for spec in assets_def.specs if "dagster/column_schema" in spec.metadata
+    }
+    return dg.Definitions.merge(models, export_assets.build_defs(columns))
 
 
 @dg.definitions

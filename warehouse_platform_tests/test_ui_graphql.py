@@ -1,0 +1,148 @@
+"""What the UI shows, asked the way the UI asks: GraphQL queries against the code location
+loaded in process (as `dg dev` serves it), on an instance where a small demo-like run has
+happened (one day loaded, analytics built).
+
+The `ui` fixture answers any query the webapp sends; freshness ("a stale day reads as stale")
+is asked through it by the freshness tests, not here."""
+
+import os
+from datetime import date
+
+import dagster as dg
+import pytest
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster_graphql.test.utils import execute_dagster_graphql
+
+from warehouse_platform.environment import PROJECT_ROOT
+from warehouse_platform.instance.runs import CODE_LOCATION, run_code_location_job
+from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform_tests.platform_runs import platform_definitions, seed
+
+DAY = date(2026, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def ui(module_platform_env):
+    """A GraphQL request context over the code location, as `dg dev` serves it (the defs
+    folder, loaded in this process), on an instance that has run a day and the analytics."""
+    seed(module_platform_env["source"], DAY, 1, GeneratorConfig(scale=0.05))
+    defs = platform_definitions()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="warehouse_platform.definitions", attribute="defs", working_directory=str(PROJECT_ROOT)),
+        location_name=CODE_LOCATION,
+    )
+    with dg.instance_for_test() as instance:
+        for job, partition in (("extract_and_load_day", DAY.isoformat()), ("build_analytics", None)):
+            assert run_code_location_job(defs, job, instance, partition_key=partition, run_config=quiet).success
+        with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
+            yield lambda query, variables=None: execute_dagster_graphql(
+                process_context.create_request_context(), query, variables
+            ).data
+
+
+ASSETS = """
+{
+  assetNodes {
+    assetKey { path }
+    description
+    owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+    kinds
+    metadataEntries {
+      label
+      ... on TextMetadataEntry { text }
+      ... on TableSchemaMetadataEntry { schema { columns { name type description } } }
+      ... on CodeReferencesMetadataEntry { codeReferences { ... on LocalFileCodeReference { filePath } ... on UrlCodeReference { url } } }
+    }
+    assetMaterializations(limit: 1) {
+      metadataEntries {
+        label
+        ... on TableSchemaMetadataEntry { schema { columns { name type } } }
+        ... on TableColumnLineageMetadataEntry { lineage { columnName columnDeps { assetKey { path } columnName } } }
+      }
+    }
+    assetChecksOrError { ... on AssetChecks { checks { name description } } }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def assets(ui) -> dict[str, dict]:
+    return {"/".join(node["assetKey"]["path"]): node for node in ui(ASSETS)["assetNodes"]}
+
+
+def _entry(entries: list[dict], label: str) -> dict | None:
+    return next((e for e in entries if e["label"] == label), None)
+
+
+def _columns(entries: list[dict]) -> list[dict] | None:
+    entry = _entry(entries, "dagster/column_schema")
+    return entry["schema"]["columns"] if entry else None
+
+
+def _latest(node: dict) -> list[dict]:
+    return node["assetMaterializations"][0]["metadataEntries"] if node["assetMaterializations"] else []
+
+
+def _models(assets: dict[str, dict]) -> dict[str, dict]:
+    return {key: node for key, node in assets.items() if "dbt" in node["kinds"]}
+
+
+def test_every_asset_has_an_owner_a_description_and_a_column_schema(assets):
+    assert {"source/app/sessions", "stage/raw_data/users", "raw_data/channel", "analytics/mau", "stage/exports/mau"} <= set(assets)
+    for key, node in assets.items():
+        assert node["owners"], f"{key} has no owner"
+        assert node["description"], f"{key} has no description"
+        columns = _columns(node["metadataEntries"])
+        assert columns, f"{key} shows no column schema"
+        assert all(c["name"] and c["type"] and c["type"] != "?" for c in columns), f"{key}: a column without a type"
+
+
+def test_every_check_has_a_description(assets):
+    checks = [(key, check) for key, node in assets.items() for check in node["assetChecksOrError"]["checks"]]
+    assert any(key.startswith("analytics/") for key, _ in checks) and any(key.startswith("raw_data/") for key, _ in checks)
+    assert [f"{key}:{c['name']}" for key, c in checks if not c["description"]] == []
+
+
+def test_dbt_models_list_every_column_with_the_type_the_warehouse_reports_after_a_build(assets):
+    models = _models(assets)
+    assert {"analytics/session_summary", "analytics/channel_summary", "analytics/mau"} <= set(models)
+    for key, node in models.items():
+        declared = _columns(node["metadataEntries"])
+        built = _columns(_latest(node))
+        assert built, f"{key}: its materialization has no column schema"
+        # schema.yml documents every column the model builds, in order, with the type it gets.
+        assert [(c["name"], c["type"]) for c in built] == [(c["name"], c["type"]) for c in declared], key
+        assert all(c["description"] for c in declared), key
+
+
+def test_dbt_models_show_column_lineage_to_the_tables_they_read(assets):
+    lineage = _entry(_latest(assets["analytics/channel_summary"]), "dagster/column_lineage")["lineage"]
+    deps = {entry["columnName"]: {("/".join(d["assetKey"]["path"]), d["columnName"]) for d in entry["columnDeps"]} for entry in lineage}
+    assert deps["net_revenue"] == {("analytics/session_summary", "amount"), ("analytics/session_summary", "refunded")}
+    lineage = _entry(_latest(assets["analytics/session_summary"]), "dagster/column_lineage")["lineage"]
+    deps = {entry["columnName"]: {("/".join(d["assetKey"]["path"]), d["columnName"]) for d in entry["columnDeps"]} for entry in lineage}
+    assert deps["ts"] == {("raw_data/session_timestamp", "ts")}
+
+
+def test_dbt_model_pages_show_the_schema_description_and_link_the_sql_file(assets):
+    for key, node in _models(assets).items():
+        assert "Raw SQL" not in node["description"] and "select" not in node["description"].lower(), key
+        references = _entry(node["metadataEntries"], "dagster/code_references")["codeReferences"]
+        model = key.split("/")[-1]
+        assert any((r.get("filePath") or r.get("url") or "").endswith(f"models/analytics/{model}.sql") for r in references), key
+
+
+def test_no_asset_shows_an_unserializable_value(assets):
+    for key, node in assets.items():
+        for entry in node["metadataEntries"]:
+            assert "(unserializable)" not in (entry.get("text") or "") or entry["label"] in HIDDEN_BY_THE_UI, (key, entry["label"])
+
+
+# The webapp hides these labels (HIDDEN_METADATA_ENTRY_LABELS in dagster-webserver's asset
+# metadata view); dagster-dbt needs them in process.
+HIDDEN_BY_THE_UI = {"dagster_dbt/manifest", "dagster_dbt/dagster_dbt_translator"}
