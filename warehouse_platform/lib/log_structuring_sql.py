@@ -112,8 +112,15 @@ class _Dialect:
     def matches(self, value: str, pattern: str) -> str:
         return f"regexp_matches({value}, {_sql_string(pattern)})" if self.duckdb else f"regexp_like({value}, {_sql_string(pattern)})"
 
-    def group(self, line: str, index: int) -> str:
-        return f"regexp_extract({line}, {_sql_string(COMBINED_LOG_PATTERN)}, {index})"
+    def fields(self, line: str) -> str:
+        """DuckDB: every group at once, as a struct (its regexp_extract takes group numbers up to 9 only)."""
+        names = ", ".join(_sql_string(f) for f in COMBINED_LOG_FIELDS)
+        return f"CASE WHEN {self.matches(line, COMBINED_LOG_PATTERN)} THEN regexp_extract({line}, {_sql_string(COMBINED_LOG_PATTERN)}, [{names}]) END"
+
+    def group(self, line: str, field: str) -> str:
+        if self.duckdb:
+            return f"struct_extract(fields, {_sql_string(field)})"
+        return f"regexp_extract({line}, {_sql_string(COMBINED_LOG_PATTERN)}, {COMBINED_LOG_FIELDS.index(field) + 1})"
 
     def iso_utc(self, raw: str) -> str:
         if self.duckdb:
@@ -160,8 +167,7 @@ def _raw_value(spec: TableSpec, column: Column, d: _Dialect) -> str:
         return d.text("line_number")
     if field == "line_id":
         return f"{d.md5_hex('line')} || ':' || {d.text('occurrence')}"
-    group = d.group("line", COMBINED_LOG_FIELDS.index(field) + 1)
-    return f"CASE WHEN matched THEN nullif({group}, '-') END"
+    return f"CASE WHEN matched THEN nullif({d.group('line', field)}, '-') END"
 
 
 def _typed_value(spec: TableSpec, column: Column, raw: str, d: _Dialect) -> str | None:
@@ -225,7 +231,10 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
     if spec.structuring is None:
         raise ValueError(f"{spec.qualified_name} declares no structuring")
     fmt = spec.structuring.format
-    parse = d.json_doc("line") + " AS doc" if fmt == LogFormat.JSON_LINES else d.matches("line", COMBINED_LOG_PATTERN) + " AS matched"
+    if fmt == LogFormat.JSON_LINES:
+        parse = d.json_doc("line") + " AS doc"
+    else:
+        parse = d.matches("line", COMBINED_LOG_PATTERN) + " AS matched" + (f", {d.fields('line')} AS fields" if d.duckdb else "")
     occurrence_order = "line_number" if d.duckdb else "line"  # Athena has no line numbers: any order of equal lines
     raws = ",\n        ".join(f"{_raw_value(spec, c, d)} AS {quote_ident(c.name + '__raw')}" for c in spec.columns)
     typed = [
