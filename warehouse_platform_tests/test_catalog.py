@@ -42,7 +42,7 @@ def _entry(key: str = "thingid", mode: str = "upsert") -> str:
 
 def test_the_catalog_holds_the_raw_tables_with_their_load_specs():
     specs = {spec.name: spec for spec in load_catalog()}
-    assert {"user_session_channel", "session_timestamp", "session_transaction", "channel", "users"} == set(specs)
+    assert {"user_session_channel", "session_timestamp", "session_transaction", "channel", "users", "app_events", "access_log"} == set(specs)
     timestamp = specs["session_timestamp"]
     assert (timestamp.qualified_name, timestamp.primary_key, timestamp.dedupe_order) == ("raw_data.session_timestamp", ("sessionid",), ("ts desc",))
     assert timestamp.partitioned and timestamp.source.tables_read == ("app.sessions",) and timestamp.source.day_column == "ts"
