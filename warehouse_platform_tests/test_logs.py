@@ -17,7 +17,7 @@ from warehouse_platform.lib.log_generator import generate_logs
 from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
 from warehouse_platform.quality import evaluations
 from warehouse_platform.stage.log_structuring import StructuringSummary
-from warehouse_platform_tests.platform_runs import platform_definitions
+from warehouse_platform_tests.platform_runs import land_in_folder, landing_requests, platform_definitions, run_request
 
 DAYS = [date(2026, 11, 3), date(2026, 11, 4)]
 CONFIG = GeneratorConfig(scale=0.1)
@@ -26,30 +26,8 @@ ON_TIME = [f for f in LOGS.files if f.arrives_on == f.day]
 [LATE] = [f for f in LOGS.files if f.arrives_on != f.day]
 
 
-def _tick(defs, instance):
-    sensor = defs.get_sensor_def("landing_files")
-    with dg.build_sensor_context(instance=instance, resources={"stage": defs.resources["stage"]}) as context:
-        result = sensor(context)
-    return list(result.run_requests) if isinstance(result, dg.SensorResult) else []
-
-
-def _run(defs, instance, request, raise_on_error=True):
-    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
-        run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key},
-        raise_on_error=raise_on_error,
-    )
-
-
-def _land_in_folder(root, files):
-    for f in files:
-        path = root / f.key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(f.data)
-
-
 def _tick_and_run(defs, instance):
-    return [_run(defs, instance, request) for request in _tick(defs, instance)]
+    return [run_request(defs, instance, request) for request in landing_requests(defs, instance)]
 
 
 def _events_per_day_and_name(warehouse) -> Counter:
@@ -96,7 +74,7 @@ def logs_platform(platform_env):
 
 def test_structured_rows_equal_the_generators_truth_and_every_malformed_line_is_a_reject_at_its_file_and_line(logs_platform):
     defs, instance, root, warehouse = logs_platform
-    _land_in_folder(root, ON_TIME)
+    land_in_folder(root, ON_TIME)
     results = _tick_and_run(defs, instance)
     assert len(results) == 2 * len(DAYS)  # one run per table and day
 
@@ -142,24 +120,24 @@ def test_structured_rows_equal_the_generators_truth_and_every_malformed_line_is_
 
 def test_a_rerun_is_a_no_op_and_a_late_file_replaces_its_day_exactly(logs_platform):
     defs, instance, root, warehouse = logs_platform
-    _land_in_folder(root, ON_TIME)
-    requests = _tick(defs, instance)
+    land_in_folder(root, ON_TIME)
+    requests = landing_requests(defs, instance)
     for request in requests:
-        _run(defs, instance, request)
+        run_request(defs, instance, request)
     before = _events_per_day_and_name(warehouse)
     [(ledger_rows,)] = warehouse.query("SELECT count(*) FROM raw_data._load_ledger")
 
-    assert _tick(defs, instance) == []  # nothing new
-    _run(defs, instance, requests[0])  # the same run again: the same bytes staged, already loaded
+    assert landing_requests(defs, instance) == []  # nothing new
+    run_request(defs, instance, requests[0])  # the same run again: the same bytes staged, already loaded
     assert _events_per_day_and_name(warehouse) == before
     assert warehouse.query("SELECT count(*) FROM raw_data._load_ledger") == [(ledger_rows,)]
 
-    _land_in_folder(root, [LATE])  # the mobile upload for the second day, a day late
-    [late_request] = _tick(defs, instance)
+    land_in_folder(root, [LATE])  # the mobile upload for the second day, a day late
+    [late_request] = landing_requests(defs, instance)
     assert late_request.partition_key == LATE.day.isoformat() and len(
         late_request.run_config["ops"]["stage__raw_data__app_events"]["config"]["landed_files"]
     ) == 3
-    _run(defs, instance, late_request)
+    run_request(defs, instance, late_request)
     after = _events_per_day_and_name(warehouse)
     assert after == _truth_without([])
     assert {k: v for k, v in after.items() if k[0] != LATE.day} == {k: v for k, v in before.items() if k[0] != LATE.day}
@@ -202,11 +180,11 @@ def test_rejected_lines_passes_at_zero_warns_above_zero_and_errs_above_the_decla
 def test_a_day_of_mostly_broken_lines_fails_rejected_lines_and_is_not_loaded(logs_platform):
     defs, instance, root, warehouse = logs_platform
     good = [f for f in ON_TIME if f.day == DAYS[0] and "access_log" in f.key]
-    _land_in_folder(root, good)
+    land_in_folder(root, good)
     broken = root / f"landing/logs/access_log/day={DAYS[0]}/broken.log"
     broken.write_text("this is not an access log line\n" * 500)
-    [request] = _tick(defs, instance)
-    result = _run(defs, instance, request, raise_on_error=False)
+    [request] = landing_requests(defs, instance)
+    result = run_request(defs, instance, request, raise_on_error=False)
     [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "rejected_lines"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.metadata["rejected_lines"].value >= 500
     # Blocking: the load of the day did not run.

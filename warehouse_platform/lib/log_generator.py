@@ -55,8 +55,14 @@ class LogTruth:
     events: Counter = field(default_factory=Counter)
     # (day, status) -> requests
     requests: Counter = field(default_factory=Counter)
-    # day -> distinct users with an event
+    # By the UTC day of the event's or request's own time (what the analytics models group by;
+    # an event of a session late in a day can fall on the next UTC day):
+    # UTC day -> the users with an event that day
     active_users: dict = field(default_factory=dict)
+    # UTC day -> events (each once)
+    events_by_utc_day: Counter = field(default_factory=Counter)
+    # (UTC day, status) -> requests
+    requests_by_utc_day: Counter = field(default_factory=Counter)
     malformed: list[MalformedLine] = field(default_factory=list)
 
 
@@ -102,7 +108,6 @@ def generate_logs(days: list[date], config: GeneratorConfig = GeneratorConfig(),
         rng = np.random.default_rng([config.seed, day.toordinal(), 11])
         events: list[list[str]] = [[], []]  # two files a day: the app's two servers
         access: list[str] = []
-        users: set[int] = set()
         purchases = set(data.txn_sessionid)
         for i, (sid, uid, ts) in enumerate(zip(data.sessionid, data.userid, data.ts)):
             server = i % 2
@@ -123,10 +128,14 @@ def generate_logs(days: list[date], config: GeneratorConfig = GeneratorConfig(),
                     f'"{props["referrer"] or "-"}" "{AGENTS[uid % len(AGENTS)]}"'
                 )
                 truth.requests[(day, status)] += 1
+                truth.requests_by_utc_day[(t.date(), status)] += 1
+                last_request = (t.date(), status)
                 if rng.random() < 0.3:
                     static = STATIC[int(rng.integers(0, len(STATIC)))]
                     access.append(f'{_ip(uid)} - - [{_clf_time(t)}] "GET {static} HTTP/1.1" 304 - "-" "{AGENTS[uid % len(AGENTS)]}"')
                     truth.requests[(day, 304)] += 1
+                    truth.requests_by_utc_day[(t.date(), 304)] += 1
+                    last_request = (t.date(), 304)
             if sid in purchases:
                 t = t + timedelta(seconds=30)
                 amount = data.txn_amount[data.txn_sessionid.index(sid)]
@@ -138,13 +147,13 @@ def generate_logs(days: list[date], config: GeneratorConfig = GeneratorConfig(),
                 }, separators=(",", ":"))
                 events[server].append(line)
                 truth.events[(day, name)] += 1
-                users.add(uid)
+                _count_event(truth, when, uid)
         # A retried send: the same event line again (loaded once: its event_id repeats).
         events[0].append(events[0][0])
         # A double request: the same access line twice in one file is two requests.
         access.append(access[-1])
         truth.requests[(day, int(re.search(r'" (\d{3}) ', access[-1])[1]))] += 1
-        truth.active_users[day] = len(users)
+        truth.requests_by_utc_day[last_request] += 1
 
         base = f"landing/logs/app_events/day={day.isoformat()}"
         event_keys = [f"{base}/server-a.jsonl.gz", f"{base}/server-b.jsonl"]
@@ -184,9 +193,15 @@ def generate_logs(days: list[date], config: GeneratorConfig = GeneratorConfig(),
                     "ts": _iso(ts + timedelta(minutes=10), True), "properties": {"battery": 0.5},
                 }, separators=(",", ":")))
                 truth.events[(day, "app_background")] += 1
+                _count_event(truth, ts + timedelta(minutes=10), uid)
             late_key = f"{base}/mobile-late.jsonl.gz"
             files.append(LogFile(late_key, _pack(late_key, late_lines), day, day + timedelta(days=1)))
     return GeneratedLogs(files, truth)
+
+
+def _count_event(truth: LogTruth, when: datetime, userid: int) -> None:
+    truth.events_by_utc_day[when.date()] += 1
+    truth.active_users.setdefault(when.date(), set()).add(userid)
 
 
 def _malformed_kind(line: str, day: date) -> str | None:
