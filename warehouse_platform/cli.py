@@ -225,6 +225,9 @@ def run_demo(
                 f"{before['net_revenue']:,} -> {after['net_revenue']:,} (the source's truth: {late['source_net_revenue']:,})"
             )
     severity_order = {"passed": 0, "warning": 1, "failed": 2}
+    # What each check that did not pass said, per day (its latest word on the day): the counts
+    # and where to look, e.g. rejected_lines' rejected lines, share and first reject's file:line.
+    findings: dict[str, dict[str, str]] = {}
     for result in results:
         for evaluation in result.get_asset_check_evaluations():
             # A per-day check reports its worst day; a whole-table check its latest result.
@@ -232,6 +235,11 @@ def run_demo(
             status = _check_status(evaluation)
             if evaluation.partition is None or severity_order[status] >= severity_order[checks.get(name, "passed")]:
                 checks[name] = status
+            day = evaluation.partition or "table"
+            if status == "passed":
+                findings.get(name, {}).pop(day, None)
+            elif evaluation.description:
+                findings.setdefault(name, {})[day] = evaluation.description
 
     # Every table the code location writes to the warehouse: the catalog's raw tables, then the
     # dbt models.
@@ -243,7 +251,11 @@ def run_demo(
         schema, name = table.split(".")
         counts[table] = warehouse.query(f'SELECT count(*) FROM "{schema}"."{name}"')[0][0]
 
-    report = {"tables": counts, "checks": dict(sorted(checks.items()))}
+    report = {
+        "tables": counts,
+        "checks": dict(sorted(checks.items())),
+        "check_findings": {name: dict(sorted(days.items())) for name, days in sorted(findings.items()) if days},
+    }
     if late:
         report["late_changes"] = late
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,6 +299,8 @@ def _print_report(report: dict, report_path: Path) -> None:
     print("\nchecks")
     for check, status in report["checks"].items():
         print(f"  {status:<8} {check}")
+        for day, finding in report.get("check_findings", {}).get(check, {}).items():
+            print(f"           {day}: {finding}")
     failed = sum(1 for s in report["checks"].values() if s == "failed")
     warned = sum(1 for s in report["checks"].values() if s == "warning")
     print(f"\n{len(report['checks'])} checks: {failed} failed, {warned} warnings. Report: {report_path}")

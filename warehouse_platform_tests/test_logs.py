@@ -189,3 +189,23 @@ def test_a_day_of_mostly_broken_lines_fails_rejected_lines_and_is_not_loaded(log
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.metadata["rejected_lines"].value >= 500
     # Blocking: the load of the day did not run.
     assert not [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["raw_data", "access_log"])]
+
+
+def test_a_landed_file_cut_into_pieces_stages_the_same_bytes_and_rejects_with_the_same_line_numbers(tmp_path, monkeypatch):
+    from warehouse_platform.stage import log_structuring
+    from warehouse_platform.stage.landed_files import LandedFiles
+    from warehouse_platform.stage.storage import LocalFolderStage
+
+    files = [f for f in ON_TIME if f.day == DAYS[0] and "app_events" in f.key]
+    stage = LocalFolderStage(root=str(tmp_path))
+    land_in_folder(tmp_path, files)
+    landed = LandedFiles(table("app_events"), tuple(f.key for f in files))
+
+    def staged(prefix):
+        batch, summary = log_structuring.structure_landed_logs(stage, prefix, str(DAYS[0]), landed, slice_count=2)
+        return [p.sha256 for p in batch.parts], stage.read_text(f"{prefix}/rejects.jsonl"), summary.lines_read
+
+    whole = staged("whole")
+    monkeypatch.setattr(log_structuring, "PIECE_BYTES", 4096)  # a few lines a piece: many cuts
+    assert staged("pieces") == whole
+    assert whole[2] == sum(len(_lines(f)) for f in files)

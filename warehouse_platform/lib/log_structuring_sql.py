@@ -113,9 +113,11 @@ class _Dialect:
         return f"regexp_matches({value}, {_sql_string(pattern)})" if self.duckdb else f"regexp_like({value}, {_sql_string(pattern)})"
 
     def fields(self, line: str) -> str:
-        """DuckDB: every group at once, as a struct (its regexp_extract takes group numbers up to 9 only)."""
+        """DuckDB: every group at once, as a struct (its regexp_extract takes group numbers up to 9
+        only). A line that does not match gives empty strings; as the pattern is anchored and
+        client_ip is \\S+, an empty client_ip means no match: the pattern runs once a line."""
         names = ", ".join(_sql_string(f) for f in COMBINED_LOG_FIELDS)
-        return f"CASE WHEN {self.matches(line, COMBINED_LOG_PATTERN)} THEN regexp_extract({line}, {_sql_string(COMBINED_LOG_PATTERN)}, [{names}]) END"
+        return f"regexp_extract({line}, {_sql_string(COMBINED_LOG_PATTERN)}, [{names}])"
 
     def group(self, line: str, field: str) -> str:
         if self.duckdb:
@@ -234,8 +236,17 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
     if fmt == LogFormat.JSON_LINES:
         parse = d.json_doc("line") + " AS doc"
     else:
-        parse = d.matches("line", COMBINED_LOG_PATTERN) + " AS matched" + (f", {d.fields('line')} AS fields" if d.duckdb else "")
+        if d.duckdb:
+            parse = f"{d.fields('line')} AS fields, struct_extract(fields, 'client_ip') <> '' AS matched"
+        else:
+            parse = d.matches("line", COMBINED_LOG_PATTERN) + " AS matched"
     occurrence_order = "line_number" if d.duckdb else "line"  # Athena has no line numbers: any order of equal lines
+    # Which occurrence of an identical line it is (for line_id): a window over every line, so
+    # only computed for a table that declares line_id.
+    occurrence = (
+        f",\n        row_number() OVER (PARTITION BY file, line ORDER BY {occurrence_order}) AS occurrence"
+        if any(c.from_field == "line_id" for c in spec.columns) else ""
+    )
     raws = ",\n        ".join(f"{_raw_value(spec, c, d)} AS {quote_ident(c.name + '__raw')}" for c in spec.columns)
     typed = [
         f"{t} AS {quote_ident(c.name + '__typed')}"
@@ -250,8 +261,7 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
     reasons = "\n        ".join(_reason_terms(spec, d))
     return (
         "WITH numbered AS (\n"
-        f"    SELECT file, line_number, line,\n"
-        f"        row_number() OVER (PARTITION BY file, line ORDER BY {occurrence_order}) AS occurrence\n"
+        f"    SELECT file, line_number, line{occurrence}\n"
         f"    FROM {lines_relation}{extra_where}\n"
         "), parsed AS (\n"
         f"    SELECT numbered.*, {parse} FROM numbered\n"
@@ -260,10 +270,14 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
         "), typed AS (\n"
         f"    SELECT raw.*{''.join(', ' + t for t in typed)} FROM raw\n"
         ")\n"
-        "SELECT file, line_number, line,\n"
-        f"    CASE\n        {reasons}\n    END AS reason,\n"
+        "SELECT file, line_number, reason,\n"
+        # The line itself only for a reject (a row keeps its columns): half the memory.
+        "    CASE WHEN reason IS NOT NULL THEN line END AS line,\n"
         f"    {outputs}\n"
-        "FROM typed"
+        "FROM (\n"
+        f"    SELECT typed.*, CASE\n        {reasons}\n    END AS reason\n"
+        "    FROM typed\n"
+        ")"
     )
 
 
@@ -273,17 +287,24 @@ LINES_TABLE = "landed_lines"
 STRUCTURED_TABLE = "structured_lines"
 
 
-def landed_lines_sql(files: Sequence[tuple[str, str]]) -> str:
+def landed_lines_sql(files: Sequence[tuple[str, str] | tuple[str, str, int]]) -> str:
     """landed_lines(file, line_number, line) from local text files: (path on disk, the name the
-    file is known by, i.e. its landing key). read_text + string_split keeps every line, blank
-    ones included, with its true number; a CR before the newline is dropped."""
+    file is known by, i.e. its landing key[, the number of lines before it]). A landed file may
+    arrive as several pieces, cut at line ends, each with the count of lines before it: DuckDB's
+    read_text holds a piece whole, so pieces keep its memory bounded. read_text + string_split
+    keeps every line, blank ones included, with its true number; a CR before the newline is
+    dropped."""
     if not files:
         raise ValueError("no files to structure")
-    paths = ", ".join(_sql_string(path) for path, _ in files)
-    names = " ".join(f"WHEN {_sql_string(path)} THEN {_sql_string(name)}" for path, name in files)
+    paths = ", ".join(_sql_string(f[0]) for f in files)
+    names = " ".join(f"WHEN {_sql_string(f[0])} THEN {_sql_string(f[1])}" for f in files)
+    offsets = " ".join(f"WHEN {_sql_string(f[0])} THEN {int(f[2]) if len(f) > 2 else 0}" for f in files)
     return (
         f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} AS\n"
-        "SELECT CASE filename " + names + " END AS file, line_number, rtrim(line, chr(13)) AS line\n"
+        # suffix + slice: rtrim(line, chr(13)) is several times slower in DuckDB 2.0.
+        "SELECT CASE filename " + names + " END AS file,\n"
+        "    line_number + CASE filename " + offsets + " END AS line_number,\n"
+        "    CASE WHEN suffix(line, chr(13)) THEN line[:-2] ELSE line END AS line\n"
         "FROM (\n"
         "    SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_number\n"
         "    FROM (\n"

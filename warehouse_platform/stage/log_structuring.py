@@ -33,6 +33,11 @@ from warehouse_platform.warehouse.load_errors import LoadError
 REJECTS_NAME = "rejects.jsonl"
 SUMMARY_NAME = "structuring.json"
 FETCH_ROWS = 50_000
+# Landed files reach DuckDB in pieces of about this size (see _local_pieces).
+PIECE_BYTES = 16 << 20
+# DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
+DUCKDB_MEMORY_LIMIT = "512MB"
+DUCKDB_THREADS = 2
 FIRST_REJECTS = 10
 
 
@@ -58,11 +63,30 @@ class StructuringSummary:
         return cls(**json.loads(text))
 
 
-def _local_copy(stage: Stage, key: str, target: Path) -> None:
-    """The landed file as plain text on local disk, streamed (never whole in memory)."""
-    with stage.open_binary(key) as landed, open(target, "wb") as out:
+def _local_pieces(stage: Stage, key: str, folder: Path, name: str) -> list[tuple[str, int]]:
+    """The landed file as plain text on local disk, streamed (never whole in memory), cut at line
+    ends into pieces of about PIECE_BYTES: DuckDB's read_text holds a piece whole, so the pieces
+    bound its memory whatever the file's size. Returns (path, lines before it) per piece."""
+    pieces: list[tuple[str, int]] = []
+    lines_before = 0
+    carry = b""
+    with stage.open_binary(key) as landed:
         source = gzip.GzipFile(fileobj=landed, mode="rb") if key.endswith(".gz") else landed
-        shutil.copyfileobj(source, out, 1 << 20)
+        while True:
+            block = source.read(PIECE_BYTES)
+            data = carry + block
+            if not block:
+                cut = len(data)
+            else:
+                cut = data.rfind(b"\n") + 1  # 0: no line end yet, read on
+            if cut:
+                path = folder / f"{name}-{len(pieces):05d}.txt"
+                path.write_bytes(data[:cut])
+                pieces.append((str(path), lines_before))
+                lines_before += data.count(b"\n", 0, cut)
+            carry = data[cut:]
+            if not block:
+                return pieces
 
 
 def structure_landed_logs(
@@ -75,20 +99,27 @@ def structure_landed_logs(
     with tempfile.TemporaryDirectory(prefix="structure-") as scratch:
         files = []
         for i, key in enumerate(sorted(landed.keys)):
-            local = Path(scratch) / f"landed-{i:05d}.txt"
             try:
-                _local_copy(stage, key, local)
+                files += [(path, key, before) for path, before in _local_pieces(stage, key, Path(scratch), f"landed-{i:05d}")]
             except (gzip.BadGzipFile, EOFError, OSError) as error:
                 raise LoadError(spec.qualified_name, stage.url_for(key), None, None, f"unreadable file: {error}") from None
-            files.append((str(local), key))
-        con = duckdb.connect(config={"temp_directory": str(Path(scratch) / "duckdb_spill")})
+        if not files:  # only empty files landed
+            files = [(str(Path(scratch) / "empty.txt"), sorted(landed.keys)[0], 0)]
+            Path(files[0][0]).write_bytes(b"")
+        con = duckdb.connect(config={
+            "temp_directory": str(Path(scratch) / "duckdb_spill"),
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "threads": DUCKDB_THREADS,
+            # Every result the step uses is explicitly ordered; unordered scans may then stream.
+            "preserve_insertion_order": False,
+        })
         try:
             # Offsets are applied by the engine, then every time is shown in UTC.
             con.execute("SET TimeZone = 'UTC'")
             try:
                 con.execute(sql.landed_lines_sql(files))
             except duckdb.InvalidInputException as error:  # e.g. a byte that is not UTF-8
-                named = ", ".join(stage.url_for(k) for _, k in files)
+                named = ", ".join(sorted({stage.url_for(f[1]) for f in files}))
                 raise LoadError(spec.qualified_name, named, None, None, f"unreadable text: {error}") from None
             con.execute(sql.structure_sql(spec))
             [(lines_read,)] = con.execute(sql.line_count_sql()).fetchall()
