@@ -36,7 +36,7 @@ FETCH_ROWS = 50_000
 # Landed files reach DuckDB in pieces of about this size (see _local_pieces).
 PIECE_BYTES = 16 << 20
 # DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
-DUCKDB_MEMORY_LIMIT = "512MB"
+DUCKDB_MEMORY_LIMIT = "256MB"
 DUCKDB_THREADS = 2
 FIRST_REJECTS = 10
 
@@ -123,6 +123,8 @@ def structure_landed_logs(
                 raise LoadError(spec.qualified_name, named, None, None, f"unreadable text: {error}") from None
             con.execute(sql.structure_sql(spec))
             [(lines_read,)] = con.execute(sql.line_count_sql()).fetchall()
+            # The structured table has all it needs (a reject keeps its line): free the lines.
+            con.execute(f"DROP TABLE {sql.LINES_TABLE}")
             summary = _write_rejects(con, stage, prefix, spec.structuring.reject_share_limit, lines_read, Path(scratch))
             cursor = con.execute(sql.structured_rows_sql(spec))
             rows = RowBatches(
