@@ -290,30 +290,30 @@ STRUCTURED_TABLE = "structured_lines"
 def landed_lines_sql(files: Sequence[tuple[str, str] | tuple[str, str, int]]) -> str:
     """landed_lines(file, line_number, line) from local text files: (path on disk, the name the
     file is known by, i.e. its landing key[, the number of lines before it]). A landed file may
-    arrive as several pieces, cut at line ends, each with the count of lines before it: DuckDB's
-    read_text holds a piece whole, so pieces keep its memory bounded. read_text + string_split
-    keeps every line, blank ones included, with its true number; a CR before the newline is
-    dropped."""
+    arrive as several pieces, cut at line ends, each with the count of lines before it. One
+    INSERT a piece: read_text holds a piece whole, and a single read_text of many files would
+    hold them all in one chunk; so memory is bounded by the piece size. read_text +
+    string_split keeps every line, blank ones included, with its true number; a CR before the
+    newline is dropped (suffix + slice: rtrim(line, chr(13)) is several times slower)."""
     if not files:
         raise ValueError("no files to structure")
-    paths = ", ".join(_sql_string(f[0]) for f in files)
-    names = " ".join(f"WHEN {_sql_string(f[0])} THEN {_sql_string(f[1])}" for f in files)
-    offsets = " ".join(f"WHEN {_sql_string(f[0])} THEN {int(f[2]) if len(f) > 2 else 0}" for f in files)
-    return (
-        f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} AS\n"
-        # suffix + slice: rtrim(line, chr(13)) is several times slower in DuckDB 2.0.
-        "SELECT CASE filename " + names + " END AS file,\n"
-        "    line_number + CASE filename " + offsets + " END AS line_number,\n"
-        "    CASE WHEN suffix(line, chr(13)) THEN line[:-2] ELSE line END AS line\n"
-        "FROM (\n"
-        "    SELECT filename, unnest(lines) AS line, generate_subscripts(lines, 1) AS line_number\n"
-        "    FROM (\n"
-        "        SELECT filename, string_split(CASE WHEN suffix(content, chr(10)) THEN content[1:-2] ELSE content END, chr(10)) AS lines\n"
-        f"        FROM read_text([{paths}])\n"
-        "        WHERE content <> ''\n"
-        "    )\n"
-        ")"
-    )
+    statements = [f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} (file VARCHAR, line_number BIGINT, line VARCHAR)"]
+    for f in files:
+        path, name, before = f[0], f[1], int(f[2]) if len(f) > 2 else 0
+        statements.append(
+            f"INSERT INTO {LINES_TABLE}\n"
+            f"SELECT {_sql_string(name)}, line_number + {before},\n"
+            "    CASE WHEN suffix(line, chr(13)) THEN line[:-2] ELSE line END\n"
+            "FROM (\n"
+            "    SELECT unnest(lines) AS line, generate_subscripts(lines, 1) AS line_number\n"
+            "    FROM (\n"
+            "        SELECT string_split(CASE WHEN suffix(content, chr(10)) THEN content[1:-2] ELSE content END, chr(10)) AS lines\n"
+            f"        FROM read_text({_sql_string(path)})\n"
+            "        WHERE content <> ''\n"
+            "    )\n"
+            ")"
+        )
+    return ";\n".join(statements)
 
 
 def structure_sql(spec: TableSpec) -> str:
