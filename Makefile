@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ROWS ?= 2000000
 
-.PHONY: install demo test dev validate bench screenshots stop clean
+.PHONY: install demo test dev validate bench bench-logs screenshots stop clean
 
 install: $(INSTALLED)
 
@@ -36,6 +36,11 @@ $(VENV)/.installed-bench: $(INSTALLED)
 # Not a test: prints rows/s, ratio to a bare COPY and peak RSS; writes .platform/bench.json.
 bench: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --rows $(ROWS)
+
+# Not a test: the log structuring step's lines/s against DuckDB's bare read_json / regexp (the floor).
+LINES ?= 1000000
+bench-logs: $(INSTALLED)
+	$(VENV)/bin/python -m warehouse_platform.benchmarks.log_benchmark --lines $(LINES)
 
 # The table catalog against its schema (pointing at the YAML line), then the whole code location.
 validate: $(INSTALLED)

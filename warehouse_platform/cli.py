@@ -114,6 +114,44 @@ def _check_status(evaluation) -> str:
     return "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"
 
 
+def land_and_load_logs(defs, instance, first_day: date, days: int, scale: float) -> list:
+    """Drop the generated logs under landing/logs/ in the stage and run what the landing sensor
+    requests, as the daemon would: first the files that arrive on their day, then the late one."""
+    import tempfile
+
+    import dagster as dg
+
+    from warehouse_platform.lib.log_generator import generate_logs
+    from warehouse_platform.lib.session_generator import GeneratorConfig
+
+    stage = defs.resources["stage"]
+    logs = generate_logs([first_day + timedelta(days=i) for i in range(days)], GeneratorConfig(scale=scale))
+    sensor = defs.get_sensor_def("landing_files")
+    job = defs.resolve_implicit_global_asset_job_def()
+    results = []
+    for wave, files in (("on time", [f for f in logs.files if f.arrives_on == f.day]),
+                        ("a day late", [f for f in logs.files if f.arrives_on != f.day])):
+        with tempfile.TemporaryDirectory() as scratch:
+            for f in files:
+                path = Path(scratch) / f.key.replace("/", "_")
+                path.write_bytes(f.data)
+                stage.put_file(path, f.key)
+        with dg.build_sensor_context(instance=instance, resources={"stage": stage}) as context:
+            tick = sensor(context)
+        requests = list(tick.run_requests) if isinstance(tick, dg.SensorResult) else []
+        for request in requests:
+            result = job.execute_in_process(
+                instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
+                run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                tags={**request.tags, "dagster/run_key": request.run_key}, raise_on_error=False,
+            )
+            results.append(result)
+        print(f"logs landed {wave}: {len(files)} files, {len(requests)} landing runs" + "".join(
+            f"\n  {r.dagster_run.tags.get('dagster/partition', '')}: " + ", ".join(_load_summary(r)) for r in results[-len(requests):]
+        ) if requests else f"logs landed {wave}: {len(files)} files, nothing new")
+    return results
+
+
 def run_demo(
     first_day: date, days: int, scale: float, report_path: Path, skewed: bool = False, later_days: int = DEMO_LATER_DAYS
 ) -> dict:
@@ -161,6 +199,9 @@ def run_demo(
                 print(f"{day}: " + ", ".join(_load_summary(result)))
             results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
 
+        # Application logs: landed for every day, the late file a day later; the landing sensor's
+        # runs structure and load them before analytics builds over them.
+        results.extend(land_and_load_logs(defs, instance, first_day, days, scale))
         load_days(first_day, days)
         late = None
         if later_days > 0:
@@ -186,6 +227,9 @@ def run_demo(
                 f"{before['net_revenue']:,} -> {after['net_revenue']:,} (the source's truth: {late['source_net_revenue']:,})"
             )
     severity_order = {"passed": 0, "warning": 1, "failed": 2}
+    # What each check that did not pass said, per day (its latest word on the day): the counts
+    # and where to look, e.g. rejected_lines' rejected lines, share and first reject's file:line.
+    findings: dict[str, dict[str, str]] = {}
     for result in results:
         for evaluation in result.get_asset_check_evaluations():
             # A per-day check reports its worst day; a whole-table check its latest result.
@@ -193,6 +237,11 @@ def run_demo(
             status = _check_status(evaluation)
             if evaluation.partition is None or severity_order[status] >= severity_order[checks.get(name, "passed")]:
                 checks[name] = status
+            day = evaluation.partition or "table"
+            if status == "passed":
+                findings.get(name, {}).pop(day, None)
+            elif evaluation.description:
+                findings.setdefault(name, {})[day] = evaluation.description
 
     # Every table the code location writes to the warehouse: the catalog's raw tables, then the
     # dbt models.
@@ -204,7 +253,11 @@ def run_demo(
         schema, name = table.split(".")
         counts[table] = warehouse.query(f'SELECT count(*) FROM "{schema}"."{name}"')[0][0]
 
-    report = {"tables": counts, "checks": dict(sorted(checks.items()))}
+    report = {
+        "tables": counts,
+        "checks": dict(sorted(checks.items())),
+        "check_findings": {name: dict(sorted(days.items())) for name, days in sorted(findings.items()) if days},
+    }
     if late:
         report["late_changes"] = late
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,6 +301,8 @@ def _print_report(report: dict, report_path: Path) -> None:
     print("\nchecks")
     for check, status in report["checks"].items():
         print(f"  {status:<8} {check}")
+        for day, finding in report.get("check_findings", {}).get(check, {}).items():
+            print(f"           {day}: {finding}")
     failed = sum(1 for s in report["checks"].values() if s == "failed")
     warned = sum(1 for s in report["checks"].values() if s == "warning")
     print(f"\n{len(report['checks'])} checks: {failed} failed, {warned} warnings. Report: {report_path}")

@@ -35,3 +35,28 @@ def materialization_metadata(result, key: list[str]) -> dict:
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
+
+
+def land_in_folder(stage_root: Path, files) -> None:
+    """Drop files (anything with .key and .data, e.g. the log generator's) into the folder stage."""
+    for f in files:
+        path = stage_root / f.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f.data)
+
+
+def landing_requests(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    """One tick of the landing sensor against a real instance: the runs it requests."""
+    sensor = defs.get_sensor_def("landing_files")
+    with dg.build_sensor_context(instance=instance, resources={"stage": defs.resources["stage"]}) as context:
+        result = sensor(context)
+    return list(result.run_requests) if isinstance(result, dg.SensorResult) else []
+
+
+def run_request(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, raise_on_error: bool = True):
+    """Run what a sensor requested, as the daemon would (its partition, selection, config, tags)."""
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
+        run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key},
+        raise_on_error=raise_on_error,
+    )

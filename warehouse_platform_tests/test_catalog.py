@@ -42,7 +42,7 @@ def _entry(key: str = "thingid", mode: str = "upsert") -> str:
 
 def test_the_catalog_holds_the_raw_tables_with_their_load_specs():
     specs = {spec.name: spec for spec in load_catalog()}
-    assert {"user_session_channel", "session_timestamp", "session_transaction", "channel", "users"} == set(specs)
+    assert {"user_session_channel", "session_timestamp", "session_transaction", "channel", "users", "app_events", "access_log"} == set(specs)
     timestamp = specs["session_timestamp"]
     assert (timestamp.qualified_name, timestamp.primary_key, timestamp.dedupe_order) == ("raw_data.session_timestamp", ("sessionid",), ("ts desc",))
     assert timestamp.partitioned and timestamp.source.tables_read == ("app.sessions",) and timestamp.source.day_column == "ts"
@@ -89,6 +89,52 @@ def test_dg_check_yaml_points_at_the_line_of_an_unknown_load_mode(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "12 |       mode: merge" in output and "'merge' is not one of ['append', 'replace', 'upsert']" in output
+
+
+LOG_ENTRY = """\
+type: {type}
+attributes:
+  tables:
+    - name: hits
+      description: Hits structured from landed log lines.
+      rows_from: landing
+      partitioning: daily
+      structuring: {{format: {format}, landing_folder: logs/hits, reject_share_limit: {share}}}
+      columns:
+        - {{name: line_id, type: varchar(48), nullable: false, from_field: line_id}}
+        - {{name: path, type: varchar(64), {path_source}}}
+      primary_key: [line_id]
+      mode: replace
+"""
+
+
+def _log_entry(format: str = "combined_log", share: str = "0.02", path_source: str = "from_field: path") -> str:
+    return LOG_ENTRY.format(type=CATALOG_TYPE, format=format, share=share, path_source=path_source)
+
+
+def test_dg_check_yaml_points_at_the_line_of_an_unknown_log_format_and_of_a_reject_share_out_of_range(tmp_path):
+    write_catalog_project(tmp_path / "format", _log_entry(format="xml_lines"))
+    result = _dg(tmp_path / "format", "check", "yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "8 |       structuring: {format: xml_lines" in output and "'xml_lines' is not one of ['json_lines', 'combined_log']" in output
+
+    write_catalog_project(tmp_path / "share", _log_entry(share="1.5"))
+    result = _dg(tmp_path / "share", "check", "yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "8 |       structuring: {format: combined_log, landing_folder: logs/hits, reject_share_limit: 1.5}" in output
+    assert "1.5 is greater than the maximum of 1" in output
+
+
+def test_a_json_path_on_a_table_of_access_log_lines_is_an_error_of_its_entry_at_the_entry_line(tmp_path, monkeypatch):
+    module = write_catalog_project(tmp_path, _log_entry(path_source="from_json: $.path"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(Exception) as failure:
+        dg.load_from_defs_folder(path_within_project=tmp_path)
+    message = "".join(str(e) for e in (failure.value, failure.value.__cause__) if e is not None)
+    assert f"attributes.tables.0 at {tmp_path / module / 'defs' / 'raw_data' / 'defs.yaml'}:4" in message
+    assert "raw_data.hits.path: from_json reads JSON lines; combined_log lines have fields:" in message
 
 
 def test_a_key_naming_no_column_is_an_error_of_its_entry_at_the_entry_line(tmp_path, monkeypatch):

@@ -12,16 +12,22 @@ from warehouse_platform.lib.session_generator import (
     generate_day,
     transactions_as_of,
 )
+from warehouse_platform.lib.log_generator import generate_logs
 from warehouse_platform_tests.platform_runs import (
+    land_in_folder,
+    landing_requests,
     materialization_metadata,
     platform_definitions,
     run_job,
+    run_request,
     seed,
 )
 
 # Two days across a month boundary, so monthly aggregates have two groups.
 DAYS = [date(2026, 10, 31), date(2026, 11, 1)]
 CONFIG = GeneratorConfig(scale=0.1)
+# The application's logs of the same sessions, every file landed (the late one included).
+LOGS = generate_logs(DAYS, CONFIG)
 
 
 def _expected_sessions() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -52,6 +58,9 @@ def _load_everything(env):
     defs = platform_definitions()
     with dg.instance_for_test() as instance:
         daily = {day: run_job(defs, "extract_and_load_day", instance, day.isoformat()) for day in DAYS}
+        land_in_folder(env["stage_root"], LOGS.files)
+        logs = [run_request(defs, instance, request) for request in landing_requests(defs, instance)]
+        assert len(logs) == 2 * len(DAYS)  # app_events and access_log, per day
         analytics = run_job(defs, "build_analytics", instance)
         yield {"defs": defs, "instance": instance, "daily": daily, "analytics": analytics, **env}
 
@@ -115,7 +124,7 @@ def test_channel_summary_matches_revenue_computed_from_the_generator(loaded_plat
 
 def test_analytics_materializations_report_the_rows_their_tables_hold(loaded_platform):
     wh = loaded_platform["warehouse"]
-    models = ["session_summary", "channel_summary", "mau", "user_channel_attribution"]
+    models = ["session_summary", "channel_summary", "mau", "user_channel_attribution", "daily_active_users", "http_status_daily"]
     for model in models:
         meta = materialization_metadata(loaded_platform["analytics"], ["analytics", model])
         assert meta["dagster/row_count"] == _query(wh, f"SELECT count(*) AS n FROM analytics.{model}").n[0] > 0
@@ -145,6 +154,28 @@ def test_mau_and_attribution_match_the_generator(loaded_platform):
     assert attribution.sessions.sum() == len(sessions)
     summary = _query(wh, "SELECT count(*) AS n, count(distinct sessionid) AS d FROM analytics.session_summary")
     assert summary.n[0] == summary.d[0] == len(sessions)
+
+
+def test_daily_active_users_and_http_status_daily_match_the_generators_truth(loaded_platform):
+    wh = loaded_platform["warehouse"]
+    truth = LOGS.truth
+    dau = _query(wh, "SELECT day, country, active_users, events FROM analytics.daily_active_users")
+    per_day = dau.groupby("day")[["active_users", "events"]].sum()  # a user has one country: the sum is distinct
+    assert per_day.active_users.to_dict() == {day: len(users) for day, users in truth.active_users.items()}
+    assert per_day.events.to_dict() == dict(truth.events_by_utc_day)
+    assert "unknown" not in set(dau.country)  # every event's user is in raw_data.users
+
+    http = _query(wh, "SELECT day, status_class, requests, day_requests, day_error_rate FROM analytics.http_status_daily")
+    expected = {}
+    for (day, status), n in truth.requests_by_utc_day.items():
+        expected[(day, f"{status // 100}xx")] = expected.get((day, f"{status // 100}xx"), 0) + n
+    assert dict(zip(zip(http.day, http.status_class), http.requests)) == expected
+    for day in {d for d, _ in expected}:
+        requests = sum(n for (d, _), n in expected.items() if d == day)
+        rate = expected.get((day, "5xx"), 0) / requests
+        rows = http[http.day == day]
+        assert set(rows.day_requests) == {requests}
+        assert [float(r) for r in rows.day_error_rate] == pytest.approx([rate] * len(rows), abs=1e-6)
 
 
 def test_dbt_tests_ran_as_passing_asset_checks(loaded_platform):

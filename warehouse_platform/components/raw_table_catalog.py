@@ -30,9 +30,11 @@ from warehouse_platform.lib.table_spec import (
     DistStyle,
     Incremental,
     LoadMode,
+    LogFormat,
     OnNewColumn,
     RowsFrom,
     SourceSpec,
+    Structuring,
     TableSpec,
 )
 from warehouse_platform.quality import checks as quality_checks
@@ -46,6 +48,14 @@ class ColumnEntry(dg.Model):
     description: str = ""
     encoding: str | None = Field(default=None, description="Redshift compression encoding (ENCODE); ignored on Postgres.")
     default: str | None = Field(default=None, description="A SQL expression filling the column when a file lacks it.")
+    from_json: str | None = Field(
+        default=None, description="Structured log tables, json_lines: the JSON path of the value, e.g. $.properties.page."
+    )
+    from_field: str | None = Field(
+        default=None,
+        description="Structured log tables: a field of the line's format (combined_log: client_ip, time, status, ...) "
+        "or of its provenance (landed_file, landed_line, line_id).",
+    )
 
 
 class SourceEntry(dg.Model):
@@ -73,8 +83,38 @@ class IncrementalEntry(dg.Model):
     soft_delete_column: str | None = None
 
 
+class StructuringEntry(dg.Model):
+    """Landed files are log lines, structured into the declared columns before they are staged."""
+
+    format: LogFormat = Field(description="json_lines (one JSON object a line) or combined_log (web access logs).")
+    landing_folder: str = Field(description="Under landing/, e.g. logs/app_events (files in <folder>/day=YYYY-MM-DD/).")
+    # The bounds in the YAML schema, so `dg check yaml` points at the line of a share out of
+    # range (as ge/le they would make an Annotated type, which Dagster's resolver refuses);
+    # TableSpec checks them again when the entry loads.
+    reject_share_limit: float = Field(
+        default=0.02, json_schema_extra={"minimum": 0, "maximum": 1},
+        description="Share of a day's lines (0 to 1) that may be rejected before rejected_lines fails (blocking).",
+    )
+
+
+def _optional_sections_are_checked_inside(schema: dict) -> None:
+    """An optional section (structuring, incremental, source) is `<its schema> | null` to
+    pydantic; against that union a schema validator reports only "not valid under any of the
+    given schemas" at the section. Declared as the section alone (null is never written in the
+    catalog; omitting the key is how it is left out), `dg check yaml` names the bad field and
+    its value, at its line."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf", [])
+        refs = [o for o in options if o.get("type") != "null"]
+        if len(options) == 2 and len(refs) == 1 and "$ref" in refs[0]:
+            del prop["anyOf"]
+            prop.update(refs[0])
+
+
 class TableEntry(dg.Model):
     """One raw table: its contract with the application's data and how it is loaded."""
+
+    model_config = {**dg.Model.model_config, "json_schema_extra": _optional_sections_are_checked_inside}
 
     name: str
     description: str
@@ -95,6 +135,9 @@ class TableEntry(dg.Model):
     on_new_column: OnNewColumn = OnNewColumn.FAIL
     parity_sum: str | None = Field(
         default=None, description="A column the source_parity check sums on both sides, besides counting rows."
+    )
+    structuring: StructuringEntry | None = Field(
+        default=None, description="For a landed table whose files are logs: their format and landing folder."
     )
 
     @model_validator(mode="after")
@@ -130,7 +173,10 @@ class TableEntry(dg.Model):
             name=self.name,
             description=self.description,
             columns=tuple(
-                Column(c.name, c.type, nullable=c.nullable, description=c.description, encoding=c.encoding, default=c.default)
+                Column(
+                    c.name, c.type, nullable=c.nullable, description=c.description, encoding=c.encoding, default=c.default,
+                    from_json=c.from_json, from_field=c.from_field,
+                )
                 for c in self.columns
             ),
             primary_key=tuple(self.primary_key),
@@ -148,6 +194,9 @@ class TableEntry(dg.Model):
             on_new_column=self.on_new_column,
             owners=tuple(self.owners),
             parity_sum=self.parity_sum,
+            structuring=None
+            if self.structuring is None
+            else Structuring(self.structuring.format, self.structuring.landing_folder, self.structuring.reject_share_limit),
         )
 
 

@@ -14,7 +14,7 @@ from warehouse_platform.asset_labels import layer_tags, owners_of
 from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.lib import extract_sql, source_contract
-from warehouse_platform.lib.landing import LANDING_PREFIX, mismatched_landed_keys
+from warehouse_platform.lib.landing import landing_folder, mismatched_landed_keys
 from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
@@ -96,8 +96,7 @@ def _take_landed_files(
     versions as handed to this run (see stage/handed_landing_files.py)."""
     if problems := mismatched_landed_keys(spec, keys, partition_key):
         raise _refuse(spec, partition_key, "landed files that do not belong here: " + "; ".join(problems))
-    folder = LANDING_PREFIX + spec.name + (f"/day={partition_key}/" if partition_key else "/")
-    versions = {o.key: o.etag for o in stage.list_objects(folder)}
+    versions = {o.key: o.etag for o in stage.list_objects(landing_folder(spec, partition_key))}
     if missing := sorted(set(keys) - set(versions)):
         raise _refuse(spec, partition_key, f"landed files are gone: {missing}")
     record_handed(context.instance, spec.name, partition_key, {k: versions[k] for k in keys})
@@ -152,7 +151,11 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         + (
             f"Extracted from the application database {by_day}and staged as gzip CSV parts with a Redshift manifest."
             if extracted
-            else f"Files other systems drop under landing/{spec.name}/, staged {by_day}as they are (one gzip part "
+            else f"Log lines landed under {landing_folder(spec)}, structured {by_day}by DuckDB ({spec.structuring.format.value}) "
+            "into gzip CSV parts with a Redshift manifest; lines that cannot be structured are kept in rejects.jsonl "
+            "beside them, with their file and line."
+            if spec.structuring
+            else f"Files other systems drop under {landing_folder(spec)}, staged {by_day}as they are (one gzip part "
             "per file) with a Redshift manifest."
         ),
         partitions_def=daily_partitions() if spec.partitioned else None,
@@ -175,7 +178,7 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         if spec.rows_from == RowsFrom.LANDING:
             if not config.landed_files:
                 raise _refuse(spec, partition_key, (
-                    f"the table is fed by files landed under landing/{spec.name}/, never extracted; the landing "
+                    f"the table is fed by files landed under {landing_folder(spec)}, never extracted; the landing "
                     "sensor loads them (or give run config landed_files)"
                 ))
             context.log.info(f"staging {len(config.landed_files)} landed files: {config.landed_files}")

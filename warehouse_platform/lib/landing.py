@@ -1,8 +1,10 @@
 """Files other systems drop under landing/<table>/: what they are for, and which were handed over.
 
-Layout: landing/<table>/day=YYYY-MM-DD/<name>.csv[.gz] for day-partitioned tables and
-landing/<table>/<name>.csv[.gz] for the others; a header row naming the table's columns. Only
-tables declared `rows_from: landing` take landed files.
+Layout: landing/<folder>/day=YYYY-MM-DD/<name> for day-partitioned tables and
+landing/<folder>/<name> for the others. The folder is the table's name, or the landing folder
+its structuring declares (logs/app_events); the name ends as the table's format says
+(TableSpec.landed_suffixes: .csv[.gz] with a header row naming the columns, .jsonl[.gz],
+.log[.gz]). Only tables declared `rows_from: landing` take landed files.
 
 Which files are new is decided by a durable record of the object versions (key + ETag) already
 handed to a run, kept per table and day in the Dagster instance, not by modification times: a
@@ -22,8 +24,8 @@ from datetime import date
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 
 LANDING_PREFIX = "landing/"
-_PARTITIONED = re.compile(r"^landing/(?P<table>[a-z_][a-z0-9_]*)/day=(?P<day>[^/]+)/(?P<name>[^/]+\.csv(?:\.gz)?)$")
-_UNPARTITIONED = re.compile(r"^landing/(?P<table>[a-z_][a-z0-9_]*)/(?P<name>[^/]+\.csv(?:\.gz)?)$")
+# One rule for every table: <its landing folder>/[day=<day>/]<file name>.
+_IN_FOLDER = re.compile(r"^(?:day=(?P<day>[^/]+)/)?(?P<name>[^/]+)$")
 _EXPECTED = "landing/<table>/[day=YYYY-MM-DD/]<name>.csv[.gz]"
 
 
@@ -35,30 +37,44 @@ class LandedFile:
     day: str | None
 
 
+def landing_folder(spec: TableSpec, day: str | None = None) -> str:
+    """The stage prefix of a table's landed files (of one day), ending in '/'."""
+    return f"{LANDING_PREFIX}{spec.landing_folder}/" + (f"day={day}/" if day else "")
+
+
+def _owner(key: str, tables: Mapping[str, TableSpec]) -> TableSpec | None:
+    """The table whose landing folder holds the key (the deepest folder, if folders nest)."""
+    owners = [spec for spec in tables.values() if key.startswith(landing_folder(spec))]
+    return max(owners, key=lambda spec: len(spec.landing_folder), default=None)
+
+
 def classify(key: str, etag: str, tables: Mapping[str, TableSpec]) -> LandedFile | str:
     """The landed file, or why it cannot be loaded."""
-    if match := _PARTITIONED.match(key):
-        table, day = match["table"], match["day"]
+    spec = _owner(key, tables)
+    if spec is None:
+        folder = key[len(LANDING_PREFIX):].split("/")[0] if key.startswith(LANDING_PREFIX) else ""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", folder) or "/" not in key[len(LANDING_PREFIX):]:
+            return f"{key}: not a landing file (expected {_EXPECTED})"
+        return f"{key}: unknown table {folder!r}"
+    match = _IN_FOLDER.match(key[len(landing_folder(spec)):])
+    if match is None or not match["name"].endswith(spec.landed_suffixes):
+        expected = f"{landing_folder(spec)}[day=YYYY-MM-DD/]<name>" + "|".join(spec.landed_suffixes)
+        return f"{key}: not a landing file (expected {expected})"
+    table, day = spec.name, match["day"]
+    if day is not None:
         try:
             date.fromisoformat(day)
         except ValueError:
             return f"{key}: {day!r} is not a day (want day=YYYY-MM-DD)"
-    elif match := _UNPARTITIONED.match(key):
-        table, day = match["table"], None
-    else:
-        return f"{key}: not a landing file (expected {_EXPECTED})"
-    spec = tables.get(table)
-    if spec is None:
-        return f"{key}: unknown table {table!r}"
     if spec.rows_from != RowsFrom.LANDING:
         return (
             f"{key}: {spec.qualified_name} is fed by extraction from the application database, not by "
             "landed files; the file is not loaded (a day is never fed by both)"
         )
     if spec.partitioned and day is None:
-        return f"{key}: {table} is loaded by day; put the file under landing/{table}/day=YYYY-MM-DD/"
+        return f"{key}: {table} is loaded by day; put the file under {landing_folder(spec)}day=YYYY-MM-DD/"
     if not spec.partitioned and day is not None:
-        return f"{key}: {table} is not partitioned by day; drop its files directly under landing/{table}/"
+        return f"{key}: {table} is not partitioned by day; drop its files directly under {landing_folder(spec)}"
     return LandedFile(key, etag, table, day)
 
 

@@ -47,7 +47,15 @@ def check_redshift_type(table: str, column: str, sql_type: str) -> None:
 
 
 def postgres_type(sql_type: str) -> str:
-    """The local stand-in for a Redshift type (SUPER is JSONB locally)."""
+    """The local stand-in for a Redshift type (SUPER is JSONB locally).
+
+    SUPER columns are staged like any other: as JSON text in a CSV field. AWS documents COPY
+    filling SUPER from text and CSV files ("Copying data from text and CSV" in
+    https://docs.aws.amazon.com/redshift/latest/dg/copy_json.html; the formats are listed in
+    https://docs.aws.amazon.com/redshift/latest/dg/ingest-super.html): the field holds the value
+    serialized as JSON, which must be valid JSON for it to load with its types (objects and
+    arrays unquoted inside the JSON, strings double-quoted), with the CSV quoting rules around
+    it. Postgres' COPY parses the same field into jsonb."""
     return "jsonb" if sql_type.strip().lower() == "super" else sql_type
 
 

@@ -21,6 +21,33 @@ class RowsFrom(str, Enum):
     LANDING = "landing"  # files other systems drop under landing/<table>/
 
 
+class LogFormat(str, Enum):
+    """Formats of landed log lines the structuring step (lib/log_structuring_sql.py) reads."""
+
+    JSON_LINES = "json_lines"  # one JSON object a line (application events)
+    COMBINED_LOG = "combined_log"  # Apache/nginx combined log format (web access logs)
+
+
+# Landed file names each format accepts (plain or gzip'd); CSV for tables without structuring.
+LANDED_SUFFIXES = {
+    None: (".csv", ".csv.gz"),
+    LogFormat.JSON_LINES: (".jsonl", ".jsonl.gz", ".json", ".json.gz"),
+    LogFormat.COMBINED_LOG: (".log", ".log.gz"),
+}
+
+
+@dataclass(frozen=True)
+class Structuring:
+    """A table whose landed files are log lines, structured into the table's columns (the Athena
+    role) before they are staged: every line becomes a row or a reject with its file and line."""
+
+    format: LogFormat
+    # Under landing/: e.g. logs/app_events (files in <folder>/day=YYYY-MM-DD/).
+    landing_folder: str
+    # The share of a day's lines that may be rejected before rejected_lines fails (blocking).
+    reject_share_limit: float = 0.02
+
+
 class DistStyle(str, Enum):
     AUTO = "AUTO"
     EVEN = "EVEN"
@@ -39,6 +66,11 @@ class Column:
     encoding: str | None = None
     # A SQL expression; kept on the staging table too, so a load never loses a target's default.
     default: str | None = None
+    # Tables structured from landed logs (TableSpec.structuring): where the value comes from in
+    # a line. A JSON path ("$.properties.page") for json_lines, or a field of the line's format
+    # or of its provenance (lib/log_structuring_sql.FIELDS) for any format.
+    from_json: str | None = None
+    from_field: str | None = None
 
 
 class OnNewColumn(str, Enum):
@@ -118,6 +150,8 @@ class TableSpec:
     owners: tuple[str, ...] = ()
     # The column the source-parity check sums on both sides (with the row count); None: count only.
     parity_sum: str | None = None
+    # Landed log lines structured into the columns (None: landed files are CSV with a header).
+    structuring: Structuring | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -139,6 +173,29 @@ class TableSpec:
                 raise ValueError(f"{self.qualified_name}: a daily incremental table's day column is its cursor")
         if self.parity_sum is not None and self.parity_sum not in names:
             raise ValueError(f"{self.qualified_name}: parity_sum {self.parity_sum!r} is not a declared column")
+
+        if self.structuring is not None:
+            self._check_structuring(names)
+
+    def _check_structuring(self, names: list[str]) -> None:
+        from warehouse_platform.lib.log_structuring_sql import column_source_problem  # the format's own rules
+
+        if self.rows_from != RowsFrom.LANDING:
+            raise ValueError(f"{self.qualified_name}: only a table fed by landed files declares `structuring`")
+        if not 0 <= self.structuring.reject_share_limit <= 1:
+            raise ValueError(f"{self.qualified_name}: structuring.reject_share_limit is a share, 0 to 1")
+        for column in self.columns:
+            if problem := column_source_problem(self.structuring.format, column):
+                raise ValueError(f"{self.qualified_name}.{column.name}: {problem}")
+
+    @property
+    def landing_folder(self) -> str:
+        """Where other systems drop this table's files, under landing/."""
+        return self.structuring.landing_folder.strip("/") if self.structuring else self.name
+
+    @property
+    def landed_suffixes(self) -> tuple[str, ...]:
+        return LANDED_SUFFIXES[self.structuring.format if self.structuring else None]
 
     @property
     def qualified_name(self) -> str:

@@ -12,6 +12,8 @@ per raw table
                                   sum of a declared column differ between the source and raw_data
 per stage asset
   redshift_type_limits            ERROR, blocking: every text value fits its VARCHAR in bytes
+  rejected_lines                  structured log tables: WARN above 0 rejected lines, ERROR (blocking)
+                                  above the declared share of the day's lines
 Day-partitioned tables are checked per day; skew is a property of the whole table.
 
 A per-day check run without a day ("Execute all" on an asset's Checks tab, a job selecting
@@ -35,6 +37,7 @@ from warehouse_platform.partitions import daily_partitions
 from warehouse_platform.quality import check_names, evaluations
 from warehouse_platform.quality.newest_day import build_newest_day_check
 from warehouse_platform.stage.io_manager import read_staged_batch
+from warehouse_platform.stage.log_structuring import read_structuring_summary
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.assets import raw_asset_key
 from warehouse_platform.warehouse.resources import Warehouse
@@ -145,6 +148,8 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         )
 
     checks = [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
+    if spec.structuring is not None:
+        checks.append(_rejected_lines_check(spec, partitions, one_day, partition_of))
     if spec.rows_from == RowsFrom.EXTRACTION and spec.source is not None:  # landed rows have no source to match
         checks.append(_source_parity_check(spec, partitions, one_day, partition_of))
     if not spec.partitioned:
@@ -169,6 +174,27 @@ def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
         yield from _every_day(context, raw_asset_key(spec), check_names.ROW_VOLUME, False, days, "in the load ledger", volume)
 
     return [*checks, row_volume]
+
+
+def _rejected_lines_check(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:
+    limit = spec.structuring.reject_share_limit
+
+    @dg.asset_check(
+        asset=stage_asset_key(spec), name=check_names.REJECTED_LINES, blocking=True, partitions_def=partitions,
+        description=f"Landed log lines that could not be structured: WARN above 0, ERROR (blocking: the day is not "
+        f"loaded) above {limit:.0%} of the day's lines. Metadata: the first rejects with their file and line.",
+    )
+    def rejected_lines(context: dg.AssetCheckExecutionContext, stage: Stage):
+        def judge_day(day: str | None, run_id: str | None = None) -> dg.AssetCheckResult:
+            return evaluations.rejected_lines(spec, read_structuring_summary(stage, _staged(stage, spec, day, run_id)))
+
+        if one_day(context):
+            yield judge_day(partition_of(context), context.run.run_id)
+            return
+        days = sorted(context.instance.get_materialized_partitions(stage_asset_key(spec)))
+        yield from _every_day(context, stage_asset_key(spec), check_names.REJECTED_LINES, True, days, "staged", judge_day)
+
+    return rejected_lines
 
 
 def _source_parity_check(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:

@@ -22,7 +22,9 @@ from warehouse_platform.lib.skew import (
 )
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import DistStyle, LoadMode, TableSpec
+from warehouse_platform.lib.rejected_lines import Verdict, judge
 from warehouse_platform.lib.type_limits import text_widths, width_violations
+from warehouse_platform.stage.log_structuring import StructuringSummary
 from warehouse_platform.warehouse.load_request import UNPARTITIONED
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -332,5 +334,33 @@ def source_parity(
             "source_rows": int(source_rows),
             "raw_rows": int(raw_rows),
             **({"sum_column": spec.parity_sum, "source_sum": str(source_sum), "raw_sum": str(raw_sum)} if spec.parity_sum else {}),
+        },
+    )
+
+
+def rejected_lines(spec: TableSpec, summary: StructuringSummary) -> dg.AssetCheckResult:
+    """Log lines the structuring step could not turn into rows (README "Logs": what a reject
+    means): WARN above zero, ERROR above the table's declared share."""
+    verdict = judge(summary.rejected, summary.lines_read, summary.reject_share_limit)
+    first = summary.first_rejects[0] if summary.first_rejects else None
+    where = f"; first: {first['file']} line {first['line']}: {first['reason']}" if first else ""
+    return dg.AssetCheckResult(
+        passed=verdict == Verdict.PASSED,
+        severity=dg.AssetCheckSeverity.ERROR if verdict == Verdict.ERROR else dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{summary.rejected:,} of {summary.lines_read:,} lines rejected ({summary.reject_share:.2%}; "
+            f"the limit is {summary.reject_share_limit:.2%}){where}"
+            if summary.rejected else f"all {summary.lines_read:,} lines structured"
+        ),
+        metadata={
+            "rejected_lines": summary.rejected,
+            "lines_read": summary.lines_read,
+            "reject_share": round(summary.reject_share, 6),
+            "reject_share_limit": summary.reject_share_limit,
+            "rejects": dg.MetadataValue.url(summary.rejects_url),
+            "first_rejects": _table(
+                [{"file": r["file"], "line": r["line"], "reason": r["reason"], "text": r["text"][:200]} for r in summary.first_rejects],
+                [("file", "string"), ("line", "int"), ("reason", "string"), ("text", "string")],
+            ),
         },
     )

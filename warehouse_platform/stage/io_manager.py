@@ -28,6 +28,7 @@ from warehouse_platform.lib.staged_files import (
 )
 from warehouse_platform.stage.batch_writer import remove_superseded, write_staged_batch
 from warehouse_platform.stage.landed_files import LandedFiles, write_landed_batch
+from warehouse_platform.stage.log_structuring import StructuringSummary, structure_landed_logs
 from warehouse_platform.stage.storage import Stage
 
 # Input metadata naming the stage folder a downstream asset reads (the table's, table_folder).
@@ -46,6 +47,16 @@ def _run_batch_id(context: dg.OutputContext) -> str:
     return batch_id_for(requested_at, run_id)
 
 
+def structuring_metadata(summary: StructuringSummary) -> dict:
+    return {
+        "lines_read": summary.lines_read,
+        "rejected_lines": summary.rejected,
+        "reject_share": round(summary.reject_share, 6),
+        "rejects": dg.MetadataValue.url(summary.rejects_url),
+        "first_rejects": dg.MetadataValue.json(summary.first_rejects),
+    }
+
+
 class StageIOManager(dg.ConfigurableIOManager):
     stage: dg.ResourceDependency[Stage]
     # Part count is a multiple of this; match the Redshift cluster's slice count.
@@ -62,7 +73,14 @@ class StageIOManager(dg.ConfigurableIOManager):
         batch_id = _run_batch_id(context)
         day = day_folder(table_folder(spec), partition_key)
         prefix = batch_folder(day, batch_id)
-        if isinstance(obj, LandedFiles):
+        extra: dict = {}
+        if isinstance(obj, LandedFiles) and spec.structuring is not None:
+            batch, summary = structure_landed_logs(
+                self.stage, prefix, partition_key, obj, slice_count=self.slice_count,
+                max_part_bytes=self.max_part_bytes, batch_id=batch_id,
+            )
+            extra = structuring_metadata(summary)
+        elif isinstance(obj, LandedFiles):
             batch = write_landed_batch(self.stage, prefix, partition_key, obj, batch_id=batch_id)
         else:
             batch = write_staged_batch(
@@ -80,6 +98,7 @@ class StageIOManager(dg.ConfigurableIOManager):
                 "superseded_files_removed": removed,
                 "duplicate_key_candidates": "unknown" if batch.duplicate_candidates is None else len(batch.duplicate_candidates),
                 "seconds": round(time.monotonic() - started, 3),
+                **extra,
             }
         )
 

@@ -1,0 +1,131 @@
+"""Benchmark (not a test): the structuring step's lines/s against DuckDB's bare read (the floor).
+
+    python -m warehouse_platform.benchmarks.log_benchmark --lines 1000000
+
+On the same files (N lines of app events as JSON lines, N lines of access log): the platform's
+structuring step (copy through the Stage resource, DuckDB structuring with rejects, gzip CSV
+parts + manifest through the shared stage writer) against DuckDB's bare `read_json` and
+`regexp_extract` of the same files into a table. Each contender runs in its own process, so
+its peak RSS is its own. Results go under the "logs" key of .platform/bench.json (other keys
+are left as they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from warehouse_platform.benchmarks.load_benchmark import _peak_rss_mb
+
+CONTENDERS = {
+    "app_events": ("structuring", "duckdb_read_json_floor"),
+    "access_log": ("structuring", "duckdb_regexp_floor"),
+}
+
+
+def _files(lines: int, workdir: Path) -> dict[str, Path]:
+    """One plain file per source with `lines` lines, made of the generator's day repeated
+    (event ids varied so each event stays unique)."""
+    from warehouse_platform.lib.log_generator import generate_logs
+
+    logs = generate_logs([date(2026, 11, 3)], malformed=True)
+    out = {}
+    for name in CONTENDERS:
+        base: list[str] = []
+        for f in logs.files:
+            if f"/{name}/" in f.key:
+                base += (gzip.decompress(f.data) if f.key.endswith(".gz") else f.data).decode().splitlines()
+        path = workdir / "landing" / "logs" / name / "day=2026-11-03" / ("bench.jsonl" if name == "app_events" else "bench.log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as fh:
+            written, k = 0, 0
+            while written < lines:
+                for line in base[: lines - written]:
+                    at = line.find('"event_id":"') + len('"event_id":"')
+                    if k and name == "app_events" and at >= len('"event_id":"'):
+                        line = line[:at] + f"{k:05x}" + line[at + 5:]  # another id of the same shape
+                    fh.write(line + "\n")
+                written += min(len(base), lines - written)
+                k += 1
+        out[name] = path
+    return out
+
+
+def _run_contender(table: str, contender: str, workdir: Path) -> dict:
+    import duckdb
+
+    from warehouse_platform.catalog import table as catalog_table
+    from warehouse_platform.lib import log_structuring_sql as sql
+    from warehouse_platform.stage.landed_files import LandedFiles
+    from warehouse_platform.stage.log_structuring import structure_landed_logs
+    from warehouse_platform.stage.storage import LocalFolderStage
+
+    spec = catalog_table(table)
+    [path] = (workdir / "landing" / spec.landing_folder / "day=2026-11-03").iterdir()
+    key = path.relative_to(workdir).as_posix()
+    started = time.perf_counter()
+    if contender == "structuring":
+        stage = LocalFolderStage(root=str(workdir))
+        batch, summary = structure_landed_logs(
+            stage, f"raw_data/{table}/day=2026-11-03/batch=bench", "2026-11-03", LandedFiles(spec, (key,)), slice_count=4
+        )
+        lines, note = summary.lines_read, f"{batch.row_count:,} rows, {summary.rejected} rejects, {len(batch.parts)} parts"
+    else:
+        con = duckdb.connect()
+        if contender == "duckdb_read_json_floor":
+            con.execute(f"CREATE TABLE t AS SELECT * FROM read_json('{path}', format = 'newline_delimited', ignore_errors = true)")
+        else:
+            names = ", ".join(f"'{f}'" for f in sql.COMBINED_LOG_FIELDS)
+            con.execute(
+                f"CREATE TABLE t AS SELECT regexp_extract(line, '{sql.COMBINED_LOG_PATTERN}', [{names}]) AS m FROM "
+                f"read_csv('{path}', columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '', header = false)"
+            )
+        [(lines,)] = con.execute("SELECT count(*) FROM t").fetchall()
+        note = "bare read into a table (no rejects, no line numbers, no staging)"
+    seconds = time.perf_counter() - started
+    return {"table": table, "contender": contender, "lines": lines, "seconds": round(seconds, 3),
+            "lines_per_s": round(lines / seconds), "peak_rss_mb": _peak_rss_mb(), "note": note}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--contender", nargs=3, metavar=("TABLE", "CONTENDER", "WORKDIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.contender:
+        print(json.dumps(_run_contender(args.contender[0], args.contender[1], Path(args.contender[2]))))
+        return
+    from warehouse_platform import environment
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="log-bench-") as scratch:
+        _files(args.lines, Path(scratch))
+        for table, contenders in CONTENDERS.items():
+            for contender in contenders:
+                done = subprocess.run(
+                    [sys.executable, "-m", "warehouse_platform.benchmarks.log_benchmark", "--contender", table, contender, scratch],
+                    check=True, capture_output=True, text=True,
+                )
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    for r in results:
+        floor = next(x for x in results if x["table"] == r["table"] and x["contender"] != "structuring")
+        r["x_floor"] = round(r["lines_per_s"] / floor["lines_per_s"], 2)
+        print(f"{r['table']:<11} {r['contender']:<24} {r['lines']:>10,} lines {r['seconds']:>7.2f} s "
+              f"{r['lines_per_s']:>10,} lines/s {r['x_floor']:>5.2f}x floor {r['peak_rss_mb']:>7.1f} MB  {r['note']}")
+    output = args.output or environment.state_dir() / "bench.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    existing = json.loads(output.read_text()) if output.exists() else {}
+    existing["logs"] = {"lines": args.lines, "results": results}
+    output.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

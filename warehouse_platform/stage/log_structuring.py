@@ -1,0 +1,168 @@
+"""The structuring step (the seed's Athena role): landed log lines -> staged rows + rejects.
+
+DuckDB reads a day's landed files (copied, gunzipped, into a scratch folder through the Stage
+resource, so the folder stage and S3 are one code path and no httpfs extension is needed), runs
+the SQL generated from the table's declaration (lib/log_structuring_sql.py) and hands the rows,
+in landed order, to the shared stage writer (write_staged_batch): the same gzip CSV parts,
+manifest, checksums, widths and key evidence as every other stage asset. Lines that cannot be
+structured go to rejects.jsonl beside the parts, each with its landed file, line and reason;
+structuring.json records the counts the `rejected_lines` check judges. Both are written before
+the manifest, so a complete batch always has them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from warehouse_platform.lib import log_structuring_sql as sql
+from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
+from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.stage.batch_writer import write_staged_batch
+from warehouse_platform.stage.landed_files import LandedFiles
+from warehouse_platform.stage.storage import Stage
+from warehouse_platform.warehouse.load_errors import LoadError
+
+REJECTS_NAME = "rejects.jsonl"
+SUMMARY_NAME = "structuring.json"
+FETCH_ROWS = 50_000
+# Landed files reach DuckDB in pieces of about this size (see _local_pieces).
+PIECE_BYTES = 16 << 20
+# DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
+DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_THREADS = 2
+FIRST_REJECTS = 10
+
+
+@dataclass(frozen=True)
+class StructuringSummary:
+    lines_read: int
+    rows: int
+    rejected: int
+    reject_share_limit: float
+    rejects_url: str
+    # The first rejects, in landed order: {file, line, reason, text}.
+    first_rejects: list[dict]
+
+    @property
+    def reject_share(self) -> float:
+        return self.rejected / self.lines_read if self.lines_read else 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> StructuringSummary:
+        return cls(**json.loads(text))
+
+
+def _local_pieces(stage: Stage, key: str, folder: Path, name: str) -> list[tuple[str, int]]:
+    """The landed file as plain text on local disk, streamed (never whole in memory), cut at line
+    ends into pieces of about PIECE_BYTES: DuckDB's read_text holds a piece whole, so the pieces
+    bound its memory whatever the file's size. Returns (path, lines before it) per piece."""
+    pieces: list[tuple[str, int]] = []
+    lines_before = 0
+    carry = b""
+    with stage.open_binary(key) as landed:
+        source = gzip.GzipFile(fileobj=landed, mode="rb") if key.endswith(".gz") else landed
+        while True:
+            block = source.read(PIECE_BYTES)
+            data = carry + block
+            if not block:
+                cut = len(data)
+            else:
+                cut = data.rfind(b"\n") + 1  # 0: no line end yet, read on
+            if cut:
+                path = folder / f"{name}-{len(pieces):05d}.txt"
+                path.write_bytes(data[:cut])
+                pieces.append((str(path), lines_before))
+                lines_before += data.count(b"\n", 0, cut)
+            carry = data[cut:]
+            if not block:
+                return pieces
+
+
+def structure_landed_logs(
+    stage: Stage, prefix: str, partition_key: str | None, landed: LandedFiles, *, slice_count: int,
+    max_part_bytes: int = DEFAULT_MAX_PART_BYTES, batch_id: str | None = None,
+) -> tuple[StagedBatch, StructuringSummary]:
+    spec = landed.spec
+    if spec.structuring is None:
+        raise ValueError(f"{spec.qualified_name} declares no structuring")
+    with tempfile.TemporaryDirectory(prefix="structure-") as scratch:
+        files = []
+        for i, key in enumerate(sorted(landed.keys)):
+            try:
+                files += [(path, key, before) for path, before in _local_pieces(stage, key, Path(scratch), f"landed-{i:05d}")]
+            except (gzip.BadGzipFile, EOFError, OSError) as error:
+                raise LoadError(spec.qualified_name, stage.url_for(key), None, None, f"unreadable file: {error}") from None
+        if not files:  # only empty files landed
+            files = [(str(Path(scratch) / "empty.txt"), sorted(landed.keys)[0], 0)]
+            Path(files[0][0]).write_bytes(b"")
+        con = duckdb.connect(config={
+            "temp_directory": str(Path(scratch) / "duckdb_spill"),
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "threads": DUCKDB_THREADS,
+            # Every result the step uses is explicitly ordered; unordered scans may then stream.
+            "preserve_insertion_order": False,
+        })
+        try:
+            # Offsets are applied by the engine, then every time is shown in UTC.
+            con.execute("SET TimeZone = 'UTC'")
+            try:
+                con.execute(sql.landed_lines_sql(files))
+            except duckdb.InvalidInputException as error:  # e.g. a byte that is not UTF-8
+                named = ", ".join(sorted({stage.url_for(f[1]) for f in files}))
+                raise LoadError(spec.qualified_name, named, None, None, f"unreadable text: {error}") from None
+            con.execute(sql.structure_sql(spec))
+            [(lines_read,)] = con.execute(sql.line_count_sql()).fetchall()
+            # The structured table has all it needs (a reject keeps its line): free the lines.
+            con.execute(f"DROP TABLE {sql.LINES_TABLE}")
+            summary = _write_rejects(con, stage, prefix, spec.structuring.reject_share_limit, lines_read, Path(scratch))
+            cursor = con.execute(sql.structured_rows_sql(spec))
+            rows = RowBatches(
+                columns=spec.column_names, batches=iter(lambda: cursor.fetchmany(FETCH_ROWS), []),
+                text_columns=spec.text_column_names, key_columns=spec.primary_key, spec=spec,
+            )
+            # The summary is complete (rows = lines - rejects) before the manifest makes the batch.
+            summary = StructuringSummary(**{**asdict(summary), "rows": lines_read - summary.rejected})
+            stage.write_text(f"{prefix}/{SUMMARY_NAME}", summary.to_json())
+            batch = write_staged_batch(
+                stage, prefix, spec.qualified_name, partition_key, rows, slice_count=slice_count,
+                max_part_bytes=max_part_bytes, batch_id=batch_id,
+            )
+        finally:
+            con.close()
+    if batch.row_count != summary.rows:  # every line is a row or a reject: nothing else is lost
+        raise AssertionError(f"{spec.qualified_name}: {summary.lines_read} lines gave {batch.row_count} rows and {summary.rejected} rejects")
+    return batch, summary
+
+
+def _write_rejects(con, stage: Stage, prefix: str, limit: float, lines_read: int, scratch: Path) -> StructuringSummary:
+    path = scratch / REJECTS_NAME
+    first: list[dict] = []
+    count = 0
+    cursor = con.execute(sql.rejected_lines_sql())
+    with open(path, "w", encoding="utf-8") as out:
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            for key, line_number, reason, text in batch:
+                reject = {"file": stage.url_for(key), "line": line_number, "reason": reason, "text": text}
+                out.write(json.dumps(reject, ensure_ascii=False) + "\n")
+                if len(first) < FIRST_REJECTS:
+                    first.append(reject)
+                count += 1
+    stage.put_file(path, f"{prefix}/{REJECTS_NAME}")
+    return StructuringSummary(lines_read, 0, count, limit, stage.url_for(f"{prefix}/{REJECTS_NAME}"), first)
+
+
+def read_structuring_summary(stage: Stage, batch: StagedBatch) -> StructuringSummary:
+    """What the structuring step recorded beside a staged batch's manifest."""
+    folder = stage.key_for(batch.manifest_url).rsplit("/", 1)[0]
+    return StructuringSummary.from_json(stage.read_text(f"{folder}/{SUMMARY_NAME}"))
