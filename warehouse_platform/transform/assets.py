@@ -13,10 +13,18 @@ import dagster as dg
 from dagster_dbt import dbt_assets
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import load_catalog
 from warehouse_platform.lib.dbt_docs import with_database
+from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.transform.project import dbt_project
 from warehouse_platform.transform.resources import WarehouseDbtCliResource
 from warehouse_platform.transform.translator import WarehouseDbtTranslator
+
+
+def declared_sources(manifest: dict) -> list[TableSpec]:
+    """The catalog's tables among the dbt project's sources (by schema and name)."""
+    read = {(source["schema"], source["name"]) for source in manifest["sources"].values()}
+    return [spec for spec in load_catalog() if (spec.schema, spec.name) in read]
 
 
 def build_defs(project_dir: Path | None = None) -> dg.Definitions:
@@ -28,6 +36,11 @@ def build_defs(project_dir: Path | None = None) -> dg.Definitions:
     @dbt_assets(manifest=manifest, project=project, dagster_dbt_translator=WarehouseDbtTranslator(Path(project.project_dir)))
     def analytics_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource):
         dbt.warehouse.ensure_schemas()
+        # A model reads raw tables that may not exist yet (a log table before its first landed
+        # day): create each source the catalog declares, empty and with its declared types, so
+        # the model builds empty rather than failing, and has the same columns as it will later.
+        for spec in declared_sources(manifest):
+            dbt.warehouse.ensure_table(spec)
         # Metadata is fetched on dagster-dbt's own connection; a failure there is logged as a
         # warning and leaves the materialization without it, never failing the build.
         yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
