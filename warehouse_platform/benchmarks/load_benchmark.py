@@ -251,6 +251,7 @@ def run_platform_end_to_end(dsn: str, workdir: Path, rows: int) -> dict:
             resources={
                 "source_db": SourceDatabase(dsn=dsn),
                 "stage": stage,
+                "warehouse": warehouse,
                 "stage_io_manager": StageIOManager(stage=stage, slice_count=4),
                 "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse, stage=stage),
             },

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
-from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.row_batches import CsvRecords, RowBatches
 from warehouse_platform.lib.staged_files import (
     MANIFEST_NAME,
     StagedBatch,
@@ -52,7 +52,7 @@ class StageIOManager(dg.ConfigurableIOManager):
     slice_count: int = 4
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
 
-    def handle_output(self, context: dg.OutputContext, obj: RowBatches | LandedFiles) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: CsvRecords | RowBatches | LandedFiles) -> None:
         """Written where the table the rows carry (their TableSpec) is staged."""
         spec = obj.spec
         if spec is None:
