@@ -40,7 +40,10 @@ DEFAULT_MAX_PART_BYTES = 64 * 1024 * 1024
 # ISA-L level 1 compresses CSV about as well as zlib's level 1 at three times the speed; on a
 # small worker the compressor, not the network, is the bottleneck.
 DEFAULT_COMPRESSLEVEL = 1
-DEFAULT_BLOCK_BYTES = 4 * 1024 * 1024
+DEFAULT_BLOCK_BYTES = 1024 * 1024
+# Blocks start this small and double with every round of the group, so even a small day gives
+# every part rows (a slice with nothing to load idles) and a large one soon moves in full blocks.
+_FIRST_BLOCK_BYTES = 1024
 _QUEUED_BLOCKS = 2  # per part: bounds memory while the source is faster than the compressors
 _GZIP_WBITS = 31  # a gzip member (header with mtime 0, no name)
 
@@ -298,6 +301,7 @@ class PartWriter:
         self.header = None if header_in_stream else csv_record(self.columns)
         self.check_header = check_header
         self.buffer = bytearray()
+        self.next_cut = _FIRST_BLOCK_BYTES
         self.group: list[_Part] = []
         self.next_slot = 0
         self.blocks = 0
@@ -308,7 +312,7 @@ class PartWriter:
 
     def write(self, data: bytes) -> int:
         self.buffer += data
-        if len(self.buffer) >= self.block_bytes:
+        if len(self.buffer) >= self.next_cut:
             self._cut(final=False)
         return len(data)
 
@@ -326,14 +330,19 @@ class PartWriter:
             names = next(csv.reader([self.header.decode("utf-8")]), [])
             if self.check_header and (problem := self.check_header(names)):
                 raise ValueError(problem)
-        while len(self.buffer) >= self.block_bytes or (final and self.buffer):
-            end = _record_end(self.buffer, self.block_bytes - 1) if len(self.buffer) >= self.block_bytes else None
+        while len(self.buffer) >= (target := self._block_target()) or (final and self.buffer):
+            end = _record_end(self.buffer, target - 1) if len(self.buffer) >= target else None
             if end is None:
                 if not final:
+                    self.next_cut = len(self.buffer) + _FIRST_BLOCK_BYTES  # a long record: look again later
                     return
                 end = len(self.buffer)
             self._deal(bytes(self.buffer[:end]))
             del self.buffer[:end]
+        self.next_cut = self._block_target()
+
+    def _block_target(self) -> int:
+        return min(self.block_bytes, _FIRST_BLOCK_BYTES << min(self.blocks // self.slice_count, 30))
 
     def _deal(self, block: bytes) -> None:
         if not block.endswith(b"\n"):
