@@ -119,7 +119,8 @@ def test_the_widest_value_is_found_in_its_file_at_its_line_across_blocks_and_par
 
 def test_a_quoted_newline_stays_inside_its_record_and_lines_count_records(tmp_path):
     """Blocks end only at a record's end; a line number is the record's (header = 1), as Postgres COPY counts."""
-    rows = [(str(i), f'say "hi"\nline {i}' if i % 5 == 0 else f"v{i}", "") for i in range(3_000)]
+    # Values of many lengths, so that blocks would end anywhere, inside quotes too, if allowed.
+    rows = [(str(i), f'say "hi"\n{"x" * (i % 17)}' if i % 3 == 0 else f"v{i}", "") for i in range(3_000)]
     rows[2_222] = ("2222", "w" * 90 + "\n" + "x", "")
     parts = _write(rows, tmp_path, slice_count=1, block_bytes=2_000, measure_widths_of=("v",)).parts
     (part,) = parts
