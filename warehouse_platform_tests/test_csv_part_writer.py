@@ -160,3 +160,11 @@ def test_python_rows_write_null_and_empty_text_as_an_empty_field_and_quote_what_
     (data,) = encode_rows([[("1", None, ""), ("2", 'a "b", c', "x\ny")]])
     assert data == b'1,,\n2,"a ""b"", c","x\ny"\n'
     assert list(csv.reader(io.StringIO(data.decode()))) == [["1", "", ""], ["2", 'a "b", c', "x\ny"]]
+
+
+def test_python_rows_with_a_carriage_return_keep_it_inside_a_quoted_field(tmp_path):
+    rows = [("1", "carriage\rreturn", None), ("2", "", 'x,"y"')]
+    (data,) = encode_rows([rows])
+    assert data == b'1,"carriage\rreturn",\n2,,"x,""y"""\n'
+    (part,) = write_csv_parts(COLUMNS, [data], tmp_path, slice_count=1).parts
+    assert part.row_count == 2 and _read(part)[1:] == [["1", "carriage\rreturn", ""], ["2", "", 'x,"y"']]

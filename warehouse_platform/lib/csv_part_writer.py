@@ -113,7 +113,15 @@ def encode_rows(batches: Iterable[Sequence[Sequence]]) -> Iterator[bytes]:
         if data := out.getvalue():
             out.seek(0)
             out.truncate()
+            if "\r" in data:  # csv.writer leaves a carriage return unquoted; COPY and Arrow would end the record there
+                data = "".join(",".join(_quoted(v) for v in row) + "\n" for row in batch)
             yield data.encode("utf-8")
+
+
+def _quoted(value) -> str:
+    """One field as Postgres's COPY writes it (only for rows csv.writer would get wrong)."""
+    text = "" if value is None else str(value)
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n\r') else text
 
 
 def _record_end(buffer: bytearray, start: int) -> int | None:

@@ -1,8 +1,9 @@
 """Evidence, gathered while staging, that a batch's keys are unique, in fixed memory.
 
 Checking a fresh day for duplicate keys in the warehouse costs a full aggregation over it (on
-2M rows, more than the COPY itself). The stage writer already holds every row once, so it
-hashes the key as rows pass: a Bloom filter remembers the keys seen (fixed size, whatever the
+2M rows, more than the COPY itself). An extract comes in key order, so the stage compares
+neighbours instead (lib/csv_part_writer.py); rows staged in any other order (Python rows, landed
+files) pass through here, which hashes the key as they pass: a Bloom filter remembers the keys seen (fixed size, whatever the
 row count), and exact hash equality catches duplicates inside one batch of rows. Keys that
 *might* repeat are kept as candidates; the loader then checks only those rows in SQL. A Bloom
 filter never misses a key it has seen, so "no candidates" means "no duplicates". Past
