@@ -43,7 +43,7 @@ DEFAULT_COMPRESSLEVEL = 1
 DEFAULT_BLOCK_BYTES = 1024 * 1024
 # Blocks start this small and double with every round of the group, so even a small day gives
 # every part rows (a slice with nothing to load idles) and a large one soon moves in full blocks.
-_FIRST_BLOCK_BYTES = 1024
+_FIRST_BLOCK_BYTES = 256
 _QUEUED_BLOCKS = 2  # per part: bounds memory while the source is faster than the compressors
 _GZIP_WBITS = 31  # a gzip member (header with mtime 0, no name)
 
