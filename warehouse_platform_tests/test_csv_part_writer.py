@@ -5,7 +5,11 @@ import io
 
 import pytest
 
-from warehouse_platform.lib.csv_part_writer import PartWriter, encode_rows, write_csv_parts
+from warehouse_platform.lib.csv_part_writer import (
+    PartWriter,
+    encode_rows,
+    write_csv_parts,
+)
 
 COLUMNS = ("id", "v", "k")
 

@@ -398,7 +398,7 @@ def run_sling(dsn: str, workdir: Path, rows: int) -> dict:
     completed = subprocess.run(
         [_sling_binary(), "run", "--src-conn", "BENCH_SRC", "--src-stream", query,
          "--tgt-conn", "BENCH_TGT", "--tgt-object", "public.sling_sessions", "--mode", "full-refresh"],
-        capture_output=True, text=True, env=env,
+        capture_output=True, text=True, env=env, check=False,
     )
     seconds = time.perf_counter() - started
     if completed.returncode != 0:

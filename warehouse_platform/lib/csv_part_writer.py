@@ -33,7 +33,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from isal import isal_zlib
 
-from warehouse_platform.lib.key_uniqueness import DEFAULT_MAX_CANDIDATES, KeyUniquenessTracker
+from warehouse_platform.lib.key_uniqueness import (
+    DEFAULT_MAX_CANDIDATES,
+    KeyUniquenessTracker,
+)
 from warehouse_platform.lib.redshift_types import preview
 
 DEFAULT_MAX_PART_BYTES = 64 * 1024 * 1024

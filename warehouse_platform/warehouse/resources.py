@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
-from isal import igzip
 import psycopg2
 import psycopg2.extensions
+from isal import igzip
 from pydantic import Field, PrivateAttr
 
 from warehouse_platform.lib import (
