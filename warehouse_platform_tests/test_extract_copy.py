@@ -98,8 +98,7 @@ def test_widths_are_utf8_bytes_found_at_their_file_and_line(platform_env):
     with dg.instance_for_test() as instance:
         run = _run(ODD, instance)
     batch = _staged(ODD, run.run_id)
-    widest = max((p.widest["name"], p.url) for p in batch.parts if "name" in p.widest)
-    (value, url) = widest
+    value, url = max(((p.widest["name"], p.url) for p in batch.parts if "name" in p.widest), key=lambda w: w[0].bytes)
     assert value.bytes == len(WIDEST.encode()) == 36
     # The line is the record's (header = 1), as COPY counts them, even after a value with a newline.
     assert _records(url)[value.line - 1][1] == WIDEST
