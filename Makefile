@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ROWS ?= 2000000
 
-.PHONY: install demo test dev validate bench bench-logs screenshots stop clean
+.PHONY: install demo test dev validate bench bench-scaling bench-logs screenshots stop clean
 
 install: $(INSTALLED)
 
@@ -29,13 +29,18 @@ test: $(INSTALLED)
 dev: $(INSTALLED)
 	$(VENV)/bin/warehouse-platform dev
 
-$(VENV)/.installed-bench: $(INSTALLED)
+$(VENV)/.installed-bench: $(INSTALLED) pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-# Not a test: prints rows/s, ratio to a bare COPY and peak RSS; writes .platform/bench.json.
+# Not a test: prints rows/s, ratio to the floor (a bare COPY; a bare pipe for the whole day) and
+# peak RSS; writes .platform/bench.json.
 bench: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --rows $(ROWS)
+
+# platform_end_to_end alone at 1M, 2M, 5M and 10M rows (seconds, rows/s, peak RSS).
+bench-scaling: $(VENV)/.installed-bench
+	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --scaling
 
 # Not a test: the log structuring step's lines/s against DuckDB's bare read_json / regexp (the floor).
 LINES ?= 1000000

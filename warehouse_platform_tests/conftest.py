@@ -51,7 +51,10 @@ def use_dagster_storage_on(postgres_server, suffix: str, monkeypatch) -> str:
     """A test's Dagster instance (when an entry point prepares one) keeps its storage in a
     database of its own on the session's server, instead of starting an embedded server under
     the test's state folder."""
-    from warehouse_platform.instance.config import STORAGE_URL_VARIABLE, embedded_storage_url
+    from warehouse_platform.instance.config import (
+        STORAGE_URL_VARIABLE,
+        embedded_storage_url,
+    )
 
     url = embedded_storage_url(postgres_server.host, f"dagster_{suffix}")
     monkeypatch.setenv(STORAGE_URL_VARIABLE, url)

@@ -5,7 +5,7 @@ import gzip
 import hashlib
 from pathlib import Path
 
-from warehouse_platform.lib.csv_part_writer import write_csv_parts
+from warehouse_platform.lib.csv_part_writer import encode_rows, write_csv_parts
 from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.stage.storage import LocalFolderStage
@@ -32,9 +32,9 @@ def platform_batch(stage: LocalFolderStage, spec: TableSpec, day: str | None, ro
     """Rows staged the way the StageIOManager stages them (parts, widths, checksums)."""
     folder = f"{spec.schema}/{spec.name}" + (f"/day={day}" if day else "")
     written = write_csv_parts(
-        spec.column_names, [rows], Path(stage.root, folder), slice_count=slice_count,
+        spec.column_names, encode_rows([rows]), Path(stage.root, folder), slice_count=slice_count,
         measure_widths_of=spec.text_column_names,
-    )
+    ).parts
     parts = tuple(
         StagedPart(stage.url_for(f"{folder}/{p.path.name}"), p.row_count, p.content_length, p.sha256, p.widest)
         for p in written

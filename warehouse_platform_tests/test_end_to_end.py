@@ -7,12 +7,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from warehouse_platform.lib.log_generator import generate_logs
 from warehouse_platform.lib.session_generator import (
     GeneratorConfig,
     generate_day,
     transactions_as_of,
 )
-from warehouse_platform.lib.log_generator import generate_logs
 from warehouse_platform_tests.platform_runs import (
     land_in_folder,
     landing_requests,

@@ -21,9 +21,9 @@ def _redshift(sql: str):
     return sqlglot.parse_one(bound, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
 
 
-def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_within_the_cursor_day():
+def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_empty_text_as_null_within_the_cursor_day():
     assert extract_sql.extract_sql(SESSION_TRANSACTION) == (
-        'SELECT src."sessionid", CAST(src."refunded" AS text) AS "refunded", CAST(src."amount" AS text) AS "amount", '
+        'SELECT NULLIF(src."sessionid", \'\') AS "sessionid", CAST(src."refunded" AS text) AS "refunded", CAST(src."amount" AS text) AS "amount", '
         'CAST(src."updated_at" AS text) AS "updated_at" FROM "app"."transactions" src '
         'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s ORDER BY src."sessionid"'
     )
@@ -31,7 +31,8 @@ def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_within
 
 def test_a_query_source_is_a_subquery_and_its_day_column_need_not_be_loaded():
     assert extract_sql.extract_sql(USER_SESSION_CHANNEL) == (
-        'SELECT CAST(src."userid" AS text) AS "userid", src."sessionid", src."channel" '
+        'SELECT CAST(src."userid" AS text) AS "userid", NULLIF(src."sessionid", \'\') AS "sessionid", '
+        'NULLIF(src."channel", \'\') AS "channel" '
         "FROM (SELECT userid, sessionid, channel, ts FROM app.sessions) src "
         'WHERE src."ts" >= %(day_start)s AND src."ts" < %(day_end)s ORDER BY src."sessionid"'
     )

@@ -13,6 +13,7 @@ from warehouse_platform import environment
 from warehouse_platform.catalog import table
 from warehouse_platform.extract.assets import stage_asset_key
 from warehouse_platform.lib import extract_sql
+from warehouse_platform.lib.row_batches import CsvRecords
 from warehouse_platform.lib.session_generator import (
     GeneratorConfig,
     days_between,
@@ -28,6 +29,7 @@ from warehouse_platform.lib.table_spec import (
     TableSpec,
 )
 from warehouse_platform.quality import evaluations
+from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.assets import raw_asset_key
 from warehouse_platform.warehouse.load_errors import LoadError
@@ -78,9 +80,15 @@ def test_a_query_returning_declared_columns_swapped_fails_before_anything_is_sta
     source_db = environment.build_source_database().process_config_and_initialize()
     # Both varchar(32): by type alone nothing would notice the swap.
     swapped = "SELECT userid::text, channel, sessionid FROM app.sessions"
-    stream = source_db.stream(swapped, check_columns=lambda names: extract_sql.cursor_columns_problem(USER_SESSION_CHANNEL, names))
+    records = CsvRecords(
+        USER_SESSION_CHANNEL.column_names, lambda sink: source_db.copy_csv(swapped, None, sink),
+        key_columns=USER_SESSION_CHANNEL.primary_key,
+        check_header=lambda names: extract_sql.cursor_columns_problem(USER_SESSION_CHANNEL, names),
+    )
+    stage = environment.build_stage()
     with pytest.raises(ValueError, match=r"'sessionid' \(got 'channel'\).*'channel' \(got 'sessionid'\)"):
-        next(iter(stream))
+        write_staged_batch(stage, "raw_data/user_session_channel/batch=x", "raw_data.user_session_channel", None, records, slice_count=2)
+    assert stage.list_objects("raw_data/") == []
 
 
 EVOLVING = TableSpec(

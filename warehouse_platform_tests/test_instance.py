@@ -31,12 +31,15 @@ from warehouse_platform.instance.config import (
     storage_by_url,
     storage_by_variable,
 )
-from warehouse_platform.postgres_endpoint import PostgresEndpoint, stop_embedded_postgres
 from warehouse_platform.instance.run_launcher import (
     MonitoredRunLauncher,
     run_worker_pid,
 )
 from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform.postgres_endpoint import (
+    PostgresEndpoint,
+    stop_embedded_postgres,
+)
 from warehouse_platform_tests.conftest import use_dagster_storage_on
 from warehouse_platform_tests.platform_runs import seed
 

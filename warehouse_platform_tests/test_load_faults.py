@@ -146,8 +146,8 @@ def _kill_a_load_mid_copy(warehouse, stage, tmp_path, day: str, rows: int) -> tu
     )
     try:
         _wait_for(fed.first_half_written.is_set, "the load to read the fed part")
-        # The other connection's share is COPYed and committed; this one is inside its COPY.
-        committed = rows // 2
+        # The other connection's share (parts 0 and 2) is COPYed and committed; this one is inside its COPY.
+        committed = _first_share_rows(batch)
         _wait_for(lambda: _active_copies(warehouse, name) and warehouse.query(LOAD_TABLES) and warehouse.query(
             f'SELECT count(*) FROM raw_data_partitions."{warehouse.query(LOAD_TABLES)[0][0]}"')[0][0] == committed,
             "the COPY to be running with one share committed")
@@ -160,6 +160,11 @@ def _kill_a_load_mid_copy(warehouse, stage, tmp_path, day: str, rows: int) -> tu
     _wait_for(lambda: not warehouse.query("SELECT 1 FROM pg_stat_activity WHERE application_name = %s", (name,)),
               "the killed load's sessions to end")
     return fed, batch
+
+
+def _first_share_rows(batch) -> int:
+    """Rows of the first of two connections' shares: parts 0, 2, ... (copy_in_parallel deals parts)."""
+    return sum(p.row_count for p in batch.parts[0::2])
 
 
 def _live_load_in_a_thread(stage, day: str):
@@ -182,7 +187,7 @@ def _live_load_in_a_thread(stage, day: str):
 
     def first_share_committed():
         tables = [t for (t,) in warehouse.query(LOAD_TABLES)]
-        return [t for t in tables if warehouse.query(f'SELECT count(*) FROM raw_data_partitions."{t}"') == [(2000,)]]
+        return [t for t in tables if warehouse.query(f'SELECT count(*) FROM raw_data_partitions."{t}"') == [(_first_share_rows(batch),)]]
 
     [table] = _wait_for(first_share_committed, "the live load's first share")
     return table, held, thread, outcome
@@ -192,7 +197,7 @@ def test_a_load_killed_mid_copy_leaves_its_table_until_the_next_load_of_the_tabl
     warehouse, stage = env
     killed_part, killed_batch = _kill_a_load_mid_copy(warehouse, stage, tmp_path, "2026-11-01", 200_000)
     [(abandoned,)] = warehouse.query(LOAD_TABLES)
-    assert warehouse.query(f'SELECT count(*) FROM raw_data_partitions."{abandoned}"') == [(100_000,)]
+    assert warehouse.query(f'SELECT count(*) FROM raw_data_partitions."{abandoned}"') == [(_first_share_rows(killed_batch),)]
     assert _day(warehouse, "2026-11-01") == (0, 0)  # nothing reached the table itself
 
     live_table, live_part, live_thread, live = _live_load_in_a_thread(stage, "2026-11-02")

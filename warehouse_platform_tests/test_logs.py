@@ -17,7 +17,12 @@ from warehouse_platform.lib.log_generator import generate_logs
 from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
 from warehouse_platform.quality import evaluations
 from warehouse_platform.stage.log_structuring import StructuringSummary
-from warehouse_platform_tests.platform_runs import land_in_folder, landing_requests, platform_definitions, run_request
+from warehouse_platform_tests.platform_runs import (
+    land_in_folder,
+    landing_requests,
+    platform_definitions,
+    run_request,
+)
 
 DAYS = [date(2026, 11, 3), date(2026, 11, 4)]
 CONFIG = GeneratorConfig(scale=0.1)

@@ -5,7 +5,6 @@ happened (one day loaded, analytics built).
 The `ui` fixture answers any query the webapp sends; freshness ("a stale day reads as stale")
 is asked through it by the freshness tests, not here."""
 
-import os
 from datetime import date
 
 import dagster as dg

@@ -15,7 +15,7 @@ from warehouse_platform.automation.conditions import daily_refresh
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.lib import extract_sql, source_contract
 from warehouse_platform.lib.landing import landing_folder, mismatched_landed_keys
-from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.row_batches import CsvRecords
 from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
 from warehouse_platform.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.stage.handed_landing_files import record_handed
@@ -103,7 +103,7 @@ def _take_landed_files(
     return LandedFiles(spec, tuple(sorted(set(keys))))
 
 
-def _extract(context: dg.AssetExecutionContext, spec: TableSpec, source_db: SourceDatabase, warehouse: Warehouse) -> RowBatches:
+def _extract(context: dg.AssetExecutionContext, spec: TableSpec, source_db: SourceDatabase, warehouse: Warehouse) -> CsvRecords:
     """The declared columns (and any the source gained, under on_new_column: add) of the day, or
     of the rows changed since the newest loaded change minus the lookback (whole-table
     incremental), or of the whole table."""
@@ -130,13 +130,13 @@ def _extract(context: dg.AssetExecutionContext, spec: TableSpec, source_db: Sour
     context.log.info(f"{spec.qualified_name}: extracting " + (
         f"rows changed since {params['cursor_from']}" if since else f"day {partition_key}" if partition_key else "the whole table"
     ))
-    batches = source_db.stream(
-        extract_sql.extract_sql(effective, since_cursor=since), params or None,
-        check_columns=lambda names: extract_sql.cursor_columns_problem(effective, names),
-    )
-    return RowBatches(
-        columns=effective.column_names, batches=batches, text_columns=effective.text_column_names,
-        key_columns=spec.primary_key, added_columns=tuple((c.name, c.sql_type) for c in added), spec=effective,
+    query = extract_sql.extract_sql(effective, since_cursor=since)
+    return CsvRecords(
+        columns=effective.column_names,
+        copy_to=lambda sink: source_db.copy_csv(query, params or None, sink),
+        text_columns=effective.text_column_names, key_columns=spec.primary_key,
+        added_columns=tuple((c.name, c.sql_type) for c in added), spec=effective,
+        check_header=lambda names: extract_sql.cursor_columns_problem(effective, names),
     )
 
 
@@ -173,7 +173,7 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
     def _stage(
         context: dg.AssetExecutionContext, config: StageSourceConfig, source_db: SourceDatabase, stage: Stage,
         warehouse: Warehouse,
-    ):  # RowBatches or LandedFiles, both written by StageIOManager (Dagster types need one class)
+    ):  # CsvRecords or LandedFiles, both written by StageIOManager (Dagster types need one class)
         partition_key = context.partition_key if spec.partitioned else None
         if spec.rows_from == RowsFrom.LANDING:
             if not config.landed_files:

@@ -1,17 +1,15 @@
 """The application's database, read-only from the platform's side."""
 
 
-from collections.abc import Callable, Iterator, Sequence
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from warehouse_platform.lib import extract_sql, source_contract
+from warehouse_platform.lib.row_batches import BytesSink
 from warehouse_platform.lib.source_contract import SourceColumn
 from warehouse_platform.lib.table_spec import TableSpec
 from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
-
-DEFAULT_BATCH_ROWS = 50_000
 
 
 class SourceDatabase(dg.ConfigurableResource):
@@ -20,7 +18,6 @@ class SourceDatabase(dg.ConfigurableResource):
     dsn: str | None = Field(default=None, repr=False)  # may carry a password
     embedded_data_dir: str | None = None
     database: str = "app"
-    batch_rows: int = DEFAULT_BATCH_ROWS
     _endpoint: PostgresEndpoint | None = PrivateAttr(default=None)
 
     def endpoint(self) -> PostgresEndpoint:
@@ -28,25 +25,17 @@ class SourceDatabase(dg.ConfigurableResource):
             self._endpoint = resolve_endpoint(self.dsn, self.embedded_data_dir, self.database)
         return self._endpoint
 
-    def stream(
-        self, query: str, params: dict | None = None, check_columns: Callable[[list[str]], str | None] | None = None
-    ) -> Iterator[Sequence[Sequence]]:
-        """Yield the query's rows in batches through a server-side cursor, so no more than
-        one batch is ever in memory. The connection lives exactly as long as the iteration.
-        `check_columns` gets the cursor's column names before the first row is handed on and
-        returns why they are wrong (the stream then raises ValueError with it), or None."""
+    def copy_csv(self, query: str, params: dict | None, sink: BytesSink) -> None:
+        """Write the query's rows into `sink` as CSV records with a header line, by the server's
+        own `COPY (query) TO STDOUT` (no Python object per row). One read-only statement: its
+        rows are one snapshot of the source. The connection lives as long as the copy."""
         conn = self.endpoint().connect()
         try:
-            # A named cursor is a server-side cursor in psycopg2.
-            with conn.cursor(name="extract") as cur:
-                cur.itersize = self.batch_rows
-                cur.execute(query, params)
-                rows = cur.fetchmany(self.batch_rows)  # a named cursor describes itself once fetched
-                if check_columns and (problem := check_columns([d.name for d in cur.description])):
-                    raise ValueError(problem)
-                while rows:
-                    yield rows
-                    rows = cur.fetchmany(self.batch_rows)
+            conn.set_session(readonly=True)
+            with conn.cursor() as cur:
+                statement = cur.mogrify(query, params).decode("utf-8")
+                cur.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER)", sink, size=1 << 20)
+            conn.rollback()
         finally:
             conn.close()
 

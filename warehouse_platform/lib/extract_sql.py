@@ -1,9 +1,9 @@
 """The SELECT that extracts a table from the application database (Postgres), generated from the
 table's declared columns, and the comparison of what the source returned with that contract.
 
-Every non-text value is cast to text in the SELECT: the CSV writer then only joins strings, and
-booleans and timestamps reach the file in Postgres's canonical text form, which both Postgres
-and Redshift COPY read back. Each column is selected by name from the source (`src`), so the
+The SELECT runs inside the source's `COPY (...) TO STDOUT WITH (FORMAT csv)`. Every non-text
+value is cast to text, so booleans and timestamps reach the file in Postgres's canonical text
+form (as they did when Python wrote the rows), which both Postgres and Redshift COPY read back. Each column is selected by name from the source (`src`), so the
 declaration, not the source's column order, decides the file's order; and the cursor's column
 names are compared with the contract before anything is staged.
 """
@@ -34,9 +34,11 @@ def source_from_sql(spec: TableSpec) -> str:
 
 
 def _select_list(columns: Sequence[Column]) -> str:
+    # An empty text value is staged as NULL (lib/csv_part_writer.encode_rows, Redshift's
+    # EMPTYASNULL): COPY TO would write it as "" and Postgres would load an empty string.
     return ", ".join(
         f"CAST(src.{quote_ident(c.name)} AS text) AS {quote_ident(c.name)}" if _needs_text_cast(c)
-        else f"src.{quote_ident(c.name)}"
+        else f"NULLIF(src.{quote_ident(c.name)}, '') AS {quote_ident(c.name)}"
         for c in columns
     )
 

@@ -178,7 +178,9 @@ class TableSpec:
             self._check_structuring(names)
 
     def _check_structuring(self, names: list[str]) -> None:
-        from warehouse_platform.lib.log_structuring_sql import column_source_problem  # the format's own rules
+        from warehouse_platform.lib.log_structuring_sql import (
+            column_source_problem,  # the format's own rules
+        )
 
         if self.rows_from != RowsFrom.LANDING:
             raise ValueError(f"{self.qualified_name}: only a table fed by landed files declares `structuring`")

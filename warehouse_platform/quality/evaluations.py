@@ -12,6 +12,7 @@ import dagster as dg
 
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.lib import load_sql_builder, parity_sql, quality_sql, row_volume
+from warehouse_platform.lib.rejected_lines import Verdict, judge
 from warehouse_platform.lib.skew import (
     DEFAULT_SKEW_THRESHOLD,
     MIN_ROWS_PER_SLICE_TO_JUDGE,
@@ -22,7 +23,6 @@ from warehouse_platform.lib.skew import (
 )
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.lib.table_spec import DistStyle, LoadMode, TableSpec
-from warehouse_platform.lib.rejected_lines import Verdict, judge
 from warehouse_platform.lib.type_limits import text_widths, width_violations
 from warehouse_platform.stage.log_structuring import StructuringSummary
 from warehouse_platform.warehouse.load_request import UNPARTITIONED

@@ -1,7 +1,8 @@
 """Write a batch of rows into the stage as gzip CSV parts plus a manifest.
 
-Used by the StageIOManager for extracted days, and by anything else that stages rows the
-platform will load (the benchmark, tests).
+Used by the StageIOManager for extracted days (CSV records straight from the source's COPY), and
+by anything else that stages rows the platform will load (Python rows: log structuring, the
+benchmark, tests). Both go through one PartWriter (lib/csv_part_writer.py).
 """
 
 import tempfile
@@ -9,11 +10,11 @@ from pathlib import Path
 
 from warehouse_platform.lib.csv_part_writer import (
     DEFAULT_MAX_PART_BYTES,
+    PartWriter,
     WrittenPart,
-    write_csv_parts,
+    encode_rows,
 )
-from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
-from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.row_batches import CsvRecords, RowBatches
 from warehouse_platform.lib.staged_files import (
     MANIFEST_NAME,
     StagedBatch,
@@ -28,7 +29,7 @@ def write_staged_batch(
     prefix: str,
     table: str,
     partition_key: str | None,
-    rows: RowBatches,
+    rows: RowBatches | CsvRecords,
     *,
     slice_count: int,
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES,
@@ -36,7 +37,6 @@ def write_staged_batch(
 ) -> StagedBatch:
     """Parts are published as they close; the manifest is written last, so a batch without one
     is incomplete and never loaded."""
-    tracker = KeyUniquenessTracker([list(rows.columns).index(c) for c in rows.key_columns]) if rows.key_columns else None
     parts: list[StagedPart] = []
 
     def publish(part: WrittenPart) -> None:
@@ -44,12 +44,26 @@ def write_staged_batch(
         stage.put_file(part.path, key)
         parts.append(StagedPart(stage.url_for(key), part.row_count, part.content_length, part.sha256, part.widest))
 
+    from_source = isinstance(rows, CsvRecords)
     with tempfile.TemporaryDirectory(prefix="stage-") as scratch:
-        write_csv_parts(
-            rows.columns, rows.batches, Path(scratch), slice_count=slice_count, max_part_bytes=max_part_bytes,
-            on_part_written=publish, measure_widths_of=rows.text_columns, key_tracker=tracker,
+        writer = PartWriter(
+            rows.columns, Path(scratch), slice_count=slice_count, max_part_bytes=max_part_bytes,
+            on_part_written=publish, measure_widths_of=rows.text_columns, key_columns=rows.key_columns,
+            # The extract orders by the key (lib/extract_sql.py), so its duplicates are neighbours.
+            keys_in_order=from_source, header_in_stream=from_source,
+            check_header=rows.check_header if from_source else None,
         )
-    candidates = tracker.candidates if tracker else None
+        try:
+            if from_source:
+                rows.copy_to(writer)
+            else:
+                for chunk in encode_rows(rows.batches):
+                    writer.write(chunk)
+            written = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+    candidates = written.duplicate_candidates
     batch = StagedBatch(
         table=table,
         partition_key=partition_key,

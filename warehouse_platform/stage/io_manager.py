@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
-from warehouse_platform.lib.row_batches import RowBatches
+from warehouse_platform.lib.row_batches import CsvRecords, RowBatches
 from warehouse_platform.lib.staged_files import (
     MANIFEST_NAME,
     StagedBatch,
@@ -28,7 +28,10 @@ from warehouse_platform.lib.staged_files import (
 )
 from warehouse_platform.stage.batch_writer import remove_superseded, write_staged_batch
 from warehouse_platform.stage.landed_files import LandedFiles, write_landed_batch
-from warehouse_platform.stage.log_structuring import StructuringSummary, structure_landed_logs
+from warehouse_platform.stage.log_structuring import (
+    StructuringSummary,
+    structure_landed_logs,
+)
 from warehouse_platform.stage.storage import Stage
 
 # Input metadata naming the stage folder a downstream asset reads (the table's, table_folder).
@@ -63,7 +66,7 @@ class StageIOManager(dg.ConfigurableIOManager):
     slice_count: int = 4
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
 
-    def handle_output(self, context: dg.OutputContext, obj: RowBatches | LandedFiles) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: CsvRecords | RowBatches | LandedFiles) -> None:
         """Written where the table the rows carry (their TableSpec) is staged."""
         spec = obj.spec
         if spec is None:

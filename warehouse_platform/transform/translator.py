@@ -21,7 +21,11 @@ from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY
 from dagster_shared.record import replace
 
 from warehouse_platform import environment
-from warehouse_platform.asset_labels import ANALYTICS_OWNERS, layer_tags, warehouse_table_name
+from warehouse_platform.asset_labels import (
+    ANALYTICS_OWNERS,
+    layer_tags,
+    warehouse_table_name,
+)
 from warehouse_platform.automation.conditions import rebuild_after_raw_loads
 from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 

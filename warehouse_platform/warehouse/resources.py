@@ -21,6 +21,7 @@ from typing import Literal
 import dagster as dg
 import psycopg2
 import psycopg2.extensions
+from isal import igzip
 from pydantic import Field, PrivateAttr
 
 from warehouse_platform.lib import (
@@ -69,6 +70,11 @@ class _ChecksumReader:
         data = self._raw.read(size)
         self.sha256.update(data)
         return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def drain(self) -> str:
         while self.read(1 << 20):
@@ -247,7 +253,8 @@ class PostgresWarehouse(Warehouse):
         with stage.open_binary(stage.key_for(part.url)) as raw:
             reader = _ChecksumReader(raw)
             try:
-                with gzip.GzipFile(fileobj=reader, mode="rb") as csv_stream:
+                # ISA-L's gzip reader: twice zlib's speed, the same errors (BadGzipFile, EOFError).
+                with igzip.IGzipFile(fileobj=reader, mode="rb") as csv_stream:
                     cursor.copy_expert(sql, csv_stream, size=1 << 20)
                 copied = cursor.rowcount
                 digest = reader.drain()
