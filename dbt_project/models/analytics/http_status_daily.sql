@@ -12,7 +12,8 @@ select
     day,
     status_class,
     requests,
-    sum(requests) over (partition by day) as day_requests,
+    -- A sum of counts is numeric in Postgres: cast, so the column is bigint in both warehouses.
+    cast(sum(requests) over (partition by day) as bigint) as day_requests,
     cast(sum(case when status_class = '5xx' then requests else 0 end) over (partition by day) as decimal(18, 6))
         / sum(requests) over (partition by day) as day_error_rate
 from per_class
