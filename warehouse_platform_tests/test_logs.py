@@ -218,3 +218,47 @@ def test_a_landed_file_cut_into_pieces_stages_the_same_bytes_and_rejects_with_th
     monkeypatch.setattr(log_structuring, "PIECE_BYTES", 4096)  # a few lines a piece: many cuts
     assert staged("pieces") == whole
     assert whole[2] == sum(len(_lines(f)) for f in files)
+
+
+def test_a_structured_value_with_quotes_newlines_commas_and_non_ascii_reaches_the_warehouse_exactly_and_a_repeated_event_id_is_named(logs_platform):
+    """DuckDB writes the staged CSV itself: every character that CSV treats specially arrives as
+    it was, empty text is NULL (the stage's rule), and rows come in key order, so the manifest
+    names a repeated event_id exactly."""
+    from types import SimpleNamespace
+
+    from warehouse_platform.lib.staged_files import MANIFEST_NAME, StagedBatch
+
+    defs, instance, root, warehouse = logs_platform
+    page = 'a "quoted", comma\nnew line\r\n한국어 café'
+    properties = {"page": page, "note": 'say "hi", ok', "nested": {"k": "v,\"w\""}, "blank": ""}
+    events = [
+        {"event_id": "e-tricky", "event": "page_view", "user_id": 7, "session_id": "", "ts": "2026-11-03T09:00:00.5+09:00",
+         "properties": properties},
+        {"event_id": "e-twice", "event": "page_view", "user_id": 8, "ts": "2026-11-03T01:00:00Z", "properties": {"page": "/1"}},
+        {"event_id": "e-other", "event": "page_view", "user_id": 8, "ts": "2026-11-03T02:00:00Z", "properties": {}},
+        {"event_id": "e-twice", "event": "page_view", "user_id": 8, "ts": "2026-11-03T01:00:00Z", "properties": {"page": "/2"}},
+    ]
+    data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode()
+    land_in_folder(root, [SimpleNamespace(key=f"landing/logs/app_events/day={DAYS[0]}/crafted.jsonl", data=data)])
+    [request] = landing_requests(defs, instance)
+    run_request(defs, instance, request)
+
+    rows = warehouse.query(
+        "SELECT event_id, page, sessionid, properties, event_ts, landed_line FROM raw_data.app_events ORDER BY event_id"
+    )
+    by_id = {r[0]: r for r in rows}
+    assert sorted(by_id) == ["e-other", "e-tricky", "e-twice"]  # the repeated id loaded once
+    _, loaded_page, session, loaded_properties, ts, _ = by_id["e-tricky"]
+    assert loaded_page == page
+    assert session is None  # empty text is NULL
+    assert loaded_properties == properties  # JSON whole (jsonb), quotes and empty strings inside kept
+    assert str(ts) == "2026-11-03 00:00:00.500000"  # UTC, no offset
+    assert by_id["e-twice"][5] == 2  # dedupe_order: the first landed line wins
+
+    [manifest] = [o.key for o in root_stage(defs).list_objects("raw_data/app_events/") if o.key.endswith(MANIFEST_NAME)]
+    batch = StagedBatch.from_manifest_json(root_stage(defs).read_text(manifest), manifest)
+    assert batch.duplicate_candidates == (("e-twice",),)
+
+
+def root_stage(defs):
+    return defs.resources["stage"]

@@ -322,10 +322,24 @@ def structure_sql(spec: TableSpec) -> str:
 
 
 def structured_rows_sql(spec: TableSpec) -> str:
-    """The rows, in landed order (file, line): the same files always stage the same bytes."""
+    """The rows, ordered by the table's key, then landed file and line: the same files always
+    stage the same bytes (a re-run is a no-op), and equal keys are neighbours, so the stage's key
+    evidence is exact (lib/csv_part_writer.py, keys_in_order). Empty text is NULL, the stage's
+    one rule for it (as the extract's NULLIF, lib/extract_sql.py)."""
+    values = ", ".join(f"nullif({quote_ident(c)}, '') AS {quote_ident(c)}" for c in spec.column_names)
+    order = ", ".join([*(quote_ident(k) for k in spec.primary_key), "file", "line_number"])
+    return f"SELECT {values} FROM {STRUCTURED_TABLE} WHERE reason IS NULL ORDER BY {order}"
+
+
+def structured_rows_copy_sql(spec: TableSpec, path: str) -> str:
+    """structured_rows_sql written by DuckDB as CSV records with a header, in the dialect Postgres's
+    COPY TO writes and the loader's COPY reads: comma, `"` quotes with a quote doubled, a field
+    holding a comma, quote, CR or LF quoted (newlines inside the quotes), NULL an empty unquoted
+    field. Every structured value is already text in the warehouse's format (UTC timestamps
+    without offset, JSON as JSON text), so the writer never formats a value itself."""
     return (
-        f"SELECT {', '.join(quote_ident(c) for c in spec.column_names)} FROM {STRUCTURED_TABLE} "
-        "WHERE reason IS NULL ORDER BY file, line_number"
+        f"COPY ({structured_rows_sql(spec)}) TO {_sql_string(path)} "
+        "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '')"
     )
 
 

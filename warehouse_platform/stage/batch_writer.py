@@ -1,8 +1,8 @@
 """Write a batch of rows into the stage as gzip CSV parts plus a manifest.
 
-Used by the StageIOManager for extracted days (CSV records straight from the source's COPY), and
-by anything else that stages rows the platform will load (Python rows: log structuring, the
-benchmark, tests). Both go through one PartWriter (lib/csv_part_writer.py).
+Used by the StageIOManager for extracted days (CSV records straight from the source's COPY) and
+structured log days (CSV records DuckDB writes), and by anything else that stages rows the
+platform will load (Python rows: the load benchmark, tests). Both go through one PartWriter (lib/csv_part_writer.py).
 """
 
 import tempfile
