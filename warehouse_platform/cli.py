@@ -17,6 +17,7 @@ from pathlib import Path
 
 from warehouse_platform import chosen_features  # noqa: F401  (its warning filters, for every command)
 from warehouse_platform.lib.history import FIRST_DAY
+from warehouse_platform.quality import check_names
 
 # The demo fills the partitions from the first one (lib/history.py): no empty days before its data.
 DEMO_FIRST_DAY = FIRST_DAY
@@ -126,7 +127,7 @@ def land_and_load_logs(defs, instance, first_day: date, days: int, scale: float)
 
     stage = defs.resources["stage"]
     logs = generate_logs([first_day + timedelta(days=i) for i in range(days)], GeneratorConfig(scale=scale))
-    sensor = defs.get_sensor_def("landing_files")
+    sensor = defs.resolve_sensor_def("landing_files")
     job = defs.resolve_implicit_global_asset_job_def()
     results = []
     for wave, files in (("on time", [f for f in logs.files if f.arrives_on == f.day]),
@@ -306,6 +307,12 @@ def _print_report(report: dict, report_path: Path) -> None:
     failed = sum(1 for s in report["checks"].values() if s == "failed")
     warned = sum(1 for s in report["checks"].values() if s == "warning")
     print(f"\n{len(report['checks'])} checks: {failed} failed, {warned} warnings. Report: {report_path}")
+    stale = [c for c, s in report["checks"].items() if s == "failed" and c.endswith(f":{check_names.NEWEST_DAY_FRESH}")]
+    if stale:
+        # The demo's days are fixed (its figures are reproducible), so they fall behind the calendar:
+        # the freshness check says so, as it would of a production table nobody loads.
+        print(f"({len(stale)} of the failures are {check_names.NEWEST_DAY_FRESH}: the demo's days are in the past, "
+              "so its daily tables are honestly stale.)")
 
 
 def main(argv: list[str] | None = None) -> int:
