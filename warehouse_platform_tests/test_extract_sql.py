@@ -25,7 +25,7 @@ def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_empty_
     assert extract_sql.extract_sql(SESSION_TRANSACTION) == (
         'SELECT NULLIF(src."sessionid", \'\') AS "sessionid", CAST(src."refunded" AS text) AS "refunded", CAST(src."amount" AS text) AS "amount", '
         'CAST(src."updated_at" AS text) AS "updated_at" FROM "app"."transactions" src '
-        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s ORDER BY src."sessionid"'
+        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s ORDER BY src."sessionid" COLLATE "C"'
     )
 
 
@@ -34,7 +34,7 @@ def test_a_query_source_is_a_subquery_and_its_day_column_need_not_be_loaded():
         'SELECT CAST(src."userid" AS text) AS "userid", NULLIF(src."sessionid", \'\') AS "sessionid", '
         'NULLIF(src."channel", \'\') AS "channel" '
         "FROM (SELECT userid, sessionid, channel, ts FROM app.sessions) src "
-        'WHERE src."ts" >= %(day_start)s AND src."ts" < %(day_end)s ORDER BY src."sessionid"'
+        'WHERE src."ts" >= %(day_start)s AND src."ts" < %(day_end)s ORDER BY src."sessionid" COLLATE "C"'
     )
 
 

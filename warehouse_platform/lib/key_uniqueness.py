@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 DEFAULT_FILTER_BITS = 1 << 26  # 8 MiB; about 1 false candidate in 6,000 keys at 2M keys
 DEFAULT_HASHES = 4
@@ -40,6 +39,11 @@ class KeyUniquenessTracker:
         self._candidates: set[tuple] | None = set()
 
     def _hash(self, columns: Sequence[np.ndarray]) -> np.ndarray:
+        # Imported here: only rows staged from Python reach this tracker (extracts and log
+        # structuring find repeats in key order), and pandas is a large part of a run worker's
+        # peak RSS otherwise.
+        import pandas as pd
+
         if len(columns) == 1:
             # categorize=False: hashing directly is several times faster than factorizing first
             # when, as with keys, nearly every value is distinct.
