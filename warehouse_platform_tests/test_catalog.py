@@ -127,24 +127,26 @@ def test_dg_check_yaml_points_at_the_line_of_an_unknown_log_format_and_of_a_reje
     assert "1.5 is greater than the maximum of 1" in output
 
 
-def test_a_json_path_on_a_table_of_access_log_lines_is_an_error_of_its_entry_at_the_entry_line(tmp_path, monkeypatch):
-    module = write_catalog_project(tmp_path, _log_entry(path_source="from_json: $.path"))
+def _loading_error(tmp_path, monkeypatch, entry: str) -> tuple[str, str]:
+    """Load a catalog project with one entry; the error's text and where its entry starts."""
+    module = write_catalog_project(tmp_path, entry)
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(Exception) as failure:
         dg.load_from_defs_folder(path_within_project=tmp_path)
     message = "".join(str(e) for e in (failure.value, failure.value.__cause__) if e is not None)
-    assert f"attributes.tables.0 at {tmp_path / module / 'defs' / 'raw_data' / 'defs.yaml'}:4" in message
+    return message, f"attributes.tables.0 at {tmp_path / module / 'defs' / 'raw_data' / 'defs.yaml'}:4"
+
+
+def test_a_json_path_on_a_table_of_access_log_lines_is_an_error_of_its_entry_at_the_entry_line(tmp_path, monkeypatch):
+    message, entry_line = _loading_error(tmp_path, monkeypatch, _log_entry(path_source="from_json: $.path"))
+    assert entry_line in message
     assert "raw_data.hits.path: from_json reads JSON lines; combined_log lines have fields:" in message
 
 
 def test_a_key_naming_no_column_is_an_error_of_its_entry_at_the_entry_line(tmp_path, monkeypatch):
-    module = write_catalog_project(tmp_path, _entry(key="id"))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(Exception) as failure:
-        dg.load_from_defs_folder(path_within_project=tmp_path)
-    message = "".join(str(e) for e in (failure.value, failure.value.__cause__) if e is not None)
+    message, entry_line = _loading_error(tmp_path, monkeypatch, _entry(key="id"))
     # No stack trace to read: the entry (tables.0), its file and line, and TableSpec's reason.
-    assert f"attributes.tables.0 at {tmp_path / module / 'defs' / 'raw_data' / 'defs.yaml'}:4" in message
+    assert entry_line in message
     assert "raw_data.things: unknown columns ['id'] in key/dist/sort declaration" in message
 
 
