@@ -25,7 +25,7 @@ from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
 from warehouse_platform.lib.row_batches import BytesSink, CsvRecords
 from warehouse_platform.lib.staged_files import StagedBatch
 from warehouse_platform.stage.batch_writer import write_staged_batch
-from warehouse_platform.stage.landed_files import LandedFiles
+from warehouse_platform.stage.landed_files import LandedFiles, open_landed
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.load_errors import LoadError
 
@@ -71,8 +71,7 @@ def _local_pieces(stage: Stage, key: str, folder: Path, name: str) -> list[tuple
     pieces: list[tuple[str, int]] = []
     lines_before = 0
     carry = b""
-    with stage.open_binary(key) as landed:
-        source = gzip.GzipFile(fileobj=landed, mode="rb") if key.endswith(".gz") else landed
+    with open_landed(stage, key) as source:
         while True:
             block = source.read(PIECE_BYTES)
             data = carry + block
