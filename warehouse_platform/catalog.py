@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from warehouse_platform.components.raw_table_catalog import RawTableCatalog
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.contract.table_spec import TableSpec
 
 CATALOG_PATH = Path(__file__).parent / "defs" / "raw_data" / "defs.yaml"
 

@@ -21,7 +21,7 @@ CHOSEN: tuple[tuple[type[Warning], str, str], ...] = (
      "a raw load's data version is its files' checksums, so reloading the same files is not new data"),
     (BetaWarning, "Parameter `execution_type` of function `AssetsDefinition.__init__`",
      "raised inside Dagster as it resolves our @asset_check definitions (repository_data.py); we pass no such parameter"),
-    # Code references: every asset page links to its definition (code_references.py).
+    # Code references: every asset page links to its definition (conventions/code_references.py).
     (BetaWarning, "Function `with_source_code_references`", "asset pages link to the code defining them"),
     (BetaWarning, "Function `link_code_references_to_git`", "those links open the repository's web view"),
     (BetaWarning, "Class `AnchorBasedFilePathMapping`", "maps the checkout's files to the repository's paths"),

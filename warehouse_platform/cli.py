@@ -16,10 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from warehouse_platform import chosen_features  # noqa: F401  (its warning filters, for every command)
-from warehouse_platform.lib.history import FIRST_DAY
-from warehouse_platform.quality import check_names
+from warehouse_platform.contract.history import FIRST_DAY
+from warehouse_platform.conventions import check_names
 
-# The demo fills the partitions from the first one (lib/history.py): no empty days before its data.
+# The demo fills the partitions from the first one (contract/history.py): no empty days before its data.
 DEMO_FIRST_DAY = FIRST_DAY
 # The demo's second pass: the application runs this many days more, and refunds of the first
 # pass's purchases arrive in them.
@@ -36,8 +36,8 @@ def seed(first_day: date, days: int, scale: float, skewed: bool, as_of: date | N
     """The application's tables for `days` days from `first_day`, as they are at the end of
     `as_of` (default: the last day): later refunds and user changes are not there yet."""
     from warehouse_platform import environment
-    from warehouse_platform.extract.source_seed import seed_source_database
-    from warehouse_platform.lib.session_generator import GeneratorConfig, days_between
+    from warehouse_platform.sample_data.session_generator import GeneratorConfig, days_between
+    from warehouse_platform.sample_data.source_seed import seed_source_database
 
     # Outside a run, EnvVar-bound fields are resolved by initializing the resource.
     endpoint = environment.build_source_database().process_config_and_initialize().endpoint()
@@ -65,7 +65,7 @@ def _refunds_and_revenue(warehouse, first_day: date, last_day: date) -> dict:
 
 def _source_net_revenue(first_day: date, last_day: date, as_of: date, scale: float, skewed: bool) -> int:
     """The same figure from the generator's truth as of `as_of`, not from any table."""
-    from warehouse_platform.lib.session_generator import (
+    from warehouse_platform.sample_data.session_generator import (
         GeneratorConfig,
         days_between,
         generate_day,
@@ -122,8 +122,8 @@ def land_and_load_logs(defs, instance, first_day: date, days: int, scale: float)
 
     import dagster as dg
 
-    from warehouse_platform.lib.log_generator import generate_logs
-    from warehouse_platform.lib.session_generator import GeneratorConfig
+    from warehouse_platform.sample_data.log_generator import generate_logs
+    from warehouse_platform.sample_data.session_generator import GeneratorConfig
 
     stage = defs.resources["stage"]
     logs = generate_logs([first_day + timedelta(days=i) for i in range(days)], GeneratorConfig(scale=scale))
@@ -316,7 +316,7 @@ def _print_report(report: dict, report_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from warehouse_platform import environment
+    from warehouse_platform import settings
 
     parser = argparse.ArgumentParser(prog="warehouse-platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(dg_args)}")
 
     if args.command == "demo":
-        report_path = args.report or environment.state_dir() / "demo_report.json"
+        report_path = args.report or settings.state_dir() / "demo_report.json"
         report = run_demo(args.first_day, args.days, args.scale, report_path, args.skewed, args.later_days)
         _print_report(report, report_path)
         return 0
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         _prepare_dagster_home()
         # Replaces this process: Ctrl-C and signals go straight to dg dev. Run from the project
         # root, where dg finds the project (pyproject.toml [tool.dg]).
-        os.chdir(environment.PROJECT_ROOT)
+        os.chdir(settings.PROJECT_ROOT)
         # dg warns when the active virtual environment is not the project's: make runs this
         # from the project's .venv without activating it, so say which one is running.
         os.environ.setdefault("VIRTUAL_ENV", sys.prefix)
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "stop":
         from warehouse_platform.postgres_endpoint import stop_embedded_postgres
 
-        stopped = stop_embedded_postgres(environment.embedded_postgres_dir())
+        stopped = stop_embedded_postgres(settings.embedded_postgres_dir())
         print("embedded Postgres stopped" if stopped else "embedded Postgres was not running")
         return 0
     return 2

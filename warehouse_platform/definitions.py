@@ -11,10 +11,10 @@ from warehouse_platform import (
     chosen_features,  # noqa: F401  (its warning filters, before any definition)
     environment,
 )
-from warehouse_platform.code_references import with_code_references
 from warehouse_platform.components.raw_table_catalog import build_table_definitions
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.conventions.code_references import with_code_references
 from warehouse_platform.defs.analytics.defs import analytics_definitions
-from warehouse_platform.lib.table_spec import TableSpec
 
 
 def build_definitions(tables: Sequence[TableSpec] | None = None, *, dbt_project_dir: Path | None = None) -> dg.Definitions:

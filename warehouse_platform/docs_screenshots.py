@@ -22,9 +22,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from warehouse_platform import environment
+from warehouse_platform import settings
 
-DOCS_DIR = environment.PROJECT_ROOT / "docs"
+DOCS_DIR = settings.PROJECT_ROOT / "docs"
 
 # (file, page, what it shows). Paths are the webapp's own routes.
 PAGES = [
@@ -105,7 +105,7 @@ def capture(base: str, out_dir: Path, width: int = 1600, height: int = 1000) -> 
                 check=True, capture_output=True, timeout=180,
             )
         written.append(target)
-        print(f"{target.relative_to(environment.PROJECT_ROOT)}: {base + page}")
+        print(f"{target.relative_to(settings.PROJECT_ROOT)}: {base + page}")
     return written
 
 
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     # Its own process group, so stopping it stops the code server it starts too.
     server = subprocess.Popen(
         [str(webserver), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=environment.PROJECT_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}, start_new_session=True,
+        cwd=settings.PROJECT_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

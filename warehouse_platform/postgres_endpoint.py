@@ -16,7 +16,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from warehouse_platform.lib.secrets import secrets_scrubbed
+from warehouse_platform.secrets import secrets_scrubbed
 
 _log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.definitions import build_definitions
-from warehouse_platform.extract.source_seed import seed_source_database
-from warehouse_platform.lib.session_generator import GeneratorConfig
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
+from warehouse_platform.sample_data.source_seed import seed_source_database
 
 
 def platform_definitions(tables: Sequence[TableSpec] | None = None, dbt_project_dir: Path | None = None) -> dg.Definitions:

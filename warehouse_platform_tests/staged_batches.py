@@ -5,10 +5,10 @@ import gzip
 import hashlib
 from pathlib import Path
 
-from warehouse_platform.lib.csv_part_writer import encode_rows, write_csv_parts
-from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.staged_files.manifest import StagedBatch, StagedPart
+from warehouse_platform.staged_files.part_writer import encode_rows, write_csv_parts
 
 
 def hand_written_batch(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
-from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.transform.project import DBT_PROJECT_DIR
 from warehouse_platform_tests.platform_runs import (
     platform_definitions,
@@ -96,7 +96,7 @@ def _dbt_project_with_new_model(folder: Path) -> Path:
 def platform_with_two_new_tables(platform_env, tmp_path):
     # The extract SELECT generated from the declared columns comes with feat/incremental (issue
     # 10 item 3); until it is merged, a table outside the old hand-written queries cannot be read.
-    pytest.importorskip("warehouse_platform.lib.extract_sql")
+    pytest.importorskip("warehouse_platform.sql.extract")
     seed(platform_env["source"], date.fromisoformat(DAY), 1, GeneratorConfig(scale=0.1))
     conn = platform_env["source"].connect()
     with conn, conn.cursor() as cur:

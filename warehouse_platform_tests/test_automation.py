@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import dagster as dg
 
 from warehouse_platform import environment
-from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 
 DAY = "2026-11-05"
@@ -85,7 +85,7 @@ def test_backfill_cli_loads_a_range_of_days_and_a_rerun_changes_nothing(platform
 
 
 def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):
-    from warehouse_platform.extract.source_seed import seed_source_database
+    from warehouse_platform.sample_data.source_seed import seed_source_database
 
     seed(platform_env["source"], date(2026, 11, 5), 1, GeneratorConfig(scale=0.1))
     defs = platform_definitions()
@@ -115,10 +115,10 @@ def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):
 
 
 def test_the_partitions_start_on_the_first_day_the_demo_and_the_seed_fill():
-    """One declared first day (lib/history.py): the UI shows no empty days before the demo's data."""
+    """One declared first day (contract/history.py): the UI shows no empty days before the demo's data."""
     from warehouse_platform import cli
-    from warehouse_platform.lib.history import FIRST_DAY
-    from warehouse_platform.partitions import daily_partitions
+    from warehouse_platform.contract.history import FIRST_DAY
+    from warehouse_platform.conventions.partitions import daily_partitions
 
     assert daily_partitions().get_first_partition_key() == FIRST_DAY.isoformat()
     assert cli.DEMO_FIRST_DAY == FIRST_DAY

@@ -12,9 +12,9 @@ import yaml
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
+from warehouse_platform.contract.table_spec import DistStyle, LoadMode
 from warehouse_platform.definitions import build_definitions
-from warehouse_platform.environment import PROJECT_ROOT
-from warehouse_platform.lib.table_spec import DistStyle, LoadMode
+from warehouse_platform.settings import PROJECT_ROOT
 from warehouse_platform_tests.catalog_fixtures import (
     CATALOG_TYPE,
     write_catalog_project,

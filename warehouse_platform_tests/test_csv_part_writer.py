@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from warehouse_platform.lib.csv_part_writer import (
+from warehouse_platform.staged_files.part_writer import (
     PartWriter,
     encode_rows,
     write_csv_parts,

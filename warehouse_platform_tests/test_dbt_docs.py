@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from warehouse_platform.lib.dbt_docs import undocumented, with_database
+from warehouse_platform.transform.dbt_docs import undocumented, with_database
 from warehouse_platform.transform.project import dbt_project
 
 PACKAGE = "warehouse_platform"

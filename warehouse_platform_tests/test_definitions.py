@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from warehouse_platform.definitions import build_definitions
-from warehouse_platform.environment import PROJECT_ROOT
+from warehouse_platform.settings import PROJECT_ROOT
 
 RAW = ["user_session_channel", "session_timestamp", "session_transaction", "channel"]
 MODELS = ["session_summary", "channel_summary", "mau", "user_channel_attribution"]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
-from warehouse_platform import environment
+from warehouse_platform import settings
 from warehouse_platform.instance.config import (
     PROD_PARTS,
     render_instance_config,
@@ -20,7 +20,7 @@ from warehouse_platform.instance.config import (
 )
 from warehouse_platform.warehouse.assets import WAREHOUSE_POOL
 
-DEPLOY = environment.PROJECT_ROOT / "deploy"
+DEPLOY = settings.PROJECT_ROOT / "deploy"
 CODE_LOCATION_MODULE = "warehouse_platform.definitions"
 
 

@@ -7,8 +7,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from warehouse_platform.lib.log_generator import generate_logs
-from warehouse_platform.lib.session_generator import (
+from warehouse_platform.sample_data.log_generator import generate_logs
+from warehouse_platform.sample_data.session_generator import (
     GeneratorConfig,
     generate_day,
     transactions_as_of,

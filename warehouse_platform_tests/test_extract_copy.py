@@ -13,11 +13,10 @@ import dagster as dg
 import pytest
 
 from warehouse_platform import environment
-from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.lib.table_spec import Column, LoadMode, SourceSpec, TableSpec
+from warehouse_platform.contract.table_spec import Column, LoadMode, SourceSpec, TableSpec
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
 from warehouse_platform.stage.io_manager import read_staged_batch
-from warehouse_platform.warehouse.assets import raw_asset_key
+from warehouse_platform.staged_files.manifest import StagedBatch
 from warehouse_platform_tests.platform_runs import platform_definitions
 
 ODD = TableSpec(

@@ -8,8 +8,11 @@ import pytest
 import sqlglot
 
 from warehouse_platform.catalog import table
-from warehouse_platform.lib import ddl_builder, extract_sql, parity_sql, source_contract
-from warehouse_platform.lib.table_spec import Column, OnNewColumn
+from warehouse_platform.contract import source_contract
+from warehouse_platform.contract.table_spec import Column, OnNewColumn
+from warehouse_platform.sql import ddl as ddl_builder
+from warehouse_platform.sql import extract as extract_sql
+from warehouse_platform.sql import parity as parity_sql
 
 SESSION_TRANSACTION = table("session_transaction")
 USER_SESSION_CHANNEL = table("user_session_channel")

@@ -11,28 +11,27 @@ import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
-from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib import extract_sql
-from warehouse_platform.lib.row_batches import CsvRecords
-from warehouse_platform.lib.session_generator import (
-    GeneratorConfig,
-    days_between,
-    generate_day,
-    transactions_as_of,
-    users_as_of,
-)
-from warehouse_platform.lib.table_spec import (
+from warehouse_platform.contract.table_spec import (
     Column,
     LoadMode,
     OnNewColumn,
     SourceSpec,
     TableSpec,
 )
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
 from warehouse_platform.quality import evaluations
+from warehouse_platform.sample_data.session_generator import (
+    GeneratorConfig,
+    days_between,
+    generate_day,
+    transactions_as_of,
+    users_as_of,
+)
+from warehouse_platform.sql import extract as extract_sql
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
-from warehouse_platform.warehouse.assets import raw_asset_key
-from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.row_batches import CsvRecords
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform_tests.platform_runs import (
     platform_definitions,

@@ -21,7 +21,7 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import PyProjectFileTarget, PythonFileTarget
 from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_iteration
 
-from warehouse_platform import environment
+from warehouse_platform import settings
 from warehouse_platform.instance.config import (
     DAGSTER_DATABASE,
     STORAGE_URL_VARIABLE,
@@ -35,15 +35,15 @@ from warehouse_platform.instance.run_launcher import (
     MonitoredRunLauncher,
     run_worker_pid,
 )
-from warehouse_platform.lib.session_generator import GeneratorConfig
 from warehouse_platform.postgres_endpoint import (
     PostgresEndpoint,
     stop_embedded_postgres,
 )
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform_tests.conftest import use_dagster_storage_on
 from warehouse_platform_tests.platform_runs import seed
 
-PROJECT_ROOT = environment.PROJECT_ROOT
+PROJECT_ROOT = settings.PROJECT_ROOT
 
 
 def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(postgres_server, tmp_path, monkeypatch):
@@ -51,7 +51,7 @@ def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(postgres_se
     use_dagster_storage_on(postgres_server, "entry_points", monkeypatch)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "somewhere_else"))  # not consulted
     expected = tmp_path / "state" / "dagster_home"
-    assert environment.dagster_home() == expected
+    assert settings.dagster_home() == expected
     # The CLI (make demo, make dev and make validate go through it) prepares and prints the same folder.
     out = subprocess.run(
         [sys.executable, "-m", "warehouse_platform.cli", "dagster-home"], cwd=PROJECT_ROOT,
@@ -200,7 +200,7 @@ def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monke
     monkeypatch.setenv("DAGSTER_HOME", "restored-after-the-test")
     seed(platform_env["source"], date(2026, 11, 5), 1, GeneratorConfig(scale=0.1))
     assert cli.main(["backfill", "--from", "2026-11-05", "--to", "2026-11-05"]) == 0
-    with dg.DagsterInstance.from_config(str(environment.dagster_home())) as instance:
+    with dg.DagsterInstance.from_config(str(settings.dagster_home())) as instance:
         [run] = instance.get_runs()
         assert run.status == DagsterRunStatus.SUCCESS and run.tags["dagster/partition"] == "2026-11-05"
         origin = run.remote_job_origin

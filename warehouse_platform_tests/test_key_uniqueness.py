@@ -3,10 +3,10 @@ candidates in SQL), so a key that repeats must always be a candidate."""
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
-from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
-from warehouse_platform.lib.row_batches import RowBatches
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.staged_files.key_evidence import KeyUniquenessTracker
+from warehouse_platform.staged_files.row_batches import RowBatches
 from warehouse_platform.warehouse.loader import load_staged_batch
 
 SESSION_TIMESTAMP = table("session_timestamp")

@@ -16,10 +16,10 @@ import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import load_catalog, table
-from warehouse_platform.lib.landing import LandedFile, run_key
-from warehouse_platform.lib.session_generator import GeneratorConfig
-from warehouse_platform.lib.table_spec import RowsFrom
-from warehouse_platform.partitions import PARTITIONS_START_DATE
+from warehouse_platform.contract.table_spec import RowsFrom
+from warehouse_platform.conventions.partitions import PARTITIONS_START_DATE
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
+from warehouse_platform.staged_files.landing_layout import LandedFile, run_key
 from warehouse_platform_tests.platform_runs import platform_definitions, seed
 
 RAW_TABLES = load_catalog()

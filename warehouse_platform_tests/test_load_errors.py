@@ -10,10 +10,10 @@ import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
-from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
-from warehouse_platform.lib.table_spec import LoadMode
+from warehouse_platform.contract.table_spec import LoadMode
 from warehouse_platform.stage.storage import LocalFolderStage
-from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.manifest import StagedBatch, StagedPart
 from warehouse_platform.warehouse.loader import load_staged_batch
 
 DECLARED = table("session_transaction")

@@ -22,7 +22,7 @@ import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
-from warehouse_platform.lib.table_spec import LoadMode
+from warehouse_platform.contract.table_spec import LoadMode
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.warehouse.load_errors import ConnectionLost
 from warehouse_platform.warehouse.loader import load_staged_batch
@@ -129,7 +129,7 @@ def _kill_a_load_mid_copy(warehouse, stage, tmp_path, day: str, rows: int) -> tu
     manifest.write_text(batch.to_manifest_json())
     script = (
         "import sys\n"
-        "from warehouse_platform.lib.staged_files import StagedBatch\n"
+        "from warehouse_platform.staged_files.manifest import StagedBatch\n"
         "from warehouse_platform.stage.storage import LocalFolderStage\n"
         "from warehouse_platform.warehouse.loader import load_staged_batch\n"
         "from warehouse_platform.catalog import table\n"

@@ -10,13 +10,13 @@ import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import load_catalog, table
-from warehouse_platform.lib.row_batches import RowBatches
-from warehouse_platform.lib.session_generator import GeneratorConfig
-from warehouse_platform.lib.table_spec import Column, LoadMode, TableSpec
+from warehouse_platform.contract.table_spec import Column, LoadMode, TableSpec
 from warehouse_platform.quality import evaluations
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
-from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.row_batches import RowBatches
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 from warehouse_platform_tests.staged_batches import hand_written_batch, platform_batch
@@ -208,7 +208,7 @@ def test_a_load_that_would_empty_or_halve_a_loaded_day_fails_and_changes_nothing
 def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_run_config_allows_it(platform_env):
     import dagster as dg
 
-    from warehouse_platform.lib.session_generator import GeneratorConfig
+    from warehouse_platform.sample_data.session_generator import GeneratorConfig
     from warehouse_platform_tests.platform_runs import (
         materialization_metadata,
         platform_definitions,

@@ -7,8 +7,9 @@ import sqlglot
 from sqlglot import exp
 
 from warehouse_platform.catalog import table
-from warehouse_platform.lib import log_structuring_sql as sql
-from warehouse_platform.lib.table_spec import Column, LogFormat
+from warehouse_platform.contract.log_formats import LogFormat, column_source_problem
+from warehouse_platform.contract.table_spec import Column
+from warehouse_platform.logs import structuring_sql as sql
 
 APP_EVENTS = table("app_events")
 ACCESS_LOG = table("access_log")
@@ -99,4 +100,4 @@ def test_identical_access_lines_in_one_file_are_two_requests_with_distinct_keys(
     ],
 )
 def test_a_declared_source_the_format_cannot_read_is_refused(fmt, column, problem):
-    assert problem in sql.column_source_problem(fmt, column)
+    assert problem in column_source_problem(fmt, column.from_json, column.from_field, column.sql_type)

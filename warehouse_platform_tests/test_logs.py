@@ -4,6 +4,7 @@ embedded Postgres, checks), in the folder stage and on moto's S3 server, compare
 generator's truth."""
 
 import json
+import os
 from collections import Counter
 from datetime import date
 
@@ -13,9 +14,10 @@ import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
-from warehouse_platform.lib.log_generator import generate_logs
-from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
-from warehouse_platform.quality import check_names, evaluations
+from warehouse_platform.conventions import check_names
+from warehouse_platform.quality import evaluations
+from warehouse_platform.sample_data.log_generator import generate_logs
+from warehouse_platform.sample_data.session_generator import GeneratorConfig, generate_day
 from warehouse_platform.stage.log_structuring import StructuringSummary
 from warehouse_platform_tests.platform_runs import (
     land_in_folder,
@@ -156,7 +158,7 @@ def test_the_same_path_works_with_the_stage_on_moto_s3(platform_env, s3_bucket, 
     monkeypatch.setenv("PLATFORM_STAGE_URL", f"s3://{s3_bucket}/warehouse")
     defs = platform_definitions()
     warehouse = environment.build_warehouse().process_config_and_initialize()
-    client = boto3.client("s3", endpoint_url=environment.os.environ["PLATFORM_S3_ENDPOINT_URL"], region_name="us-east-1")
+    client = boto3.client("s3", endpoint_url=os.environ["PLATFORM_S3_ENDPOINT_URL"], region_name="us-east-1")
     first_day = [f for f in ON_TIME if f.day == DAYS[0]]
     for f in first_day:
         client.put_object(Bucket=s3_bucket, Key=f"warehouse/{f.key}", Body=f.data)
@@ -226,7 +228,7 @@ def test_a_structured_value_with_quotes_newlines_commas_and_non_ascii_reaches_th
     names a repeated event_id exactly."""
     from types import SimpleNamespace
 
-    from warehouse_platform.lib.staged_files import MANIFEST_NAME, StagedBatch
+    from warehouse_platform.staged_files.manifest import MANIFEST_NAME, StagedBatch
 
     defs, instance, root, warehouse = logs_platform
     page = 'a "quoted", comma\nnew line\r\n한국어 café'

@@ -7,13 +7,14 @@ from datetime import date, timedelta
 import dagster as dg
 import pytest
 
-from warehouse_platform import environment
+from warehouse_platform import environment, settings
 from warehouse_platform.catalog import load_catalog, table
-from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
-from warehouse_platform.lib.staged_files import table_folder
-from warehouse_platform.quality import check_names, evaluations
+from warehouse_platform.conventions import check_names
+from warehouse_platform.quality import evaluations
+from warehouse_platform.sample_data.session_generator import GeneratorConfig, generate_day
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.staged_files.manifest import table_folder
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 
 CHANNEL = table("channel")
@@ -400,7 +401,7 @@ def test_a_daily_table_whose_newest_loaded_day_is_weeks_old_is_stale(clean_day):
     from warehouse_platform.quality.newest_day import business_today
 
     result, _, _, _ = clean_day
-    today = business_today(environment.timezone())
+    today = business_today(settings.timezone())
     behind = (today - DAY).days - 1
     assert behind >= 14, "the loaded day must be weeks old for this test"
     # With the load: the check judges the newest loaded day, although the table was written just now.
@@ -422,7 +423,7 @@ def test_a_daily_table_whose_newest_loaded_day_is_weeks_old_is_stale(clean_day):
 def test_a_daily_table_loaded_through_yesterday_is_fresh(platform_env):
     from warehouse_platform.quality.newest_day import business_today
 
-    yesterday = business_today(environment.timezone()) - timedelta(days=1)
+    yesterday = business_today(settings.timezone()) - timedelta(days=1)
     seed(platform_env["source"], yesterday, 1, GeneratorConfig(scale=0.05))
     defs = platform_definitions()
     with dg.instance_for_test() as instance:

@@ -5,8 +5,8 @@ everything that reads them is the platform's code."""
 from decimal import Decimal
 
 from warehouse_platform.catalog import table
-from warehouse_platform.lib import quality_sql
 from warehouse_platform.quality import evaluations
+from warehouse_platform.sql import quality as quality_sql
 from warehouse_platform.warehouse.resources import RedshiftWarehouse
 
 USER_SESSION_CHANNEL = table("user_session_channel")

@@ -3,14 +3,14 @@
 import pyarrow as pa
 import pytest
 
-from warehouse_platform.lib import ddl_builder
-from warehouse_platform.lib.redshift_types import (
+from warehouse_platform.contract.redshift_types import (
     UnsupportedTypeError,
     redshift_type_for_arrow,
     utf8_width,
     varchar_bytes,
 )
-from warehouse_platform.lib.table_spec import Column, TableSpec
+from warehouse_platform.contract.table_spec import Column, TableSpec
+from warehouse_platform.sql import ddl as ddl_builder
 
 
 def test_width_is_counted_in_utf8_bytes():

@@ -1,7 +1,7 @@
 """The two row-volume rules, as pure functions: when a load may replace a day, and how a loaded
 day compares with the days before it."""
 
-from warehouse_platform.lib.row_volume import Volume, row_volume_verdict, shrink_refusal
+from warehouse_platform.rules.row_volume import Volume, row_volume_verdict, shrink_refusal
 
 
 def test_a_load_may_not_leave_less_than_half_of_a_non_empty_day():

@@ -6,7 +6,7 @@ from datetime import date
 import boto3
 import dagster as dg
 
-from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
+from warehouse_platform.sample_data.session_generator import GeneratorConfig, generate_day
 from warehouse_platform_tests.platform_runs import (
     materialization_metadata,
     platform_definitions,

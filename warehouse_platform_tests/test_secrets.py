@@ -1,4 +1,4 @@
-"""No secret leaves the platform: one scrubber (lib/secrets.py) for every error, statement and
+"""No secret leaves the platform: one scrubber (secrets.py) for every error, statement and
 repr we show, proven by planting a password and searching everything a failed run leaves."""
 
 import os
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_platform import environment
-from warehouse_platform.lib.secrets import scrub
-from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform import settings
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
+from warehouse_platform.secrets import scrub
 from warehouse_platform.warehouse.resources import PostgresWarehouse, RedshiftWarehouse
 from warehouse_platform_tests.platform_runs import seed
 
@@ -64,7 +64,7 @@ def test_a_mistyped_dsn_leaves_no_password_in_the_instance_or_the_output(platfor
     assert cli.main(["backfill", "--from", "2026-11-05", "--to", "2026-11-05"]) == 1
     output = capfd.readouterr()
     assert "FAILED" in output.out
-    home = environment.dagster_home()
+    home = settings.dagster_home()
     files = [p for p in Path(home).rglob("*") if p.is_file()]
     assert any("compute_logs" in str(p) for p in files)
     leaked = [str(p) for p in files if PLANTED.encode() in p.read_bytes()]

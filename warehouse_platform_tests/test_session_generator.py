@@ -1,7 +1,7 @@
 from collections import Counter
 from datetime import date
 
-from warehouse_platform.lib.session_generator import (
+from warehouse_platform.sample_data.session_generator import (
     CHANNELS,
     GeneratorConfig,
     generate_day,

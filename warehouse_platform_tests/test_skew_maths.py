@@ -7,13 +7,13 @@ import sqlglot
 from sqlglot import exp
 
 from warehouse_platform.catalog import table
-from warehouse_platform.lib import quality_sql
-from warehouse_platform.lib.skew import (
+from warehouse_platform.rules.skew import (
     KeySpread,
     skew_ratio,
     slice_bars,
     suggest_distribution,
 )
+from warehouse_platform.sql import quality as quality_sql
 
 USER_SESSION_CHANNEL = table("user_session_channel")
 

@@ -8,9 +8,10 @@ import sqlglot
 from sqlglot import exp
 
 from warehouse_platform.catalog import load_catalog, table
-from warehouse_platform.lib import ddl_builder, load_sql_builder
-from warehouse_platform.lib.sql_quoting import quote_ident, quote_literal
-from warehouse_platform.lib.table_spec import Column, DistStyle, LoadMode, TableSpec
+from warehouse_platform.contract.table_spec import Column, DistStyle, LoadMode, TableSpec
+from warehouse_platform.sql import ddl as ddl_builder
+from warehouse_platform.sql import load as load_sql_builder
+from warehouse_platform.sql.quoting import quote_ident, quote_literal
 
 RAW_TABLES = load_catalog()
 CHANNEL = table("channel")
@@ -144,7 +145,7 @@ def test_truncate_option_becomes_truncatecolumns():
 
 
 def test_load_error_lookups_parse_and_read_the_copy_of_this_session():
-    from warehouse_platform.lib import redshift_load_errors as errors
+    from warehouse_platform.sql import redshift_load_errors as errors
 
     for sql in (errors.SYS_LOAD_ERROR_DETAIL_SQL, errors.STL_LOAD_ERRORS_SQL):
         assert isinstance(_parse_redshift(sql), exp.Select)
@@ -156,7 +157,7 @@ def test_load_error_lookups_parse_and_read_the_copy_of_this_session():
 
 
 def test_secrets_are_redacted_from_displayed_statements():
-    from warehouse_platform.lib.secrets import scrub as redact_credentials
+    from warehouse_platform.secrets import scrub as redact_credentials
 
     keyed = "COPY t FROM 's3://b/m' ACCESS_KEY_ID 'AKIAEXAMPLE' SECRET_ACCESS_KEY 'wJalrEXAMPLE' SESSION_TOKEN 'tok' CSV"
     shown = redact_credentials(keyed)
@@ -166,7 +167,7 @@ def test_secrets_are_redacted_from_displayed_statements():
 
 
 def test_unload_and_local_export_share_the_options():
-    from warehouse_platform.lib.export_sql_builder import (
+    from warehouse_platform.sql.export import (
         ExportOptions,
         copy_to_stdout_sql,
         unload_sql,

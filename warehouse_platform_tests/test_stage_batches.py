@@ -12,12 +12,12 @@ import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
-from warehouse_platform.lib.row_batches import RowBatches
-from warehouse_platform.lib.session_generator import GeneratorConfig, generate_day
-from warehouse_platform.lib.staged_files import batch_folder, batch_id_for
+from warehouse_platform.sample_data.session_generator import GeneratorConfig, generate_day
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
+from warehouse_platform.staged_files.manifest import batch_folder, batch_id_for
+from warehouse_platform.staged_files.row_batches import RowBatches
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 

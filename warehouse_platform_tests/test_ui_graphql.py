@@ -14,9 +14,9 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from warehouse_platform.environment import PROJECT_ROOT
 from warehouse_platform.instance.runs import CODE_LOCATION, run_code_location_job
-from warehouse_platform.lib.session_generator import GeneratorConfig
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
+from warehouse_platform.settings import PROJECT_ROOT
 from warehouse_platform_tests.platform_runs import platform_definitions, seed
 
 DAY = date(2026, 11, 1)

@@ -9,12 +9,13 @@ import sys
 import dagster as dg
 import pytest
 
-from warehouse_platform import chosen_features, code_references
-from warehouse_platform.asset_labels import LAYER_TAG
+from warehouse_platform import chosen_features
 from warehouse_platform.catalog import load_catalog
+from warehouse_platform.conventions import code_references
+from warehouse_platform.conventions.git_remote import browse_url
+from warehouse_platform.conventions.labels import LAYER_TAG
 from warehouse_platform.definitions import build_definitions
-from warehouse_platform.environment import PROJECT_ROOT
-from warehouse_platform.lib.git_remote import browse_url
+from warehouse_platform.settings import PROJECT_ROOT
 
 LAYERS = {"source", "stage", "raw", "analytics", "export"}
 

@@ -7,7 +7,7 @@ import dagster as dg
 from warehouse_platform.automation.jobs import build_jobs, sweep_abandoned_loads
 from warehouse_platform.automation.schedules import build_daily_schedule
 from warehouse_platform.automation.sensors import build_landing_sensor
-from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
+from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
 from warehouse_platform.quality.newest_day import build_freshness_sensor
 
 # Named and on by default (RUNNING): under `make dev` the daemon refreshes the channel dimension

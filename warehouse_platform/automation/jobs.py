@@ -15,10 +15,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
-from warehouse_platform.quality import check_names
-from warehouse_platform.warehouse.assets import raw_asset_key
+from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
+from warehouse_platform.conventions import check_names
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
 from warehouse_platform.warehouse.resources import Warehouse
 
 

@@ -15,10 +15,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
-from warehouse_platform.partitions import PARTITIONS_START_DATE, daily_partitions
-from warehouse_platform.warehouse.assets import raw_asset_key
+from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
+from warehouse_platform.conventions.partitions import PARTITIONS_START_DATE, daily_partitions
 
 
 def lookback_requests(day: str, tables: Sequence[TableSpec]) -> list[dg.RunRequest]:

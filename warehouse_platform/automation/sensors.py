@@ -3,7 +3,7 @@ at the keyboard, through the same stage -> load path, ledger and checks as extra
 
 Each tick lists landing/ (folder or S3, one code path through the Stage resource) and, per table
 and day, compares the object versions present with the record of versions already handed to a
-run (lib/landing.py, stage/handed_landing_files.py). A table and day with any version not handed
+run (staged_files/landing_layout.py, stage/handed_landing_files.py). A table and day with any version not handed
 yet gets one run over every file then present for it (a day's content is all its landed files,
 so a second file adds to the first). Run keys come from the files and their ETags, so a repeated
 tick never loads a file twice. A file that cannot be loaded (unknown table, a table fed by
@@ -16,19 +16,18 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib.landing import (
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
+from warehouse_platform.conventions.partitions import daily_partitions
+from warehouse_platform.stage.handed_landing_files import read_handed
+from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.landing_layout import (
     LANDING_PREFIX,
     LandedFile,
     classify,
     run_key,
     unhanded,
 )
-from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.partitions import daily_partitions
-from warehouse_platform.stage.handed_landing_files import read_handed
-from warehouse_platform.stage.storage import Stage
-from warehouse_platform.warehouse.assets import raw_asset_key
 
 
 def stage_op_name(spec: TableSpec) -> str:

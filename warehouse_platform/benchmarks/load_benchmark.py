@@ -84,9 +84,9 @@ def _write_csv(path: Path, rows) -> None:
 def _stage(workdir: Path, name: str, rows) -> None:
     """Stage rows exactly as the platform's StageIOManager does: gzip parts + manifest."""
     from warehouse_platform.catalog import table
-    from warehouse_platform.lib.row_batches import RowBatches
     from warehouse_platform.stage.batch_writer import write_staged_batch
     from warehouse_platform.stage.storage import LocalFolderStage
+    from warehouse_platform.staged_files.row_batches import RowBatches
 
     spec = table("user_session_channel")
 
@@ -98,8 +98,8 @@ def _stage(workdir: Path, name: str, rows) -> None:
 
 
 def _load_batch(workdir: Path, name: str):
-    from warehouse_platform.lib.staged_files import StagedBatch
     from warehouse_platform.stage.storage import LocalFolderStage
+    from warehouse_platform.staged_files.manifest import StagedBatch
 
     stage = LocalFolderStage(root=str(workdir / name))
     key = f"raw_data/user_session_channel/day={DAY}/manifest.json"
@@ -137,7 +137,7 @@ def run_copy_floor(dsn: str, workdir: Path, rows: int) -> dict:
 
 def _platform_load(dsn: str, workdir: Path, name: str, upsert: bool) -> dict:
     from warehouse_platform.catalog import table
-    from warehouse_platform.lib.table_spec import LoadMode
+    from warehouse_platform.contract.table_spec import LoadMode
     from warehouse_platform.warehouse.loader import load_staged_batch
     from warehouse_platform.warehouse.resources import PostgresWarehouse
 
@@ -277,13 +277,13 @@ def run_platform_end_to_end(dsn: str, workdir: Path, rows: int) -> dict:
 
 
 def _bound_day_query(dsn: str) -> str:
-    """The platform's own extract of the day (lib/extract_sql.py), which every whole-day
+    """The platform's own extract of the day (sql/extract.py), which every whole-day
     contender reads. Bound in the parent and handed to the children in BENCH_DAY_QUERY, so a
     contender's peak RSS is not the platform's imports."""
     from datetime import datetime, timedelta
 
     from warehouse_platform.catalog import table
-    from warehouse_platform.lib import extract_sql
+    from warehouse_platform.sql import extract as extract_sql
 
     start = datetime.fromisoformat(DAY)
     conn = _connect(dsn)
@@ -499,10 +499,10 @@ def _print_scaling(scaling: list[dict]) -> None:
 
 
 def _fresh_database():
-    from warehouse_platform import environment
+    from warehouse_platform import settings
     from warehouse_platform.postgres_endpoint import start_embedded_postgres
 
-    endpoint = start_embedded_postgres(environment.embedded_postgres_dir()).with_database("benchmark")
+    endpoint = start_embedded_postgres(settings.embedded_postgres_dir()).with_database("benchmark")
     admin = endpoint.with_database("postgres").connect()
     admin.autocommit = True
     admin.cursor().execute("DROP DATABASE IF EXISTS benchmark WITH (FORCE)")
@@ -539,10 +539,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(outcome))
         return 0
 
-    from warehouse_platform import environment
+    from warehouse_platform import settings
 
-    workdir = args.workdir or environment.state_dir() / "benchmark"
-    output = args.output or environment.state_dir() / "bench.json"
+    workdir = args.workdir or settings.state_dir() / "benchmark"
+    output = args.output or settings.state_dir() / "bench.json"
     # Other tools write their own sections of bench.json (e.g. "logs"): keep them.
     report = json.loads(output.read_text()) if output.exists() else {}
 

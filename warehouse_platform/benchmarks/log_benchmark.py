@@ -33,7 +33,7 @@ CONTENDERS = {
 def _files(lines: int, workdir: Path) -> dict[str, Path]:
     """One plain file per source with `lines` lines, made of the generator's day repeated
     (event ids varied so each event stays unique)."""
-    from warehouse_platform.lib.log_generator import generate_logs
+    from warehouse_platform.sample_data.log_generator import generate_logs
 
     logs = generate_logs([date(2026, 11, 3)], malformed=True)
     out = {}
@@ -62,7 +62,7 @@ def _run_contender(table: str, contender: str, workdir: Path) -> dict:
     import duckdb
 
     from warehouse_platform.catalog import table as catalog_table
-    from warehouse_platform.lib import log_structuring_sql as sql
+    from warehouse_platform.contract import log_formats
     from warehouse_platform.stage.landed_files import LandedFiles
     from warehouse_platform.stage.log_structuring import structure_landed_logs
     from warehouse_platform.stage.storage import LocalFolderStage
@@ -82,9 +82,9 @@ def _run_contender(table: str, contender: str, workdir: Path) -> dict:
         if contender == "duckdb_read_json_floor":
             con.execute(f"CREATE TABLE t AS SELECT * FROM read_json('{path}', format = 'newline_delimited', ignore_errors = true)")
         else:
-            names = ", ".join(f"'{f}'" for f in sql.COMBINED_LOG_FIELDS)
+            names = ", ".join(f"'{f}'" for f in log_formats.COMBINED_LOG_FIELDS)
             con.execute(
-                f"CREATE TABLE t AS SELECT regexp_extract(line, '{sql.COMBINED_LOG_PATTERN}', [{names}]) AS m FROM "
+                f"CREATE TABLE t AS SELECT regexp_extract(line, '{log_formats.COMBINED_LOG_PATTERN}', [{names}]) AS m FROM "
                 f"read_csv('{path}', columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '', header = false)"
             )
         [(lines,)] = con.execute("SELECT count(*) FROM t").fetchall()
@@ -103,7 +103,7 @@ def main() -> None:
     if args.contender:
         print(json.dumps(_run_contender(args.contender[0], args.contender[1], Path(args.contender[2]))))
         return
-    from warehouse_platform import environment
+    from warehouse_platform import settings
 
     results = []
     with tempfile.TemporaryDirectory(prefix="log-bench-") as scratch:
@@ -120,7 +120,7 @@ def main() -> None:
         r["x_floor"] = round(r["lines_per_s"] / floor["lines_per_s"], 2)
         print(f"{r['table']:<11} {r['contender']:<24} {r['lines']:>10,} lines {r['seconds']:>7.2f} s "
               f"{r['lines_per_s']:>10,} lines/s {r['x_floor']:>5.2f}x floor {r['peak_rss_mb']:>7.1f} MB  {r['note']}")
-    output = args.output or environment.state_dir() / "bench.json"
+    output = args.output or settings.state_dir() / "bench.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(output.read_text()) if output.exists() else {}
     existing["logs"] = {"lines": args.lines, "results": results}

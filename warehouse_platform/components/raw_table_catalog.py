@@ -24,19 +24,19 @@ import dagster as dg
 from pydantic import Field, model_validator
 
 from warehouse_platform.automation import definitions as automation
-from warehouse_platform.extract import assets as extract_assets
-from warehouse_platform.lib.table_spec import (
+from warehouse_platform.contract.log_formats import LogFormat
+from warehouse_platform.contract.table_spec import (
     Column,
     DistStyle,
     Incremental,
     LoadMode,
-    LogFormat,
     OnNewColumn,
     RowsFrom,
     SourceSpec,
     Structuring,
     TableSpec,
 )
+from warehouse_platform.extract import assets as extract_assets
 from warehouse_platform.quality import checks as quality_checks
 from warehouse_platform.warehouse import assets as warehouse_assets
 

@@ -5,11 +5,11 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from warehouse_platform import environment
-from warehouse_platform.asset_labels import ANALYTICS_OWNERS, layer_tags
-from warehouse_platform.automation.conditions import rebuild_after_raw_loads
-from warehouse_platform.lib.export_sql_builder import ExportOptions
-from warehouse_platform.lib.sql_quoting import quote_table
+from warehouse_platform import settings
+from warehouse_platform.conventions.automation_conditions import rebuild_after_raw_loads
+from warehouse_platform.conventions.labels import ANALYTICS_OWNERS, layer_tags
+from warehouse_platform.sql.export import ExportOptions
+from warehouse_platform.sql.quoting import quote_table
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -25,7 +25,7 @@ def _build_export_asset(model: str, description: str, columns: dg.TableSchema | 
         deps=[dg.AssetKey(["analytics", model])],
         description=f"{description}\n\nExported from analytics.{model} to the stage under exports/{model}/.",
         group_name="exports",
-        kinds={environment.stage_kind(), "csv"},
+        kinds={settings.stage_kind(), "csv"},
         owners=list(ANALYTICS_OWNERS),
         tags=layer_tags("export"),
         automation_condition=rebuild_after_raw_loads,

@@ -9,18 +9,20 @@ from datetime import timedelta
 
 import dagster as dg
 
-from warehouse_platform import environment
-from warehouse_platform.asset_labels import layer_tags, owners_of
-from warehouse_platform.automation.conditions import daily_refresh
+from warehouse_platform import settings
+from warehouse_platform.contract import source_contract
+from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
+from warehouse_platform.conventions.asset_keys import source_asset_key, stage_asset_key
+from warehouse_platform.conventions.automation_conditions import daily_refresh
+from warehouse_platform.conventions.labels import layer_tags, owners_of
+from warehouse_platform.conventions.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.extract.source_database import SourceDatabase
-from warehouse_platform.lib import extract_sql, source_contract
-from warehouse_platform.lib.landing import landing_folder, mismatched_landed_keys
-from warehouse_platform.lib.row_batches import CsvRecords
-from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
-from warehouse_platform.partitions import daily_partitions, one_day_per_run
+from warehouse_platform.sql import extract as extract_sql
 from warehouse_platform.stage.handed_landing_files import record_handed
 from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.landing_layout import landing_folder, mismatched_landed_keys
+from warehouse_platform.staged_files.row_batches import CsvRecords
 from warehouse_platform.warehouse.io_manager import table_schema
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -30,11 +32,6 @@ _SOURCE_DESCRIPTIONS = {
     "app.channels": "Application table: the marketing channels the product tracks.",
     "app.users": "Application table: one row per user (signup, country); changed in place, soft-deleted.",
 }
-
-
-def source_asset_key(table: str) -> dg.AssetKey:
-    """"app.transactions" -> source/app/transactions."""
-    return dg.AssetKey(["source", *table.split(".")])
 
 
 def source_tables(tables: Sequence[TableSpec]) -> list[dg.AssetSpec]:
@@ -71,10 +68,6 @@ def _columns_read(readers: Sequence[TableSpec]) -> dg.TableSchema:
         dg.TableColumn(name, c.type, description=f"{c.description} Read into {', '.join(read_by[name])}.")
         for name, c in first.items()
     ])
-
-
-def stage_asset_key(spec: TableSpec) -> dg.AssetKey:
-    return dg.AssetKey(["stage", spec.schema, spec.name])
 
 
 class StageSourceConfig(dg.Config):
@@ -161,7 +154,7 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         partitions_def=daily_partitions() if spec.partitioned else None,
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="stage",
-        kinds={environment.stage_kind(), "csv"},
+        kinds={settings.stage_kind(), "csv"},
         owners=list(spec.owners),
         tags=layer_tags("stage"),
         # The files carry the contract's columns (not the loader's bookkeeping ones).

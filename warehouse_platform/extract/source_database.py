@@ -5,11 +5,12 @@
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from warehouse_platform.lib import extract_sql, source_contract
-from warehouse_platform.lib.row_batches import BytesSink
-from warehouse_platform.lib.source_contract import SourceColumn
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.contract import source_contract
+from warehouse_platform.contract.source_contract import SourceColumn
+from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
+from warehouse_platform.sql import extract as extract_sql
+from warehouse_platform.staged_files.row_batches import BytesSink
 
 
 class SourceDatabase(dg.ConfigurableResource):

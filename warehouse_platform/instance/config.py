@@ -3,7 +3,7 @@
 Local: every entry point calls `prepare_dagster_home`, which starts the embedded Postgres,
 creates the `dagster` database on it if missing and writes DAGSTER_HOME/dagster.yaml, before
 any Dagster process starts (make dev: webserver and daemon; the demo and CLI runs). Where
-DAGSTER_HOME is, environment.dagster_home() decides.
+DAGSTER_HOME is, settings.dagster_home() decides.
 Prod: `render_prod_instance_config()` is deploy/dagster.yaml (written by `warehouse-platform
 instance-config --prod`, compared by test_deploy.py).
 
@@ -162,16 +162,16 @@ def render_prod_instance_config() -> str:
 
 def render_instance_config(storage_connection: str, home: Path | None = None) -> str:
     """The local instance: the template with the local launcher and log folder, storage as given."""
-    from warehouse_platform import environment
+    from warehouse_platform import settings
 
-    return render(_local_parts(storage_connection, home or environment.dagster_home()))
+    return render(_local_parts(storage_connection, home or settings.dagster_home()))
 
 
 def prepare_storage() -> str:
     """Start the Postgres that holds the instance's storage and create its database if missing;
     the storage connection for the template. Default: database `dagster` on the embedded
     server (started here, left running for the processes that follow)."""
-    from warehouse_platform import environment
+    from warehouse_platform import settings
     from warehouse_platform.postgres_endpoint import (
         PostgresEndpoint,
         start_embedded_postgres,
@@ -180,7 +180,7 @@ def prepare_storage() -> str:
     if url := os.environ.get(STORAGE_URL_VARIABLE, "").strip():
         PostgresEndpoint.from_dsn(url).ensure_database()
         return storage_by_variable()
-    endpoint = start_embedded_postgres(environment.embedded_postgres_dir()).with_database(DAGSTER_DATABASE)
+    endpoint = start_embedded_postgres(settings.embedded_postgres_dir()).with_database(DAGSTER_DATABASE)
     endpoint.ensure_database()
     return storage_by_url(embedded_storage_url(endpoint.host))
 
@@ -188,9 +188,9 @@ def prepare_storage() -> str:
 def prepare_dagster_home() -> Path:
     """Start the instance's storage, write DAGSTER_HOME/dagster.yaml, and point this process
     (and the processes it starts: dbt, dg dev) at it."""
-    from warehouse_platform import environment
+    from warehouse_platform import settings
 
-    home = environment.dagster_home()
+    home = settings.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     text = render_instance_config(prepare_storage(), home)

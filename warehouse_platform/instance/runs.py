@@ -19,9 +19,9 @@ from dagster._core.execution.execution_result import ExecutionResult
 from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.workspace.load_target import PyProjectFileTarget
 
-from warehouse_platform import environment
+from warehouse_platform import settings
 
-PROJECT_FILE = environment.PROJECT_ROOT / "pyproject.toml"
+PROJECT_FILE = settings.PROJECT_ROOT / "pyproject.toml"
 CODE_LOCATION = "warehouse_platform"
 
 

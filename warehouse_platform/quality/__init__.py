@@ -1,3 +1,4 @@
 """Asset checks that catch what Redshift never will: duplicate keys, distribution skew,
 staged-vs-loaded reconciliation, type limits. dbt's own tests arrive as checks through
-transform/; the checks on raw tables live here."""
+transform/; the checks on raw tables live here. Imports warehouse/, extract/, stage/ and below;
+imported by automation/ and components/."""

@@ -28,18 +28,18 @@ from collections.abc import Callable, Iterator, Sequence
 
 import dagster as dg
 
-from warehouse_platform.extract.assets import stage_asset_key
+from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
+from warehouse_platform.conventions import check_names
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
+from warehouse_platform.conventions.partitions import daily_partitions
 from warehouse_platform.extract.source_database import SourceDatabase
-from warehouse_platform.lib.skew import DEFAULT_SKEW_THRESHOLD, SMALL_TABLE_ROWS
-from warehouse_platform.lib.staged_files import StagedBatch, table_folder
-from warehouse_platform.lib.table_spec import RowsFrom, TableSpec
-from warehouse_platform.partitions import daily_partitions
-from warehouse_platform.quality import check_names, evaluations
+from warehouse_platform.quality import evaluations
 from warehouse_platform.quality.newest_day import build_newest_day_check
+from warehouse_platform.rules.skew import DEFAULT_SKEW_THRESHOLD, SMALL_TABLE_ROWS
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.log_structuring import read_structuring_summary
 from warehouse_platform.stage.storage import Stage
-from warehouse_platform.warehouse.assets import raw_asset_key
+from warehouse_platform.staged_files.manifest import StagedBatch, table_folder
 from warehouse_platform.warehouse.resources import Warehouse
 
 

@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import dagster as dg
 
+from warehouse_platform.contract.table_spec import DistStyle, LoadMode, TableSpec
 from warehouse_platform.extract.source_database import SourceDatabase
-from warehouse_platform.lib import load_sql_builder, parity_sql, quality_sql, row_volume
-from warehouse_platform.lib.rejected_lines import Verdict, judge
-from warehouse_platform.lib.skew import (
+from warehouse_platform.rules import row_volume
+from warehouse_platform.rules.rejected_lines import Verdict, judge
+from warehouse_platform.rules.skew import (
     DEFAULT_SKEW_THRESHOLD,
     MIN_ROWS_PER_SLICE_TO_JUDGE,
     SMALL_TABLE_ROWS,
@@ -21,10 +22,12 @@ from warehouse_platform.lib.skew import (
     slice_bars,
     suggest_distribution,
 )
-from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.lib.table_spec import DistStyle, LoadMode, TableSpec
-from warehouse_platform.lib.type_limits import text_widths, width_violations
+from warehouse_platform.sql import load as load_sql_builder
+from warehouse_platform.sql import parity as parity_sql
+from warehouse_platform.sql import quality as quality_sql
 from warehouse_platform.stage.log_structuring import StructuringSummary
+from warehouse_platform.staged_files.manifest import StagedBatch
+from warehouse_platform.staged_files.text_widths import text_widths, width_violations
 from warehouse_platform.warehouse.load_request import UNPARTITIONED
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -229,7 +232,7 @@ def every_day_summary(results: dict[str, dg.AssetCheckResult], source: str) -> d
 
 
 def redshift_type_limits(spec: TableSpec, staged: StagedBatch) -> dg.AssetCheckResult:
-    """The width rule the loader applies (lib/type_limits.py), shown per column."""
+    """The width rule the loader applies (staged_files/text_widths.py), shown per column."""
     widths = text_widths(spec, staged)
     problems = [w.describe() for w in width_violations(spec, staged)]
     cut = [w.describe() for w in widths if w.overflows] if spec.truncate_columns else []

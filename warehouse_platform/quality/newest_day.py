@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from warehouse_platform import environment
-from warehouse_platform.lib.freshness import days_behind, is_fresh
-from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.quality import check_names, evaluations
-from warehouse_platform.warehouse.assets import raw_asset_key
+from warehouse_platform import settings
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.conventions import check_names
+from warehouse_platform.conventions.asset_keys import raw_asset_key
+from warehouse_platform.quality import evaluations
+from warehouse_platform.rules.freshness import days_behind, is_fresh
 from warehouse_platform.warehouse.resources import Warehouse
 
 FRESHNESS_SENSOR_INTERVAL_SECONDS = 600
@@ -45,13 +46,13 @@ def newest_day_fresh(warehouse: Warehouse, spec: TableSpec, today: date) -> dg.A
         metadata={
             "newest_loaded_day": dg.MetadataValue.text(str(newest) if newest else "none"),
             "days_behind": dg.MetadataValue.text("n/a" if behind is None else str(max(behind, 0))),
-            "judged_on": dg.MetadataValue.text(f"{today} ({environment.timezone()})"),
+            "judged_on": dg.MetadataValue.text(f"{today} ({settings.timezone()})"),
         },
     )
 
 
 def build_newest_day_check(spec: TableSpec) -> dg.AssetChecksDefinition:
-    timezone = environment.timezone()
+    timezone = settings.timezone()
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.NEWEST_DAY_FRESH,
@@ -65,7 +66,7 @@ def build_newest_day_check(spec: TableSpec) -> dg.AssetChecksDefinition:
 
 def build_freshness_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
     daily = [spec for spec in tables if spec.partitioned]
-    timezone = environment.timezone()
+    timezone = settings.timezone()
 
     @dg.sensor(
         name="newest_day_freshness",

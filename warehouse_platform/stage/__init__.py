@@ -1,0 +1,1 @@
+"""The stage (a local folder or S3): the Stage resource, the StageIOManager, writing extracted and landed batches, structuring landed logs. Imports staged_files/, logs/ and below; imported by the warehouse and every layer above."""

@@ -2,26 +2,26 @@
 
 Used by the StageIOManager for extracted days (CSV records straight from the source's COPY) and
 structured log days (CSV records DuckDB writes), and by anything else that stages rows the
-platform will load (Python rows: the load benchmark, tests). Both go through one PartWriter (lib/csv_part_writer.py).
+platform will load (Python rows: the load benchmark, tests). Both go through one PartWriter (staged_files/part_writer.py).
 """
 
 import tempfile
 from pathlib import Path
 
-from warehouse_platform.lib.csv_part_writer import (
-    DEFAULT_MAX_PART_BYTES,
-    PartWriter,
-    WrittenPart,
-    encode_rows,
-)
-from warehouse_platform.lib.row_batches import CsvRecords, RowBatches
-from warehouse_platform.lib.staged_files import (
+from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.manifest import (
     MANIFEST_NAME,
     StagedBatch,
     StagedPart,
     batch_id_of,
 )
-from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.part_writer import (
+    DEFAULT_MAX_PART_BYTES,
+    PartWriter,
+    WrittenPart,
+    encode_rows,
+)
+from warehouse_platform.staged_files.row_batches import CsvRecords, RowBatches
 
 
 def write_staged_batch(
@@ -49,7 +49,7 @@ def write_staged_batch(
         writer = PartWriter(
             rows.columns, Path(scratch), slice_count=slice_count, max_part_bytes=max_part_bytes,
             on_part_written=publish, measure_widths_of=rows.text_columns, key_columns=rows.key_columns,
-            # The extract orders by the key (lib/extract_sql.py), so its duplicates are neighbours.
+            # The extract orders by the key (sql/extract.py), so its duplicates are neighbours.
             keys_in_order=from_source, header_in_stream=from_source,
             check_header=rows.check_header if from_source else None,
         )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
-from warehouse_platform.lib.landing import decode_handed, encode_handed, record_key
+from warehouse_platform.staged_files.landing_layout import decode_handed, encode_handed, record_key
 
 
 def read_handed(instance: dg.DagsterInstance, groups: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], dict[str, str]]:

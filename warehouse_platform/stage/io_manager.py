@@ -1,7 +1,7 @@
 """StageIOManager: a stage asset's output becomes a batch of gzip CSV parts plus a manifest.
 
 Every run stages under its own batch folder, named so that batches sort by when their runs were
-requested (lib/staged_files.batch_id_for):
+requested (staged_files/manifest.batch_id_for):
     raw_data/<table>/day=<YYYY-MM-DD>/batch=<id>/part-00000.csv.gz ... manifest.json   (daily)
     raw_data/<table>/batch=<id>/part-00000.csv.gz ... manifest.json                    (unpartitioned)
 The load step of a run loads exactly the batch its own run staged; a run that staged nothing
@@ -15,9 +15,14 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
-from warehouse_platform.lib.row_batches import CsvRecords, RowBatches
-from warehouse_platform.lib.staged_files import (
+from warehouse_platform.stage.batch_writer import remove_superseded, write_staged_batch
+from warehouse_platform.stage.landed_files import LandedFiles, write_landed_batch
+from warehouse_platform.stage.log_structuring import (
+    StructuringSummary,
+    structure_landed_logs,
+)
+from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.manifest import (
     MANIFEST_NAME,
     StagedBatch,
     batch_folder,
@@ -26,13 +31,8 @@ from warehouse_platform.lib.staged_files import (
     day_folder,
     table_folder,
 )
-from warehouse_platform.stage.batch_writer import remove_superseded, write_staged_batch
-from warehouse_platform.stage.landed_files import LandedFiles, write_landed_batch
-from warehouse_platform.stage.log_structuring import (
-    StructuringSummary,
-    structure_landed_logs,
-)
-from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.part_writer import DEFAULT_MAX_PART_BYTES
+from warehouse_platform.staged_files.row_batches import CsvRecords, RowBatches
 
 # Input metadata naming the stage folder a downstream asset reads (the table's, table_folder).
 STAGE_FOLDER = "stage_folder"

@@ -21,18 +21,18 @@ from pathlib import Path
 
 from isal import igzip
 
-from warehouse_platform.lib.csv_part_writer import (
+from warehouse_platform.contract.redshift_types import preview, utf8_width
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.stage.batch_writer import publish_manifest
+from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.key_evidence import KeyUniquenessTracker
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.manifest import StagedBatch, StagedPart
+from warehouse_platform.staged_files.part_writer import (
     DEFAULT_COMPRESSLEVEL,
     HashingWriter,
     WidestValue,
 )
-from warehouse_platform.lib.key_uniqueness import KeyUniquenessTracker
-from warehouse_platform.lib.redshift_types import preview, utf8_width
-from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
-from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.stage.batch_writer import publish_manifest
-from warehouse_platform.stage.storage import Stage
-from warehouse_platform.warehouse.load_errors import LoadError
 
 KEY_BATCH_ROWS = 50_000
 
@@ -63,7 +63,7 @@ class _Readable(io.RawIOBase):
 @contextmanager
 def open_landed(stage: Stage, key: str) -> Iterator[io.BufferedIOBase]:
     """A landed file's bytes as the system that dropped it wrote them, streamed: a name ending
-    `.gz` is gzip (ISA-L's reader, as for extracted parts in lib/csv_part_writer.py: the same
+    `.gz` is gzip (ISA-L's reader, as for extracted parts in staged_files/part_writer.py: the same
     format and errors, a third of zlib's CPU). Used by CSV staging and log structuring alike."""
     with stage.open_binary(key) as landed:
         binary = io.BufferedReader(_Readable(landed), 1 << 20)

@@ -2,7 +2,7 @@
 
 DuckDB reads a day's landed files (copied, gunzipped, into a scratch folder through the Stage
 resource, so the folder stage and S3 are one code path and no httpfs extension is needed), runs
-the SQL generated from the table's declaration (lib/log_structuring_sql.py) and hands the rows to
+the SQL generated from the table's declaration (logs/structuring_sql.py) and hands the rows to
 the shared stage writer (write_staged_batch) as CSV records DuckDB writes itself, in key order,
 exactly as an extract hands the source's COPY output: the same gzip CSV parts, manifest,
 checksums, widths and exact key evidence as every other stage asset. No row becomes Python
@@ -20,14 +20,14 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from warehouse_platform.lib import log_structuring_sql as sql
-from warehouse_platform.lib.csv_part_writer import DEFAULT_MAX_PART_BYTES
-from warehouse_platform.lib.row_batches import BytesSink, CsvRecords
-from warehouse_platform.lib.staged_files import StagedBatch
+from warehouse_platform.logs import structuring_sql as sql
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.landed_files import LandedFiles, open_landed
 from warehouse_platform.stage.storage import Stage
-from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.manifest import StagedBatch
+from warehouse_platform.staged_files.part_writer import DEFAULT_MAX_PART_BYTES
+from warehouse_platform.staged_files.row_batches import BytesSink, CsvRecords
 
 REJECTS_NAME = "rejects.jsonl"
 SUMMARY_NAME = "structuring.json"

@@ -7,31 +7,32 @@ column lineage (from the compiled SQL), read from the warehouse as the model is 
 """
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import dbt_assets
 
-from warehouse_platform import environment
-from warehouse_platform.catalog import load_catalog
-from warehouse_platform.lib.dbt_docs import with_database
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform import settings
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.transform.dbt_docs import with_database
 from warehouse_platform.transform.project import dbt_project
 from warehouse_platform.transform.resources import WarehouseDbtCliResource
 from warehouse_platform.transform.translator import WarehouseDbtTranslator
 
 
-def declared_sources(manifest: dict) -> list[TableSpec]:
+def declared_sources(manifest: dict, catalog: Sequence[TableSpec]) -> list[TableSpec]:
     """The catalog's tables among the dbt project's sources (by schema and name)."""
     read = {(source["schema"], source["name"]) for source in manifest["sources"].values()}
-    return [spec for spec in load_catalog() if (spec.schema, spec.name) in read]
+    return [spec for spec in catalog if (spec.schema, spec.name) in read]
 
 
-def build_defs(project_dir: Path | None = None) -> dg.Definitions:
+def build_defs(catalog: Sequence[TableSpec], project_dir: Path | None = None) -> dg.Definitions:
+    """The dbt models of dbt_project/ (or another project), whose sources are tables of `catalog`."""
     project = dbt_project(project_dir)
     # Named as this environment's warehouse database, the one runs compile against (see
-    # lib/dbt_docs.py): dagster-dbt reads row counts, column types and lineage through it.
-    manifest = with_database(json.loads(project.manifest_path.read_text()), environment.warehouse_database())
+    # transform/dbt_docs.py): dagster-dbt reads row counts, column types and lineage through it.
+    manifest = with_database(json.loads(project.manifest_path.read_text()), settings.warehouse_database())
 
     @dbt_assets(manifest=manifest, project=project, dagster_dbt_translator=WarehouseDbtTranslator(Path(project.project_dir)))
     def analytics_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtCliResource):
@@ -39,7 +40,7 @@ def build_defs(project_dir: Path | None = None) -> dg.Definitions:
         # A model reads raw tables that may not exist yet (a log table before its first landed
         # day): create each source the catalog declares, empty and with its declared types, so
         # the model builds empty rather than failing, and has the same columns as it will later.
-        for spec in declared_sources(manifest):
+        for spec in declared_sources(manifest, catalog):
             dbt.warehouse.ensure_table(spec)
         # Metadata is fetched on dagster-dbt's own connection; a failure there is logged as a
         # warning and leaves the materialization without it, never failing the build.

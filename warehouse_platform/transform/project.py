@@ -8,15 +8,15 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from warehouse_platform import environment
+from warehouse_platform import settings
 
-DBT_PROJECT_DIR = environment.PROJECT_ROOT / "dbt_project"
+DBT_PROJECT_DIR = settings.PROJECT_ROOT / "dbt_project"
 
 
 def dbt_project(project_dir: Path | None = None) -> DbtProject:
     """dbt_project/ (or another project: a test's copy) for this environment's dbt target, its
     manifest built when missing or stale. Called when definitions are built, never at import."""
-    return _prepared_project(Path(project_dir or DBT_PROJECT_DIR).resolve(), environment.dbt_target())
+    return _prepared_project(Path(project_dir or DBT_PROJECT_DIR).resolve(), settings.dbt_target())
 
 
 @cache

@@ -4,7 +4,7 @@ A dbt source `raw_data.session_timestamp` gets the key ["raw_data", "session_tim
 exact key of the loading asset, so the graph shows raw -> analytics edges; a model in the
 analytics schema gets ["analytics", <model>].
 
-A model's page shows what schema.yml says (lib/dbt_docs.py keeps it complete): its
+A model's page shows what schema.yml says (transform/dbt_docs.py keeps it complete): its
 description (markdown, without the SQL pasted under it), every column with its type and
 description, each test's description on its check; the SQL file is a code reference.
 """
@@ -20,14 +20,14 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY
 from dagster_shared.record import replace
 
-from warehouse_platform import environment
-from warehouse_platform.asset_labels import (
+from warehouse_platform import settings
+from warehouse_platform.conventions.automation_conditions import rebuild_after_raw_loads
+from warehouse_platform.conventions.freshness_policy import DAILY_FRESHNESS
+from warehouse_platform.conventions.labels import (
     ANALYTICS_OWNERS,
     layer_tags,
     warehouse_table_name,
 )
-from warehouse_platform.automation.conditions import rebuild_after_raw_loads
-from warehouse_platform.quality.freshness import DAILY_FRESHNESS
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -74,7 +74,7 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         if spec.key.path[0] == "analytics":
             spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS, automation_condition=rebuild_after_raw_loads)
             spec = spec.merge_attributes(owners=list(ANALYTICS_OWNERS), tags=layer_tags("analytics"))
-        return spec.merge_attributes(kinds={environment.warehouse_kind()})
+        return spec.merge_attributes(kinds={settings.warehouse_kind()})
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
         check = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)

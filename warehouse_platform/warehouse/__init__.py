@@ -1,0 +1,1 @@
+"""The raw_data assets, the WarehouseIOManager and the loader (partition swap, staging table, ledger), and the Postgres/Redshift resources. Imports stage/ and below; imported by quality/, transform/, export/, automation/."""

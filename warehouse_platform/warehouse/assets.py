@@ -10,16 +10,16 @@ from collections.abc import Sequence
 import dagster as dg
 from pydantic import Field
 
-from warehouse_platform import environment
-from warehouse_platform.asset_labels import layer_tags, warehouse_table_name
-from warehouse_platform.automation.conditions import rebuild_after_raw_loads
-from warehouse_platform.extract.assets import stage_asset_key
-from warehouse_platform.lib.data_version import files_version
-from warehouse_platform.lib.staged_files import StagedBatch, table_folder
-from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.partitions import daily_partitions, one_day_per_run
-from warehouse_platform.quality.freshness import DAILY_FRESHNESS
+from warehouse_platform import settings
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
+from warehouse_platform.conventions.automation_conditions import rebuild_after_raw_loads
+from warehouse_platform.conventions.freshness_policy import DAILY_FRESHNESS
+from warehouse_platform.conventions.labels import layer_tags, warehouse_table_name
+from warehouse_platform.conventions.partitions import daily_partitions, one_day_per_run
+from warehouse_platform.rules.data_version import files_version
 from warehouse_platform.stage.io_manager import STAGE_FOLDER
+from warehouse_platform.staged_files.manifest import StagedBatch, table_folder
 from warehouse_platform.warehouse.io_manager import TABLE, table_schema
 from warehouse_platform.warehouse.load_request import StagedLoad
 
@@ -39,10 +39,6 @@ class RawLoadConfig(dg.Config):
 WAREHOUSE_POOL = "warehouse"
 
 
-def raw_asset_key(spec: TableSpec) -> dg.AssetKey:
-    return dg.AssetKey([spec.schema, spec.name])
-
-
 def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_asset_key(spec),
@@ -55,7 +51,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         partitions_def=daily_partitions() if spec.partitioned else None,
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="raw_data",
-        kinds={environment.warehouse_kind(), "table"},
+        kinds={settings.warehouse_kind(), "table"},
         owners=list(spec.owners),
         tags=layer_tags("raw"),
         io_manager_key="warehouse_io_manager",

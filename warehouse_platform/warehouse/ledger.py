@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from warehouse_platform.lib import load_sql_builder as sqlb
-from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.sql import load as sqlb
+from warehouse_platform.staged_files.manifest import StagedBatch
 
 
 def _params(spec: TableSpec, partition_key: str) -> dict:

@@ -5,32 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import unquote
 
 import psycopg2
 
-from warehouse_platform.lib.secrets import scrub
-from warehouse_platform.lib.table_spec import TableSpec
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.staged_files.load_error import LoadError
 
 # Postgres reports COPY failures in the error context: 'COPY stg_x, line 3, column amount: "abc"'
 _COPY_CONTEXT = re.compile(r"COPY \S+, line (?P<line>\d+)(?:, column (?P<column>[^:]+))?")
-
-
-class LoadError(Exception):
-    def __init__(self, table: str, file_url: str, line: int | None, column: str | None, reason: str) -> None:
-        self.table, self.file_url, self.line, self.column, self.reason = table, file_url, line, column, reason
-        where = f"line {line}" if line is not None else "file"
-        if column:
-            where += f", column {column}"
-        # The engine's reason may quote a statement or a value; nothing secret leaves in it. The
-        # file is shown unquoted: a person looks for day=2026-11-05/, not day%3D2026-11-05/.
-        self.reason = scrub(reason)
-        super().__init__(scrub(f"load of {table} failed at {unquote(file_url)} {where}: {reason}"))
-
-    def at_file(self, file_url: str) -> LoadError:
-        """The same failure, named at another file with the same lines (a landed file that a
-        staged part carries byte for byte)."""
-        return LoadError(self.table, file_url, self.line, self.column, self.reason)
 
 
 _NOT_NULL_VIOLATION = "23502"

@@ -6,10 +6,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from warehouse_platform.lib import row_volume
-from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.warehouse.load_errors import LoadError
+from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.rules import row_volume
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.manifest import StagedBatch
 
 UNPARTITIONED = "unpartitioned"
 
@@ -19,7 +19,7 @@ class LoadRequest:
     spec: TableSpec
     batch: StagedBatch
     run_id: str
-    # Let this load replace a day (or table) with far fewer rows, or none (lib/row_volume.py).
+    # Let this load replace a day (or table) with far fewer rows, or none (rules/row_volume.py).
     allow_shrink: bool = False
     # 63 random bits: unique per load, and small enough for the bigint stored in every row.
     load_id: int = field(default_factory=lambda: secrets.randbits(63))

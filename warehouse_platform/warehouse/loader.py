@@ -14,13 +14,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from warehouse_platform.lib import source_contract
-from warehouse_platform.lib.staged_files import StagedBatch
-from warehouse_platform.lib.table_spec import TableSpec
-from warehouse_platform.lib.type_limits import width_violations
+from warehouse_platform.contract import source_contract
+from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.manifest import StagedBatch
+from warehouse_platform.staged_files.text_widths import width_violations
 from warehouse_platform.warehouse import ledger
-from warehouse_platform.warehouse.load_errors import LoadError
 from warehouse_platform.warehouse.load_request import LoadRequest
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -45,7 +45,7 @@ class LoadReport:
 
 def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
     """VARCHAR overflow found from the manifest, before any COPY: the column, the file, the
-    line and the widest value, instead of a rejected load (lib/type_limits.py)."""
+    line and the widest value, instead of a rejected load (staged_files/text_widths.py)."""
     for width in width_violations(spec, batch):
         raise LoadError(
             spec.qualified_name, width.file_url, width.widest.line, width.column,

@@ -18,12 +18,13 @@ from dataclasses import replace
 import psycopg2
 import psycopg2.errors
 
-from warehouse_platform.lib import load_sql_builder as sqlb
-from warehouse_platform.lib import partition_swap_sql as swap
-from warehouse_platform.lib.sql_quoting import quote_table
-from warehouse_platform.lib.table_spec import LoadMode
+from warehouse_platform.contract.table_spec import LoadMode
+from warehouse_platform.sql import load as sqlb
+from warehouse_platform.sql import partition_swap as swap
+from warehouse_platform.sql.quoting import quote_table
+from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.warehouse import ledger
-from warehouse_platform.warehouse.load_errors import LoadError, load_transaction
+from warehouse_platform.warehouse.load_errors import load_transaction
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
 from warehouse_platform.warehouse.staging_load import enforce_text_widths_in_table
 

@@ -24,28 +24,27 @@ import psycopg2.extensions
 from isal import igzip
 from pydantic import Field, PrivateAttr
 
-from warehouse_platform.lib import (
-    ddl_builder,
-    load_sql_builder,
-    parity_sql,
-    partition_swap_sql,
-    quality_sql,
-    redshift_load_errors,
-    secrets,
-)
-from warehouse_platform.lib.csv_part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
-from warehouse_platform.lib.export_sql_builder import (
+from warehouse_platform import secrets
+from warehouse_platform.contract.table_spec import LoadMode, TableSpec
+from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
+from warehouse_platform.settings import EMBEDDED_WAREHOUSE_DATABASE
+from warehouse_platform.sql import ddl as ddl_builder
+from warehouse_platform.sql import load as load_sql_builder
+from warehouse_platform.sql import parity as parity_sql
+from warehouse_platform.sql import partition_swap as partition_swap_sql
+from warehouse_platform.sql import quality as quality_sql
+from warehouse_platform.sql import redshift_load_errors
+from warehouse_platform.sql.export import (
     ExportOptions,
     copy_to_stdout_sql,
     unload_sql,
 )
-from warehouse_platform.lib.staged_files import StagedBatch, StagedPart
-from warehouse_platform.lib.table_spec import LoadMode, TableSpec
-from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
 from warehouse_platform.stage.storage import Stage
+from warehouse_platform.staged_files.load_error import LoadError
+from warehouse_platform.staged_files.manifest import StagedBatch, StagedPart
+from warehouse_platform.staged_files.part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
 from warehouse_platform.warehouse.load_errors import (
     ConnectionLost,
-    LoadError,
     connection_lost,
     describe_copy_error,
     load_transaction,
@@ -211,7 +210,7 @@ class PostgresWarehouse(Warehouse):
 
     dsn: str | None = Field(default=None, repr=False)  # may carry a password
     embedded_data_dir: str | None = None
-    database: str = "warehouse"
+    database: str = EMBEDDED_WAREHOUSE_DATABASE
     # Connections COPYing parts at once; Postgres parses each COPY on one core.
     max_parallel_copies: int = max(2, os.cpu_count() or 2)
     _endpoint: PostgresEndpoint | None = PrivateAttr(default=None)

@@ -7,11 +7,12 @@ what the load replaces -> insert one row per key (ROW_NUMBER in the declared ord
 
 from __future__ import annotations
 
-from warehouse_platform.lib import load_sql_builder as sqlb
-from warehouse_platform.lib.redshift_types import varchar_bytes
-from warehouse_platform.lib.sql_quoting import quote_ident
+from warehouse_platform.contract.redshift_types import varchar_bytes
+from warehouse_platform.sql import load as sqlb
+from warehouse_platform.sql.quoting import quote_ident
+from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.warehouse import ledger
-from warehouse_platform.warehouse.load_errors import LoadError, load_transaction
+from warehouse_platform.warehouse.load_errors import load_transaction
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
 
 

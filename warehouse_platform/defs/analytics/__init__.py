@@ -1,0 +1,1 @@
+"""The dbt models and their exports, as the defs folder serves them."""

@@ -4,13 +4,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from warehouse_platform.catalog import load_catalog
 from warehouse_platform.export import assets as export_assets
 from warehouse_platform.transform import assets as transform_assets
 
 
 def analytics_definitions(dbt_project_dir: Path | None = None) -> dg.Definitions:
-    """dbt_project/ unless another project is given (a test's copy with extra models)."""
-    models = transform_assets.build_defs(dbt_project_dir)
+    """dbt_project/ unless another project is given (a test's copy with extra models); its
+    sources are the table catalog's tables."""
+    models = transform_assets.build_defs(load_catalog(), dbt_project_dir)
     columns = {
         spec.key.path[-1]: spec.metadata["dagster/column_schema"]
         for assets_def in models.assets for spec in assets_def.specs if "dagster/column_schema" in spec.metadata

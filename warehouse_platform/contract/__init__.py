@@ -1,0 +1,1 @@
+"""The table contract: TableSpec and its parts, column types and Redshift's limits, log formats, the source comparison, the first day of history. Pure, imports nothing else of the platform; every package may import it."""

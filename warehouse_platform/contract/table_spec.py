@@ -1,0 +1,234 @@
+"""The contract of a warehouse table and how it is loaded, declared once per table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from warehouse_platform.contract.log_formats import LANDED_SUFFIXES, LogFormat, column_source_problem
+
+
+class LoadMode(str, Enum):
+    APPEND = "append"
+    REPLACE = "replace"
+    UPSERT = "upsert"
+
+
+class RowsFrom(str, Enum):
+    """Where a table's rows come from. A table has one: the daily schedule and backfills
+    extract only extraction-fed tables, the landing sensor loads only landing-fed ones, so
+    neither path can replace a day the other one fed."""
+
+    EXTRACTION = "extraction"  # read from the application database by the extract
+    LANDING = "landing"  # files other systems drop under landing/<table>/
+
+
+@dataclass(frozen=True)
+class Structuring:
+    """A table whose landed files are log lines, structured into the table's columns (the Athena
+    role) before they are staged: every line becomes a row or a reject with its file and line."""
+
+    format: LogFormat
+    # Under landing/: e.g. logs/app_events (files in <folder>/day=YYYY-MM-DD/).
+    landing_folder: str
+    # The share of a day's lines that may be rejected before rejected_lines fails (blocking).
+    reject_share_limit: float = 0.02
+
+
+class DistStyle(str, Enum):
+    AUTO = "AUTO"
+    EVEN = "EVEN"
+    KEY = "KEY"
+    ALL = "ALL"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    # The type as written in DDL; both dialects share these (int, varchar(n), timestamp, boolean).
+    sql_type: str
+    nullable: bool = True
+    description: str = ""
+    # Redshift compression encoding (ENCODE ...); ignored on Postgres.
+    encoding: str | None = None
+    # A SQL expression; kept on the staging table too, so a load never loses a target's default.
+    default: str | None = None
+    # Tables structured from landed logs (TableSpec.structuring): where the value comes from in
+    # a line. A JSON path ("$.properties.page") for json_lines, or a field of the line's format
+    # or of its provenance (contract/log_formats.FIELDS) for any format.
+    from_json: str | None = None
+    from_field: str | None = None
+
+
+class OnNewColumn(str, Enum):
+    """What a source column the contract does not declare does to the extract."""
+
+    FAIL = "fail"  # the extract fails, naming the column (default: the contract is reviewed first)
+    ADD = "add"  # the column is added to the raw table (DDL for both dialects) and loaded
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where an extracted table's rows are read from in the application database."""
+
+    # "app.sessions": the extract SELECTs the declared columns from it.
+    table: str | None = None
+    # Or a SELECT (projection, join) returning the declared columns, plus `day_column` when
+    # the table is daily and that column is not one of them.
+    query: str | None = None
+    # The column (of the table or the query) whose day a row belongs to, for daily tables.
+    day_column: str | None = None
+    # Application tables read (lineage in the UI); defaults to `table`.
+    reads: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("a source has exactly one of `table` or `query`")
+
+    @property
+    def tables_read(self) -> tuple[str, ...]:
+        return self.reads or ((self.table,) if self.table else ())
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """Rows change after the day they were created (a refund, a new country): the extract reads
+    rows by when they last changed and the load upserts them by key, wherever they lived."""
+
+    # The column that moves forward whenever a row changes (e.g. updated_at).
+    cursor: str
+    # Also re-read this many days before the newest one, for rows committed late.
+    lookback_days: int = 0
+    # A column the application sets instead of deleting the row; carried into raw_data.
+    soft_delete_column: str | None = None
+
+
+# Columns the loader adds to every raw table: which partition a row was loaded under (so a
+# partition re-run can replace exactly its rows) and which load wrote it (joins the ledger).
+PARTITION_COLUMN = Column("_partition_date", "date", nullable=False, description="Partition the row was loaded under.")
+# bigint, not a uuid string: it is stored in every row, so it is kept to 8 bytes.
+LOAD_ID_COLUMN = Column("_load_id", "bigint", nullable=False, description="Load that wrote the row; see the load ledger.")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    description: str = ""
+    partitioned: bool = False
+    rows_from: RowsFrom = RowsFrom.EXTRACTION
+    mode: LoadMode = LoadMode.REPLACE
+    # ORDER BY terms that pick the surviving row among duplicates of one key (first wins).
+    dedupe_order: tuple[str, ...] = ()
+    dist_style: DistStyle = DistStyle.AUTO
+    dist_key: str | None = None
+    sort_key: tuple[str, ...] = field(default_factory=tuple)
+    # Cut VARCHAR values longer than the column (Redshift's TRUNCATECOLUMNS) instead of failing.
+    truncate_columns: bool = False
+    # Columns other tables join on; with the key, the DISTKEY candidates the skew check weighs.
+    join_columns: tuple[str, ...] = ()
+    # Where extracted rows come from (None for tables fed by landed files).
+    source: SourceSpec | None = None
+    incremental: Incremental | None = None
+    on_new_column: OnNewColumn = OnNewColumn.FAIL
+    # Who answers for the table ("team:data", "someone@example.com"), shown in the UI.
+    owners: tuple[str, ...] = ()
+    # The column the source-parity check sums on both sides (with the row count); None: count only.
+    parity_sum: str | None = None
+    # Landed log lines structured into the columns (None: landed files are CSV with a header).
+    structuring: Structuring | None = None
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        unknown = [k for k in (*self.primary_key, *self.sort_key, *self.join_columns) if k not in names]
+        if self.dist_key is not None and self.dist_key not in names:
+            unknown.append(self.dist_key)
+        if unknown:
+            raise ValueError(f"{self.qualified_name}: unknown columns {unknown} in key/dist/sort declaration")
+        if (self.dist_style == DistStyle.KEY) != (self.dist_key is not None):
+            raise ValueError(f"{self.qualified_name}: DISTKEY is set exactly when DISTSTYLE is KEY")
+        if self.incremental is not None:
+            named = [self.incremental.cursor, self.incremental.soft_delete_column]
+            if missing := [c for c in named if c is not None and c not in names]:
+                raise ValueError(f"{self.qualified_name}: incremental columns {missing} are not declared columns")
+            if self.mode != LoadMode.UPSERT:
+                raise ValueError(f"{self.qualified_name}: an incremental table is loaded with mode upsert")
+            if self.partitioned and (self.source is None or self.source.day_column != self.incremental.cursor):
+                # A row lives in the day of its latest change, so a changed row moves to its new day.
+                raise ValueError(f"{self.qualified_name}: a daily incremental table's day column is its cursor")
+        if self.parity_sum is not None and self.parity_sum not in names:
+            raise ValueError(f"{self.qualified_name}: parity_sum {self.parity_sum!r} is not a declared column")
+
+        if self.structuring is not None:
+            self._check_structuring(names)
+
+    def _check_structuring(self, names: list[str]) -> None:
+        if self.rows_from != RowsFrom.LANDING:
+            raise ValueError(f"{self.qualified_name}: only a table fed by landed files declares `structuring`")
+        if not 0 <= self.structuring.reject_share_limit <= 1:
+            raise ValueError(f"{self.qualified_name}: structuring.reject_share_limit is a share, 0 to 1")
+        for column in self.columns:
+            if problem := column_source_problem(self.structuring.format, column.from_json, column.from_field, column.sql_type):
+                raise ValueError(f"{self.qualified_name}.{column.name}: {problem}")
+
+    @property
+    def landing_folder(self) -> str:
+        """Where other systems drop this table's files, under landing/."""
+        return self.structuring.landing_folder.strip("/") if self.structuring else self.name
+
+    @property
+    def landed_suffixes(self) -> tuple[str, ...]:
+        return LANDED_SUFFIXES[self.structuring.format if self.structuring else None]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The contract columns: what staged files carry, in file order."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def text_column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.sql_type.lower().startswith(("varchar", "char", "character")))
+
+    @property
+    def loader_columns(self) -> tuple[Column, ...]:
+        return (PARTITION_COLUMN, LOAD_ID_COLUMN) if self.partitioned else (LOAD_ID_COLUMN,)
+
+    @property
+    def table_columns(self) -> tuple[Column, ...]:
+        """Every column of the warehouse table: the contract plus the loader's bookkeeping."""
+        return self.columns + self.loader_columns
+
+    @property
+    def distribution_candidates(self) -> tuple[str, ...]:
+        ordered = [self.dist_key, *self.primary_key, *self.join_columns]
+        return tuple(dict.fromkeys(c for c in ordered if c))
+
+    def file_columns_problem(self, columns: tuple[str, ...]) -> str | None:
+        """Why a staged file with these columns cannot be loaded, or None. A file carries the
+        contract's columns in order; it may leave out a column that has a default (a file
+        written before the column was added), and the load fills that column with its default."""
+        absent = [c for c in self.columns if c.name not in columns]
+        if tuple(c for c in self.column_names if c in columns) == tuple(columns) and all(c.default is not None for c in absent):
+            return None
+        return f"schema drift: staged columns {list(columns)} != table contract {list(self.column_names)}"
+
+    def with_added_columns(self, added: tuple[Column, ...]) -> TableSpec:
+        """The spec once columns the source gained were added to the table (on_new_column: add):
+        they follow the declared ones, in files and in the table."""
+        if not added:
+            return self
+        if self.on_new_column != OnNewColumn.ADD:
+            raise ValueError(f"{self.qualified_name}: columns {[c.name for c in added]} are not declared")
+        return replace(self, columns=self.columns + tuple(c for c in added if c.name not in self.column_names))
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.qualified_name} has no column {name!r}")

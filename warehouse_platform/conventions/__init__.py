@@ -1,0 +1,1 @@
+"""What every asset builder shares so the UI reads one way: asset keys, partitions, labels and owners, automation conditions, the freshness policy, check names, code references. Dagster objects over contract/ and settings; imported by the domain packages above it."""

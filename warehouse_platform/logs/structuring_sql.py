@@ -1,0 +1,366 @@
+"""SQL that structures landed log lines into a table's columns, generated from its declaration.
+
+Two engines run the same declaration (TableSpec.structuring and each column's from_json /
+from_field):
+
+- DuckDB, in the platform (local and prod workers): `landed_lines_sql` reads the files as text
+  with their line numbers, and `structure_sql` returns every line once, either with its
+  columns (reason NULL) or with the reason it is rejected. Rejects are found explicitly, never
+  through read_json's ignore_errors (which returns an all-NULL row for a malformed line).
+- Athena (what a team without the worker would run): `athena_lines_table_sql` (an external
+  table of raw lines over the landing folder) and `athena_ctas_sql` (one day structured into
+  Parquet, or that day's rejects). Athena has no line numbers: its rejects name the file only.
+
+Every value leaves as text in the format the warehouse's COPY reads: timestamps normalised to
+UTC ('YYYY-MM-DD HH:MM:SS.ffffff'), JSON kept whole as JSON text (SUPER / JSONB).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from warehouse_platform.contract.redshift_types import varchar_bytes
+from warehouse_platform.sql.quoting import quote_ident, quote_literal
+from warehouse_platform.contract.log_formats import (
+    COMBINED_LOG_FIELDS,
+    COMBINED_LOG_PATTERN,
+    FIELDS,
+    PROVENANCE_FIELDS,
+    LogFormat,
+    structured_kind,
+)
+from warehouse_platform.contract.table_spec import Column, TableSpec
+
+# strptime / Joda forms of the combined log's time, e.g. 10/Oct/2026:13:55:36 +0900
+_CLF_TIME_DUCKDB = "%d/%b/%Y:%H:%M:%S %z"
+_CLF_TIME_ATHENA = "dd/MMM/yyyy:HH:mm:ss Z"
+# An ISO 8601 time in a JSON line must carry its offset: a local time without one cannot be put in UTC.
+_OFFSET_PATTERN = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+REJECTED_LINE_PREVIEW = 1000
+
+
+def _sql_string(value: str) -> str:
+    return quote_literal(value)
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """The few functions where DuckDB and Athena (Trino) differ."""
+
+    name: str
+
+    @property
+    def duckdb(self) -> bool:
+        return self.name == "duckdb"
+
+    def json_doc(self, line: str) -> str:
+        if self.duckdb:
+            return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
+        # Only an object casts to a map: a number, an array or a broken line gives NULL.
+        return f"CASE WHEN try(CAST(json_parse({line}) AS map(varchar, json))) IS NOT NULL THEN {line} END"
+
+    def json_text(self, doc: str, path: str) -> str:
+        return f"json_extract_string({doc}, {_sql_string(path)})" if self.duckdb else f"json_extract_scalar({doc}, {_sql_string(path)})"
+
+    def json_whole(self, doc: str, path: str) -> str:
+        if self.duckdb:
+            return f"CAST(json_extract({doc}, {_sql_string(path)}) AS VARCHAR)"
+        return f"json_format(json_extract({doc}, {_sql_string(path)}))"
+
+    def matches(self, value: str, pattern: str) -> str:
+        return f"regexp_matches({value}, {_sql_string(pattern)})" if self.duckdb else f"regexp_like({value}, {_sql_string(pattern)})"
+
+    def fields(self, line: str) -> str:
+        """DuckDB: every group at once, as a struct (its regexp_extract takes group numbers up to 9
+        only). A line that does not match gives empty strings; as the pattern is anchored and
+        client_ip is \\S+, an empty client_ip means no match: the pattern runs once a line."""
+        names = ", ".join(_sql_string(f) for f in COMBINED_LOG_FIELDS)
+        return f"regexp_extract({line}, {_sql_string(COMBINED_LOG_PATTERN)}, [{names}])"
+
+    def group(self, line: str, field: str) -> str:
+        if self.duckdb:
+            return f"struct_extract(fields, {_sql_string(field)})"
+        return f"regexp_extract({line}, {_sql_string(COMBINED_LOG_PATTERN)}, {COMBINED_LOG_FIELDS.index(field) + 1})"
+
+    def iso_utc(self, raw: str) -> str:
+        if self.duckdb:
+            return f"(try_cast({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
+        return f"CAST(try(from_iso8601_timestamp({raw})) AT TIME ZONE 'UTC' AS timestamp(6))"
+
+    def clf_utc(self, raw: str) -> str:
+        if self.duckdb:
+            return f"(try_strptime({raw}, {_sql_string(_CLF_TIME_DUCKDB)}) AT TIME ZONE 'UTC')"
+        return f"CAST(try(parse_datetime({raw}, {_sql_string(_CLF_TIME_ATHENA)})) AT TIME ZONE 'UTC' AS timestamp(6))"
+
+    def try_cast(self, raw: str, kind: str) -> str:
+        return f"try_cast({raw} AS {kind.upper()})"
+
+    def byte_length(self, raw: str) -> str:
+        return f"strlen({raw})" if self.duckdb else f"length(to_utf8({raw}))"
+
+    def md5_hex(self, line: str) -> str:
+        return f"md5({line})" if self.duckdb else f"lower(to_hex(md5(to_utf8({line}))))"
+
+    def timestamp_text(self, value: str) -> str:
+        if self.duckdb:
+            return f"strftime({value}, '%Y-%m-%d %H:%M:%S.%f')"
+        return f"format_datetime({value}, 'yyyy-MM-dd HH:mm:ss.SSSSSS')"
+
+    def text(self, value: str) -> str:
+        return f"CAST({value} AS VARCHAR)"
+
+
+_DUCKDB = _Dialect("duckdb")
+_ATHENA = _Dialect("athena")
+
+
+def _raw_value(spec: TableSpec, column: Column, d: _Dialect) -> str:
+    """The column's text as it stands in the line (NULL when absent, '-' in a log field)."""
+    if column.from_json is not None:
+        if structured_kind(column.sql_type) == "json":
+            return d.json_whole("doc", column.from_json)
+        return d.json_text("doc", column.from_json)
+    field = column.from_field
+    if field == "landed_file":
+        return "file"
+    if field == "landed_line":
+        return d.text("line_number")
+    if field == "line_id":
+        return f"{d.md5_hex('line')} || ':' || {d.text('occurrence')}"
+    return f"CASE WHEN matched THEN nullif({d.group('line', field)}, '-') END"
+
+
+def _typed_value(spec: TableSpec, column: Column, raw: str, d: _Dialect) -> str | None:
+    """The typed value (NULL when the text does not convert), or None for text kept as it is."""
+    kind = structured_kind(column.sql_type)
+    if kind in ("text", "json"):
+        return None
+    if kind == "timestamp":
+        if column.from_field == "time":
+            return d.clf_utc(raw)
+        return f"CASE WHEN {d.matches(raw, _OFFSET_PATTERN)} THEN {d.iso_utc(raw)} END"
+    return d.try_cast(raw, kind)
+
+
+def _output_text(column: Column, raw: str, typed: str | None, d: _Dialect) -> str:
+    if typed is None:
+        return raw
+    if structured_kind(column.sql_type) == "timestamp":
+        return d.timestamp_text(typed)
+    return d.text(typed)
+
+
+def _expected(column: Column) -> str:
+    kind = structured_kind(column.sql_type)
+    if kind == "timestamp":
+        return "a time in the combined log format" if column.from_field == "time" else "a timestamp with a time zone offset"
+    return f"of type {column.sql_type}"
+
+
+def _source_label(column: Column) -> str:
+    return column.from_json or column.from_field
+
+
+def _reason_terms(spec: TableSpec, d: _Dialect) -> list[str]:
+    """The reasons a line is rejected, in the order they are tested (the first one found wins)."""
+    fmt = spec.structuring.format
+    terms = ["WHEN line = '' THEN 'empty line'"]
+    if fmt == LogFormat.JSON_LINES:
+        terms.append("WHEN doc IS NULL THEN 'not a JSON object (malformed or truncated JSON)'")
+    else:
+        terms.append("WHEN NOT matched THEN 'does not match the combined log format'")
+    for column in spec.columns:
+        raw, typed = f"{quote_ident(column.name + '__raw')}", f"{quote_ident(column.name + '__typed')}"
+        label = f"{column.name} ({_source_label(column)})"
+        if not column.nullable:
+            terms.append(f"WHEN {raw} IS NULL THEN {_sql_string(label + ': missing')}")
+        if _typed_value(spec, column, raw, d) is not None:
+            terms.append(
+                f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN "
+                f"{_sql_string(label + ': ')} || substr({raw}, 1, 60) || {_sql_string(' is not ' + _expected(column))}"
+            )
+        if (limit := varchar_bytes(column.sql_type)) is not None:
+            terms.append(
+                f"WHEN {d.byte_length(raw)} > {limit} THEN {_sql_string(label + ': ')} || {d.text(d.byte_length(raw))} "
+                f"|| {_sql_string(f' bytes exceed {column.sql_type}')}"
+            )
+    return terms
+
+
+def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_where: str = "") -> str:
+    if spec.structuring is None:
+        raise ValueError(f"{spec.qualified_name} declares no structuring")
+    fmt = spec.structuring.format
+    if fmt == LogFormat.JSON_LINES:
+        parse = d.json_doc("line") + " AS doc"
+    else:
+        if d.duckdb:
+            parse = f"{d.fields('line')} AS fields, struct_extract(fields, 'client_ip') <> '' AS matched"
+        else:
+            parse = d.matches("line", COMBINED_LOG_PATTERN) + " AS matched"
+    occurrence_order = "line_number" if d.duckdb else "line"  # Athena has no line numbers: any order of equal lines
+    # Which occurrence of an identical line it is (for line_id): a window over every line, so
+    # only computed for a table that declares line_id.
+    occurrence = (
+        f",\n        row_number() OVER (PARTITION BY file, line ORDER BY {occurrence_order}) AS occurrence"
+        if any(c.from_field == "line_id" for c in spec.columns) else ""
+    )
+    raws = ",\n        ".join(f"{_raw_value(spec, c, d)} AS {quote_ident(c.name + '__raw')}" for c in spec.columns)
+    typed = [
+        f"{t} AS {quote_ident(c.name + '__typed')}"
+        for c in spec.columns
+        if (t := _typed_value(spec, c, quote_ident(c.name + "__raw"), d)) is not None
+    ]
+    outputs = ",\n    ".join(
+        f"{_output_text(c, quote_ident(c.name + '__raw'), quote_ident(c.name + '__typed') if _typed_value(spec, c, 'x', d) else None, d)} "
+        f"AS {quote_ident(c.name)}"
+        for c in spec.columns
+    )
+    reasons = "\n        ".join(_reason_terms(spec, d))
+    return (
+        "WITH numbered AS (\n"
+        f"    SELECT file, line_number, line{occurrence}\n"
+        f"    FROM {lines_relation}{extra_where}\n"
+        "), parsed AS (\n"
+        f"    SELECT numbered.*, {parse} FROM numbered\n"
+        "), raw AS (\n"
+        f"    SELECT parsed.*,\n        {raws}\n    FROM parsed\n"
+        "), typed AS (\n"
+        f"    SELECT raw.*{''.join(', ' + t for t in typed)} FROM raw\n"
+        ")\n"
+        "SELECT file, line_number, reason,\n"
+        # The line itself only for a reject (a row keeps its columns): half the memory.
+        "    CASE WHEN reason IS NOT NULL THEN line END AS line,\n"
+        f"    {outputs}\n"
+        "FROM (\n"
+        f"    SELECT typed.*, CASE\n        {reasons}\n    END AS reason\n"
+        "    FROM typed\n"
+        ")"
+    )
+
+
+# --- DuckDB ---------------------------------------------------------------------------------
+
+LINES_TABLE = "landed_lines"
+STRUCTURED_TABLE = "structured_lines"
+
+
+def landed_lines_sql(files: Sequence[tuple[str, str] | tuple[str, str, int]]) -> str:
+    """landed_lines(file, line_number, line) from local text files: (path on disk, the name the
+    file is known by, i.e. its landing key[, the number of lines before it]). A landed file may
+    arrive as several pieces, cut at line ends, each with the count of lines before it. One
+    INSERT a piece: read_text holds a piece whole, and a single read_text of many files would
+    hold them all in one chunk; so memory is bounded by the piece size. read_text +
+    string_split keeps every line, blank ones included, with its true number; a CR before the
+    newline is dropped (suffix + slice: rtrim(line, chr(13)) is several times slower)."""
+    if not files:
+        raise ValueError("no files to structure")
+    statements = [f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} (file VARCHAR, line_number BIGINT, line VARCHAR)"]
+    for f in files:
+        path, name, before = f[0], f[1], int(f[2]) if len(f) > 2 else 0
+        statements.append(
+            f"INSERT INTO {LINES_TABLE}\n"
+            f"SELECT {_sql_string(name)}, line_number + {before},\n"
+            "    CASE WHEN suffix(line, chr(13)) THEN line[:-2] ELSE line END\n"
+            "FROM (\n"
+            "    SELECT unnest(lines) AS line, generate_subscripts(lines, 1) AS line_number\n"
+            "    FROM (\n"
+            "        SELECT string_split(CASE WHEN suffix(content, chr(10)) THEN content[1:-2] ELSE content END, chr(10)) AS lines\n"
+            f"        FROM read_text({_sql_string(path)})\n"
+            "        WHERE content <> ''\n"
+            "    )\n"
+            ")"
+        )
+    return ";\n".join(statements)
+
+
+def structure_sql(spec: TableSpec) -> str:
+    """structured_lines: every landed line with its reason (NULL: a row) and its column texts."""
+    return f"CREATE OR REPLACE TEMP TABLE {STRUCTURED_TABLE} AS\n" + _structure_query(spec, LINES_TABLE, _DUCKDB)
+
+
+def structured_rows_sql(spec: TableSpec) -> str:
+    """The rows, ordered by the table's key, then landed file and line: the same files always
+    stage the same bytes (a re-run is a no-op), and equal keys are neighbours, so the stage's key
+    evidence is exact (staged_files/part_writer.py, keys_in_order). Empty text is NULL, the stage's
+    one rule for it (as the extract's NULLIF, sql/extract.py)."""
+    values = ", ".join(f"nullif({quote_ident(c)}, '') AS {quote_ident(c)}" for c in spec.column_names)
+    order = ", ".join([*(quote_ident(k) for k in spec.primary_key), "file", "line_number"])
+    return f"SELECT {values} FROM {STRUCTURED_TABLE} WHERE reason IS NULL ORDER BY {order}"
+
+
+def structured_rows_copy_sql(spec: TableSpec, path: str) -> str:
+    """structured_rows_sql written by DuckDB as CSV records with a header, in the dialect Postgres's
+    COPY TO writes and the loader's COPY reads: comma, `"` quotes with a quote doubled, a field
+    holding a comma, quote, CR or LF quoted (newlines inside the quotes), NULL an empty unquoted
+    field. Every structured value is already text in the warehouse's format (UTC timestamps
+    without offset, JSON as JSON text), so the writer never formats a value itself."""
+    return (
+        f"COPY ({structured_rows_sql(spec)}) TO {_sql_string(path)} "
+        "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '')"
+    )
+
+
+def rejected_lines_sql() -> str:
+    return (
+        f"SELECT file, line_number, reason, substr(line, 1, {REJECTED_LINE_PREVIEW}) AS line "
+        f"FROM {STRUCTURED_TABLE} WHERE reason IS NOT NULL ORDER BY file, line_number"
+    )
+
+
+def line_count_sql() -> str:
+    return f"SELECT count(*) FROM {LINES_TABLE}"
+
+
+# --- Athena ---------------------------------------------------------------------------------
+
+
+def athena_lines_table(spec: TableSpec) -> str:
+    return f"{spec.name}_landed_lines"
+
+
+def athena_lines_table_sql(spec: TableSpec, database: str, landing_url: str, first_day: str) -> str:
+    """An external table of the landed lines, one string column, partitioned by the landing
+    folder's day (partition projection: no MSCK REPAIR per new day). Gzip'd files are read by
+    their extension. \\u0001 never occurs in a JSON line or an access log line, so the whole
+    line is the one column."""
+    location = landing_url.rstrip("/") + "/"
+    return (
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS {quote_ident(database)}.{quote_ident(athena_lines_table(spec))} (\n"
+        "    line string\n"
+        ")\n"
+        "PARTITIONED BY (day string)\n"
+        "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\u0001'\n"
+        "STORED AS TEXTFILE\n"
+        f"LOCATION {_sql_string(location)}\n"
+        "TBLPROPERTIES (\n"
+        "    'projection.enabled' = 'true',\n"
+        "    'projection.day.type' = 'date',\n"
+        "    'projection.day.format' = 'yyyy-MM-dd',\n"
+        f"    'projection.day.range' = {_sql_string(first_day + ',NOW')},\n"
+        f"    'storage.location.template' = {_sql_string(location + 'day=${day}/')}\n"
+        ")"
+    )
+
+
+def athena_ctas_sql(spec: TableSpec, database: str, day: str, output_url: str, *, rejects: bool = False) -> str:
+    """One day of the table as Parquet (CTAS into `output_url`, which must be empty), or that
+    day's rejected lines (file, reason, line) beside it: the same rules as the DuckDB step."""
+    lines = (
+        f'(SELECT "$path" AS file, CAST(NULL AS bigint) AS line_number, line '
+        f"FROM {quote_ident(database)}.{quote_ident(athena_lines_table(spec))} WHERE day = {_sql_string(day)}) AS landed"
+    )
+    structured = _structure_query(spec, lines, _ATHENA)
+    if rejects:
+        select = f"SELECT file, reason, substr(line, 1, {REJECTED_LINE_PREVIEW}) AS line FROM structured WHERE reason IS NOT NULL"
+        name = f"{spec.name}_rejects_{day.replace('-', '_')}"
+    else:
+        select = f"SELECT {', '.join(quote_ident(c) for c in spec.column_names)} FROM structured WHERE reason IS NULL"
+        name = f"{spec.name}_{day.replace('-', '_')}"
+    return (
+        f"CREATE TABLE {quote_ident(database)}.{quote_ident(name)}\n"
+        f"WITH (format = 'PARQUET', write_compression = 'SNAPPY', external_location = {_sql_string(output_url.rstrip('/') + '/')})\n"
+        f"AS WITH structured AS (\n{structured}\n)\n{select}"
+    )

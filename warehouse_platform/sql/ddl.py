@@ -1,0 +1,124 @@
+"""DDL for warehouse tables in both dialects, generated from one TableSpec."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from warehouse_platform.contract.redshift_types import (
+    check_redshift_type,
+    postgres_type,
+    varchar_bytes,
+)
+from warehouse_platform.contract.table_spec import (
+    PARTITION_COLUMN,
+    Column,
+    DistStyle,
+    TableSpec,
+)
+from warehouse_platform.sql.quoting import quote_ident, quote_idents, quote_table
+
+Dialect = Literal["postgres", "redshift"]
+
+WAREHOUSE_SCHEMAS = ("raw_data", "analytics", "adhoc")
+LEDGER_TABLE = "_load_ledger"
+
+
+def create_schema_sql(schema: str) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"
+
+
+def column_type(column: Column, dialect: Dialect, cut_text: bool = False) -> str:
+    """`cut_text`: the table declares truncate_columns. Postgres then holds its text in unbounded
+    varchar, since its varchar(n) counts characters and would refuse a value before the load cuts
+    it to n bytes (sql/load.cut_text_sql); Redshift cuts in COPY itself."""
+    if dialect == "redshift":
+        return column.sql_type
+    if cut_text and varchar_bytes(column.sql_type) is not None:
+        return "varchar"
+    return postgres_type(column.sql_type)
+
+
+def _column_sql(column: Column, dialect: Dialect, cut_text: bool = False) -> str:
+    parts = [quote_ident(column.name), column_type(column, dialect, cut_text)]
+    if column.default is not None:
+        parts.append(f"DEFAULT {column.default}")
+    if not column.nullable:
+        parts.append("NOT NULL")
+    if dialect == "redshift" and column.encoding:
+        parts.append(f"ENCODE {column.encoding}")
+    return " ".join(parts)
+
+
+def _distribution_sql(spec: TableSpec) -> str:
+    clauses = [f"DISTSTYLE {spec.dist_style.value}"]
+    if spec.dist_style == DistStyle.KEY:
+        clauses.append(f"DISTKEY({quote_ident(spec.dist_key)})")
+    if spec.sort_key:
+        clauses.append(f"SORTKEY({quote_idents(spec.sort_key)})")
+    return " ".join(clauses)
+
+
+def create_table_sql(spec: TableSpec, dialect: Dialect) -> str:
+    """CREATE TABLE for the target table.
+
+    No PRIMARY KEY or UNIQUE constraint in either dialect: Redshift would accept one but never
+    enforce it (and its planner would trust it), so uniqueness is the loader's dedupe and the
+    duplicate-key check's job, and the local table must behave the same way.
+    """
+    if dialect == "redshift":
+        for column in spec.table_columns:
+            check_redshift_type(spec.qualified_name, column.name, column.sql_type)
+    columns = ",\n    ".join(_column_sql(c, dialect, spec.truncate_columns) for c in spec.table_columns)
+    sql = f"CREATE TABLE IF NOT EXISTS {quote_table(spec.schema, spec.name)} (\n    {columns}\n)"
+    if dialect == "redshift":
+        sql += "\n" + _distribution_sql(spec)
+    elif spec.partitioned:
+        # Locally each day is its own Postgres partition, so replacing a day is a swap of
+        # tables (see warehouse/partition_swap.py) instead of a delete plus a second write.
+        sql += f"\nPARTITION BY LIST ({quote_ident(PARTITION_COLUMN.name)})"
+    return sql
+
+
+def create_ledger_sql(schema: str) -> str:
+    """The load ledger: one row per file loaded, written in the same transaction as the rows."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote_table(schema, LEDGER_TABLE)} (\n"
+        "    table_name varchar(256) NOT NULL,\n"
+        "    partition_key varchar(64) NOT NULL,\n"
+        "    file_url varchar(1024) NOT NULL,\n"
+        "    checksum varchar(80) NOT NULL,\n"
+        "    row_count bigint NOT NULL,\n"
+        # rows the whole batch left in the partition, after in-batch duplicates were dropped
+        "    batch_rows_loaded bigint NOT NULL,\n"
+        "    load_id bigint NOT NULL,\n"
+        "    run_id varchar(64) NOT NULL,\n"
+        "    loaded_at timestamp NOT NULL,\n"
+        # false once a later load of the same partition replaced this file's rows
+        "    active boolean NOT NULL,\n"
+        # the staged batch the file came from; batch ids sort by when their runs were requested
+        "    batch_id varchar(128)\n"
+        ")"
+    )
+
+
+def upgrade_ledger_sql(schema: str) -> str:
+    """Postgres only: a ledger created before batch ids gains the column (Redshift ledgers are
+    created with it)."""
+    return f"ALTER TABLE {quote_table(schema, LEDGER_TABLE)} ADD COLUMN IF NOT EXISTS batch_id varchar(128)"
+
+
+def add_column_sql(spec: TableSpec, column: Column, dialect: Dialect) -> str:
+    """A column the source gained (on_new_column: add). Nullable: the rows already loaded have no
+    value for it. Redshift adds one column per ALTER and has no IF NOT EXISTS, so the caller adds
+    only what information_schema does not list."""
+    if dialect == "redshift":
+        check_redshift_type(spec.qualified_name, column.name, column.sql_type)
+    return f"ALTER TABLE {quote_table(spec.schema, spec.name)} ADD COLUMN {_column_sql(column, dialect)}"
+
+
+def table_columns_sql() -> str:
+    """The columns a warehouse table has now (information_schema: Postgres and Redshift alike)."""
+    return (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = %(schema)s AND table_name = %(table)s ORDER BY ordinal_position"
+    )

@@ -1,0 +1,217 @@
+"""The statements of one load, for Postgres and Redshift, from the same builders.
+
+A load runs in one transaction:
+    lock target -> create staging -> COPY into staging -> check keys -> delete what the load
+    replaces -> insert the deduplicated staging rows -> record the files in the ledger.
+Placeholders are psycopg2's %(name)s, which both the Postgres and the Redshift connection use.
+"""
+
+from __future__ import annotations
+
+from warehouse_platform.contract.redshift_types import column_byte_limit
+from warehouse_platform.contract.table_spec import PARTITION_COLUMN, LoadMode, TableSpec
+from warehouse_platform.sql.ddl import LEDGER_TABLE, Dialect, column_type
+from warehouse_platform.sql.quoting import (
+    quote_ident,
+    quote_idents,
+    quote_literal,
+    quote_table,
+)
+
+LEDGER_COLUMNS = (
+    "table_name", "partition_key", "file_url", "checksum", "row_count", "batch_rows_loaded", "load_id", "run_id",
+    "loaded_at", "active", "batch_id",
+)
+
+
+def staging_table_name(spec: TableSpec) -> str:
+    return f"stg_{spec.name}"
+
+
+def lock_table_sql(spec: TableSpec) -> str:
+    # Concurrent loads of one table would otherwise interleave delete/insert (Postgres) or fail
+    # with a serializable-isolation error (Redshift); the lock serializes them per table.
+    return f"LOCK TABLE {quote_table(spec.schema, spec.name)}"
+
+
+def create_staging_sql(spec: TableSpec, dialect: Dialect) -> str:
+    """A temporary table with the contract columns, all nullable, so a NULL key reaches our own
+    check (with a readable message) instead of failing COPY on a NOT NULL constraint."""
+    columns = ", ".join(
+        f"{quote_ident(c.name)} {column_type(c, dialect, spec.truncate_columns)}"
+        + (f" DEFAULT {c.default}" if c.default is not None else "")
+        for c in spec.columns
+    )
+    name = quote_ident(staging_table_name(spec))
+    if dialect == "postgres":
+        return f"CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP"
+    # Redshift has no ON COMMIT DROP; the loader drops it before committing.
+    return f"CREATE TEMPORARY TABLE {name} ({columns})"
+
+
+def drop_staging_sql(spec: TableSpec) -> str:
+    return f"DROP TABLE IF EXISTS {quote_ident(staging_table_name(spec))}"
+
+
+def copy_from_stdin_sql(spec: TableSpec, target: str | None = None, columns: tuple[str, ...] | None = None) -> str:
+    """Postgres: one staged part streamed through the client, into `target` (an already quoted
+    name; the load's staging table by default). HEADER MATCH makes Postgres compare the file's
+    header with the column list, so a drifted file fails loudly. `columns`: the file's (the
+    contract's by default); columns left out get the table's defaults."""
+    return (
+        f"COPY {target or quote_ident(staging_table_name(spec))} ({quote_idents(columns or spec.column_names)}) "
+        "FROM STDIN WITH (FORMAT csv, HEADER MATCH)"
+    )
+
+
+def copy_from_s3_manifest_sql(
+    spec: TableSpec, manifest_url: str, iam_role_arn: str, region: str | None = None, columns: tuple[str, ...] | None = None
+) -> str:
+    """Redshift: every part of a batch in one COPY through its manifest (one COPY for many files
+    lets Redshift spread them over all slices)."""
+    options = [
+        f"IAM_ROLE {quote_literal(iam_role_arn)}",
+        "MANIFEST",
+        "GZIP",
+        "CSV",
+        "IGNOREHEADER 1",
+        # The stage writes NULL as an empty field; Postgres CSV reads that as NULL, and this
+        # makes Redshift do the same for text columns.
+        "EMPTYASNULL",
+        "TIMEFORMAT 'auto'",
+        "DATEFORMAT 'auto'",
+        "COMPUPDATE OFF",
+        "STATUPDATE OFF",
+    ]
+    if spec.truncate_columns:
+        options.append("TRUNCATECOLUMNS")
+    if region:
+        options.append(f"REGION {quote_literal(region)}")
+    return (
+        f"COPY {quote_ident(staging_table_name(spec))} ({quote_idents(columns or spec.column_names)})\n"
+        f"FROM {quote_literal(manifest_url)}\n" + "\n".join(options)
+    )
+
+
+def cut_text_sql(spec: TableSpec, table_sql: str) -> list[str]:
+    """Postgres, for tables declaring truncate_columns: what Redshift's TRUNCATECOLUMNS does
+    during COPY, after it. Each text value wider than its column (in UTF-8 bytes) is cut to the
+    longest prefix that fits and ends on a character boundary: the first of bytes n, n-1, n-2,
+    n-3 (0-based) that is not a continuation byte (10xxxxxx) starts the character left out."""
+    statements = []
+    for column in spec.text_column_names:
+        limit, name = column_byte_limit(spec.column(column).sql_type), quote_ident(column)
+        raw = f"convert_to({name}, 'UTF8')"
+        cases = " ".join(
+            f"WHEN get_byte({raw}, {limit - k}) & 192 <> 128 THEN convert_from(substring({raw} FROM 1 FOR {limit - k}), 'UTF8')"
+            for k in range(4)
+            if limit - k >= 0
+        )
+        statements.append(f"UPDATE {table_sql} SET {name} = CASE {cases} END WHERE octet_length({name}) > {limit}")
+    return statements
+
+
+def count_null_keys_sql(spec: TableSpec) -> str:
+    predicate = " OR ".join(f"{quote_ident(k)} IS NULL" for k in spec.primary_key)
+    return f"SELECT count(*) FROM {quote_ident(staging_table_name(spec))} WHERE {predicate}"
+
+
+def max_text_bytes_sql(table_sql: str, columns: tuple[str, ...]) -> str:
+    """Widest value of each column in bytes (UTF-8), as Redshift measures VARCHAR."""
+    widths = ", ".join(f"max(octet_length({quote_ident(c)}))" for c in columns)
+    return f"SELECT {widths} FROM {table_sql}"
+
+
+def count_staging_sql(spec: TableSpec) -> str:
+    return f"SELECT count(*) FROM {quote_ident(staging_table_name(spec))}"
+
+
+def _order_term(spec: TableSpec, term: str) -> str:
+    """'ts desc' -> '"ts" DESC NULLS LAST', refusing anything that is not a column and a direction.
+
+    NULLS LAST is spelled out: Postgres and Redshift both sort NULLs first under DESC, so a
+    duplicate without a value would beat the one with a value under "latest ts wins"."""
+    words = term.split()
+    direction = words[1].upper() if len(words) == 2 else "ASC"
+    if len(words) not in (1, 2) or direction not in ("ASC", "DESC") or words[0] not in spec.column_names:
+        raise ValueError(f"{spec.qualified_name}: bad dedupe_order term {term!r} (want '<column> [asc|desc]')")
+    return f"{quote_ident(words[0])} {direction} NULLS LAST"
+
+
+def dedupe_order_sql(spec: TableSpec) -> str:
+    return ", ".join(_order_term(spec, t) for t in (spec.dedupe_order or spec.primary_key))
+
+
+def _deduplicated_staging_sql(spec: TableSpec) -> str:
+    order = dedupe_order_sql(spec)
+    return (
+        f"SELECT {quote_idents(spec.column_names)}, ROW_NUMBER() OVER ("
+        f"PARTITION BY {quote_idents(spec.primary_key)} ORDER BY {order}) AS _row_rank "
+        f"FROM {quote_ident(staging_table_name(spec))}"
+    )
+
+
+def delete_replaced_rows_sql(spec: TableSpec) -> str | None:
+    """What a load removes from the target before inserting; None when it removes nothing."""
+    target = quote_table(spec.schema, spec.name)
+    if spec.mode == LoadMode.APPEND:
+        return None
+    if spec.mode == LoadMode.REPLACE:
+        if spec.partitioned:
+            return f"DELETE FROM {target} WHERE {quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"
+        # DELETE, not TRUNCATE: TRUNCATE commits the transaction on Redshift.
+        return f"DELETE FROM {target}"
+    key_match = " AND ".join(f"{target}.{quote_ident(k)} = s.{quote_ident(k)}" for k in spec.primary_key)
+    return f"DELETE FROM {target} USING {quote_ident(staging_table_name(spec))} s WHERE {key_match}"
+
+
+def insert_from_staging_sql(spec: TableSpec) -> str:
+    """Insert the staging rows, one per key (the first by dedupe_order), with explicit column
+    lists on both sides so added or reordered target columns cannot shift values."""
+    target_columns = [*spec.column_names, *(c.name for c in spec.loader_columns)]
+    loader_values = ["%(partition_date)s", "%(load_id)s"] if spec.partitioned else ["%(load_id)s"]
+    return (
+        f"INSERT INTO {quote_table(spec.schema, spec.name)} ({quote_idents(target_columns)})\n"
+        f"SELECT {quote_idents(spec.column_names)}, {', '.join(loader_values)}\n"
+        f"FROM ({_deduplicated_staging_sql(spec)}) deduplicated\n"
+        "WHERE _row_rank = 1"
+    )
+
+
+def ledger_active_files_sql(schema: str) -> str:
+    return (
+        f"SELECT file_url, checksum, row_count, batch_rows_loaded FROM {quote_table(schema, LEDGER_TABLE)} "
+        "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active "
+        "ORDER BY file_url"
+    )
+
+
+def ledger_active_batch_sql(schema: str) -> str:
+    """The newest batch among a partition's active files (batch ids sort by request time)."""
+    return (
+        f"SELECT max(batch_id) FROM {quote_table(schema, LEDGER_TABLE)} "
+        "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active"
+    )
+
+
+def ledger_deactivate_sql(schema: str) -> str:
+    return (
+        f"UPDATE {quote_table(schema, LEDGER_TABLE)} SET active = false "
+        "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active"
+    )
+
+
+def ledger_insert_sql(schema: str) -> str:
+    placeholders = ", ".join(f"%({c})s" for c in LEDGER_COLUMNS)
+    return f"INSERT INTO {quote_table(schema, LEDGER_TABLE)} ({quote_idents(LEDGER_COLUMNS)}) VALUES ({placeholders})"
+
+
+def count_partition_rows_sql(spec: TableSpec) -> str:
+    target = quote_table(spec.schema, spec.name)
+    if spec.partitioned:
+        return f"SELECT count(*) FROM {target} WHERE {quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"
+    return f"SELECT count(*) FROM {target}"
+
+
+def count_table_rows_sql(spec: TableSpec) -> str:
+    return f"SELECT count(*) FROM {quote_table(spec.schema, spec.name)}"

@@ -1,0 +1,1 @@
+"""The bytes of a staged batch (gzip CSV parts, the manifest, key evidence, text widths), the landing folder's layout, and LoadError. Pure; imports contract/; imported by stage/, warehouse/, quality/, extract/ and automation/."""

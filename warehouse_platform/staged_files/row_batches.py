@@ -1,0 +1,48 @@
+"""Rows on their way from the source to the stage: as Python row batches, or as CSV records a
+database writes itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from warehouse_platform.contract.table_spec import TableSpec
+
+
+class BytesSink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+@dataclass(frozen=True)
+class RowBatches:
+    """Python rows handed to the stage: column names and an iterable of row batches (lazy, so the
+    stage writes parts while they are still being produced)."""
+
+    columns: tuple[str, ...]
+    batches: Iterable[Sequence[Sequence]]
+    # Text columns whose widest value (in UTF-8 bytes) the stage records for type checks.
+    text_columns: tuple[str, ...] = ()
+    # The logical key; the stage gathers evidence that it is unique within the batch.
+    key_columns: tuple[str, ...] = ()
+    # Columns the source gained that the table takes (on_new_column: add): (name, warehouse type).
+    added_columns: tuple[tuple[str, str], ...] = ()
+    # The table the rows are for (where the stage IO manager writes them); the other fields are
+    # the spec's unless a caller stages rows by hand.
+    spec: TableSpec | None = None
+
+
+@dataclass(frozen=True)
+class CsvRecords:
+    """What an extract hands to the stage: `copy_to(sink)` writes the rows, in key order, as CSV
+    records with a header line (Postgres `COPY (...) TO STDOUT WITH (FORMAT csv, HEADER)`) into
+    the stage's writer; `check_header` gets the header's column names and says why they are wrong,
+    or None. Nothing runs until the stage calls copy_to."""
+
+    columns: tuple[str, ...]
+    copy_to: Callable[[BytesSink], None]
+    text_columns: tuple[str, ...] = ()
+    key_columns: tuple[str, ...] = ()
+    added_columns: tuple[tuple[str, str], ...] = ()
+    spec: TableSpec | None = None
+    check_header: Callable[[list[str]], str | None] | None = None
