@@ -4,13 +4,13 @@ VENV := .venv
 STATE := .platform
 INSTALLED := $(VENV)/.installed
 # dbt and dagster are run from the virtual environment, also by code that spawns them.
-# DAGSTER_HOME is not set here: the CLI decides it (environment.dagster_home(), under
+# DAGSTER_HOME is not set here: the CLI decides it (settings.dagster_home(), under
 # PLATFORM_STATE_DIR) and writes its dagster.yaml, for make dev and make demo alike.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ROWS ?= 2000000
 
-.PHONY: install demo test dev validate bench bench-scaling bench-logs screenshots stop clean
+.PHONY: install demo test dev docs validate bench bench-scaling bench-logs screenshots stop clean
 
 install: $(INSTALLED)
 
@@ -47,12 +47,22 @@ LINES ?= 1000000
 bench-logs: $(INSTALLED)
 	$(VENV)/bin/python -m warehouse_platform.benchmarks.log_benchmark --lines $(LINES)
 
+$(VENV)/.installed-docs: $(INSTALLED) pyproject.toml
+	$(VENV)/bin/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
+# The documentation site (mkdocs.yml: docs/ -> .platform/site). --strict turns every warning into
+# an error: a broken link or anchor, or a page missing from nav, fails the build (CI runs this).
+# NO_MKDOCS_2_WARNING silences the theme's end-of-life banner, which says nothing about our pages.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 # The table catalog against its schema (pointing at the YAML line), then the whole code location.
 validate: $(INSTALLED)
 	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dg check yaml
 	DAGSTER_HOME=$$($(VENV)/bin/warehouse-platform dagster-home) $(VENV)/bin/dg check defs
 
-# docs/*.png, the pages the README shows: runs the demo, starts the webserver on 127.0.0.1 and
+# docs/*.png, the pages docs/ui.md shows: runs the demo, starts the webserver on 127.0.0.1 and
 # captures them with headless Chromium (Debian's `chromium`; not needed by make test).
 screenshots: $(INSTALLED)
 	$(VENV)/bin/python -m warehouse_platform.docs_screenshots

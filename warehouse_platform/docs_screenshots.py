@@ -1,4 +1,4 @@
-"""`make screenshots`: the UI pages the README shows, captured from a real browser.
+"""`make screenshots`: the UI pages the README and docs/ui.md show, captured from a real browser.
 
 Runs the demo (unless `--skip-demo`: the state it left is reused), starts the Dagster webserver
 on 127.0.0.1 against the project's instance, dismisses the first-visit dialog (the GraphQL

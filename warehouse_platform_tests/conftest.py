@@ -13,6 +13,24 @@ from warehouse_platform.postgres_endpoint import (
     stop_embedded_postgres,
 )
 
+# The session's exit guard (exit_guard.py): pytest exits after the last test even when a test
+# left a thread blocked. Its hooks are this conftest's (a -p plugin elsewhere).
+from warehouse_platform_tests.exit_guard import (  # noqa: F401
+    pytest_sessionfinish,
+    pytest_unconfigure,
+)
+
+SESSION_DIRECTORY = os.getcwd()
+
+
+@pytest.fixture(autouse=True)
+def _each_test_starts_in_the_sessions_directory():
+    """A dbt build can leave this process in the dbt project's folder (a test's copy under
+    tmp_path included): dagster-dbt's fetch_row_counts / fetch_column_metadata threads each
+    pushd into it at once, and one restores what another had set. Each test starts where the
+    session did, whatever ran before it."""
+    os.chdir(SESSION_DIRECTORY)
+
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory) -> PostgresEndpoint:

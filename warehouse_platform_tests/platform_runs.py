@@ -6,7 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.catalog import load_catalog
+from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
 from warehouse_platform.definitions import build_definitions
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.sample_data.source_seed import seed_source_database
@@ -29,6 +30,19 @@ def run_job(defs: dg.Definitions, name: str, instance: dg.DagsterInstance, parti
     )
     assert result.success
     return result
+
+
+def landing_fed_tables() -> list[str]:
+    """The catalog's tables loaded from landed files: the landing sensor requests one run per
+    such table and landed day."""
+    return [spec.name for spec in load_catalog() if spec.rows_from == RowsFrom.LANDING]
+
+
+def job_check_keys(defs: dg.Definitions, name: str) -> set[tuple[str, str]]:
+    """(asset, check name) of every check the job runs, as the definitions declare them: what a
+    test expects evaluated, without a count copied from a run's output."""
+    checks = defs.resolve_job_def(name).asset_layer.asset_graph.asset_check_keys
+    return {(key.asset_key.to_user_string(), key.name) for key in checks}
 
 
 def materialization_metadata(result, key: list[str]) -> dict:

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import PyProjectFileTarget, WorkspaceFileTarget
 
 from warehouse_platform.definitions import build_definitions
 from warehouse_platform.settings import PROJECT_ROOT
@@ -95,3 +97,29 @@ def test_daily_assets_backfill_one_day_per_run_and_runs_execute_in_process():
         policy = graph.get(dg.AssetKey(key)).backfill_policy
         assert policy is not None and policy.max_partitions_per_run == 1
     assert build_definitions().resolve_job_def("extract_and_load_day").executor_def.name == "in_process"
+
+
+def test_the_top_level_workspace_yaml_loads_the_code_location_dg_dev_serves(platform_env, monkeypatch):
+    """`dagster dev -w workspace.yaml` beside `dg dev`: the webserver's workspace loading, from
+    the file at the repository root, starts the same code location the dg project declares and
+    serves its jobs and assets."""
+    monkeypatch.chdir(PROJECT_ROOT)  # where `dagster dev -w workspace.yaml` is run (working_directory: .)
+    target = WorkspaceFileTarget(paths=[str(PROJECT_ROOT / "workspace.yaml")])
+    [from_file] = target.create_origins()
+    [from_dg] = PyProjectFileTarget(path=str(PROJECT_ROOT / "pyproject.toml")).create_origins()
+    assert from_file.location_name == from_dg.location_name
+    loaded, declared = from_file.loadable_target_origin, from_dg.loadable_target_origin
+    assert (loaded.module_name, loaded.attribute, Path(loaded.working_directory).resolve()) == (
+        declared.module_name, declared.attribute, Path(declared.working_directory).resolve(),
+    )
+
+    defs = build_definitions()
+    with dg.instance_for_test() as instance, WorkspaceProcessContext(instance, target) as process:
+        workspace = process.create_request_context()
+        assert workspace.get_code_location_error(from_dg.location_name) is None
+        repository = workspace.get_code_location(from_dg.location_name).get_repository("__repository__")
+        assert {job.name for job in repository.get_all_jobs()} == {job.name for job in defs.resolve_all_job_defs()}
+        assert {node.asset_key for node in repository.get_asset_node_snaps()} == defs.resolve_asset_graph().get_all_asset_keys()
+        declared = defs.get_repository_def()
+        assert {s.name for s in repository.get_schedules()} == {s.name for s in declared.schedule_defs}
+        assert {s.name for s in repository.get_sensors()} == {s.name for s in declared.sensor_defs}

@@ -9,12 +9,15 @@ import pytest
 
 from warehouse_platform.sample_data.log_generator import generate_logs
 from warehouse_platform.sample_data.session_generator import (
+    CHANNELS,
     GeneratorConfig,
     generate_day,
     transactions_as_of,
 )
 from warehouse_platform_tests.platform_runs import (
+    job_check_keys,
     land_in_folder,
+    landing_fed_tables,
     landing_requests,
     materialization_metadata,
     platform_definitions,
@@ -60,7 +63,7 @@ def _load_everything(env):
         daily = {day: run_job(defs, "extract_and_load_day", instance, day.isoformat()) for day in DAYS}
         land_in_folder(env["stage_root"], LOGS.files)
         logs = [run_request(defs, instance, request) for request in landing_requests(defs, instance)]
-        assert len(logs) == 2 * len(DAYS)  # app_events and access_log, per day
+        assert len(logs) == len(landing_fed_tables()) * len(DAYS)  # one run per landing-fed table and day
         analytics = run_job(defs, "build_analytics", instance)
         yield {"defs": defs, "instance": instance, "daily": daily, "analytics": analytics, **env}
 
@@ -90,7 +93,7 @@ def test_raw_tables_hold_each_day_exactly(loaded_platform):
     assert sorted(txn.itertuples(index=False, name=None)) == sorted(
         txns[["sessionid", "refunded", "amount"]].itertuples(index=False, name=None)
     )
-    assert _query(wh, "SELECT count(*) AS n FROM raw_data.channel").n[0] == 6
+    assert _query(wh, "SELECT count(*) AS n FROM raw_data.channel").n[0] == len(CHANNELS)
     meta = materialization_metadata(loaded_platform["daily"][DAYS[0]], ["raw_data", "session_timestamp"])
     assert meta["dagster/partition_row_count"] == expected[DAYS[0]]
     assert meta["rows_loaded"] == expected[DAYS[0]] and meta["already_loaded"] is False
@@ -113,7 +116,8 @@ def test_channel_summary_matches_revenue_computed_from_the_generator(loaded_plat
         "SELECT channel, month, unique_users, paid_users, conversion_rate, gross_revenue, net_revenue "
         "FROM analytics.channel_summary",
     ).set_index(["channel", "month"])
-    assert len(actual) == len(expected) == 12  # 6 channels x 2 months
+    months = {(d.year, d.month) for d in DAYS}
+    assert len(actual) == len(expected) == len(CHANNELS) * len(months)  # every channel has sessions each month
     for key, row in expected.iterrows():
         got = actual.loc[key]
         assert (got.unique_users, got.paid_users, got.gross_revenue, got.net_revenue) == (
@@ -180,7 +184,9 @@ def test_daily_active_users_and_http_status_daily_match_the_generators_truth(loa
 
 def test_dbt_tests_ran_as_passing_asset_checks(loaded_platform):
     evaluations = loaded_platform["analytics"].get_asset_check_evaluations()
-    assert len(evaluations) >= 10
+    assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations} == job_check_keys(
+        loaded_platform["defs"], "build_analytics"
+    )
     assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
 
 

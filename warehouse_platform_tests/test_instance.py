@@ -55,7 +55,7 @@ def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(postgres_se
     # The CLI (make demo, make dev and make validate go through it) prepares and prints the same folder.
     out = subprocess.run(
         [sys.executable, "-m", "warehouse_platform.cli", "dagster-home"], cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True, timeout=300,
     ).stdout.strip()
     assert out == str(expected)
     assert (expected / "dagster.yaml").read_text() == render_instance_config(storage_by_variable(), expected)
@@ -95,7 +95,7 @@ def test_the_cli_starts_the_embedded_postgres_and_the_instance_records_runs_in_i
     try:
         home = subprocess.run(
             [sys.executable, "-m", "warehouse_platform.cli", "dagster-home"], cwd=PROJECT_ROOT,
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True, timeout=300,
         ).stdout.strip()
         config = yaml.safe_load((Path(home) / "dagster.yaml").read_text())
         url = config["storage"]["postgres"]["postgres_url"]
@@ -132,7 +132,9 @@ SLEEPING_CODE_LOCATION = textwrap.dedent(
     def wait_forever():
         time.sleep(600)
 
-    @dg.job
+    # In the run worker's own process, as the platform's jobs run: killing the worker ends the
+    # run whole (the multiprocess executor's step process would outlive it, sleeping on).
+    @dg.job(executor_def=dg.in_process_executor)
     def long_load():
         wait_forever()
 
@@ -149,6 +151,18 @@ def _wait_for(predicate, timeout: float = 60.0):
             return value
         time.sleep(0.2)
     raise AssertionError("timed out")
+
+
+def _end_the_run_worker(instance, run_id: str) -> None:
+    """The worker sleeps 600 s: a test that failed before killing it does not leave it behind."""
+    found = run_worker_pid(instance, run_id)
+    if found is None:
+        return
+    try:
+        if b"dagster" in Path(f"/proc/{found[0]}/cmdline").read_bytes():  # still the worker, not a reused pid
+            os.kill(found[0], signal.SIGKILL)
+    except (FileNotFoundError, ProcessLookupError):
+        pass
 
 
 def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgres_server, tmp_path, monkeypatch):
@@ -174,24 +188,27 @@ def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgre
             )
             # Launched the way the UI and the daemon launch runs: the code server starts a run worker process.
             instance.launch_run(run.run_id, workspace)
-            _wait_for(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED)
-            pid, _ = _wait_for(lambda: run_worker_pid(instance, run.run_id))
-            assert pid != os.getpid()
-            logger = logging.getLogger("run_monitoring_test")
-            list(execute_run_monitoring_iteration(workspace_process, logger))
-            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
+            try:
+                _wait_for(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED)
+                pid, _ = _wait_for(lambda: run_worker_pid(instance, run.run_id))
+                assert pid != os.getpid()
+                logger = logging.getLogger("run_monitoring_test")
+                list(execute_run_monitoring_iteration(workspace_process, logger))
+                assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
 
-            os.kill(pid, signal.SIGKILL)
-            _wait_for(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), 10)
-            # What the monitoring daemon asks the launcher; the default launcher cannot answer.
-            health = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(run.run_id))
-            assert health.status == WorkerStatus.FAILED and f"run worker pid {pid} is gone" in health.msg
+                os.kill(pid, signal.SIGKILL)
+                _wait_for(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), 10)
+                # What the monitoring daemon asks the launcher; the default launcher cannot answer.
+                health = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(run.run_id))
+                assert health.status == WorkerStatus.FAILED and f"run worker pid {pid} is gone" in health.msg
 
-            # The daemon's own monitoring iteration, as `dagster-daemon run` executes it. (The code
-            # server that started the worker may notice its child's death first; when the code
-            # server is gone too, as after a crash of `make dev`, monitoring is what does.)
-            list(execute_run_monitoring_iteration(workspace_process, logger))
-            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+                # The daemon's own monitoring iteration, as `dagster-daemon run` executes it. (The code
+                # server that started the worker may notice its child's death first; when the code
+                # server is gone too, as after a crash of `make dev`, monitoring is what does.)
+                list(execute_run_monitoring_iteration(workspace_process, logger))
+                assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+            finally:
+                _end_the_run_worker(instance, run.run_id)
 
 
 def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monkeypatch):

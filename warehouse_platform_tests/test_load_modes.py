@@ -254,21 +254,25 @@ def test_concurrent_loads_of_one_partition_leave_each_row_once(env):
     spec = USER_SESSION_CHANNEL
     rows = [(str(i), f"{i:032x}", "Naver") for i in range(5000)]
     batch = platform_batch(stage, spec, "2026-11-01", rows, slice_count=4)
-    errors, start = [], threading.Barrier(3)
+    # The barrier times out (BrokenBarrierError, collected) if a thread never arrives.
+    errors, start = [], threading.Barrier(3, timeout=60)
 
     def load(run):
-        start.wait()
         try:
+            start.wait()
             load_staged_batch(warehouse, stage, spec, batch, run)
         except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
 
-    threads = [threading.Thread(target=load, args=(f"run-{i}",)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    threads = [threading.Thread(target=load, args=(f"run-{i}",), name=f"concurrent load run-{i}") for i in range(3)]
+    try:
+        for t in threads:
+            t.start()
+    finally:
+        for t in threads:
+            if t.ident is not None:
+                t.join(timeout=300)
+    assert not [t.name for t in threads if t.is_alive()] and errors == []
     assert warehouse.query("SELECT count(*), count(DISTINCT sessionid) FROM raw_data.user_session_channel") == [(5000, 5000)]
     assert warehouse.query("SELECT count(*) FROM raw_data._load_ledger WHERE active")[0][0] == len(batch.parts)
 

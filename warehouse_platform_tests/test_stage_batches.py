@@ -117,14 +117,17 @@ def test_concurrent_writers_of_one_manifest_never_fail_or_expose_half_a_file(tmp
             except Exception as error:  # noqa: BLE001
                 errors.append(error)
 
-    writers = [threading.Thread(target=write, args=(b,)) for b in bodies]
-    reader = threading.Thread(target=read)
+    writers = [threading.Thread(target=write, args=(b,), name=f"manifest writer {i}") for i, b in enumerate(bodies)]
+    reader = threading.Thread(target=read, name="manifest reader")
     reader.start()
-    for t in writers:
-        t.start()
-    for t in writers:
-        t.join()
-    stop.set()
-    reader.join()
-    assert errors == []
+    try:
+        for t in writers:
+            t.start()
+    finally:
+        for t in writers:
+            if t.ident is not None:
+                t.join(timeout=120)
+        stop.set()  # the reader stops whatever happened to the writers
+        reader.join(timeout=120)
+    assert not [t.name for t in (*writers, reader) if t.is_alive()] and errors == []
     assert [o.key for o in stage.list_objects("raw_data/")] == [key]  # no temporary files left or listed

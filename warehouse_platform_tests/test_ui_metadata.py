@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import dagster as dg
-import pytest
 
 from warehouse_platform import chosen_features
 from warehouse_platform.catalog import load_catalog
@@ -101,10 +100,16 @@ def test_asset_pages_link_to_their_code_in_the_repository(monkeypatch):
     )
 
 
-def test_without_a_known_remote_asset_pages_link_to_the_local_files(monkeypatch):
+def test_without_a_known_remote_asset_pages_link_to_the_local_files(tmp_path, monkeypatch):
+    # A checkout without a remote, whatever this one has: git answers for the repository GIT_DIR
+    # names (a new one, no remote), with no user or system configuration.
+    no_remote = tmp_path / "no_remote"
+    subprocess.run(["git", "init", "-q", str(no_remote)], check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv("GIT_DIR", str(no_remote / ".git"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.delenv("PLATFORM_GIT_URL", raising=False)
-    if code_references.git_location() is not None:
-        pytest.skip("this checkout has a git remote")
+    assert code_references.git_location() is None
     refs = _code_references(dg.AssetKey(["raw_data", "channel"]))
     assert refs and all(isinstance(r, dg.LocalFileCodeReference) for r in refs)
     assert any(r.file_path.endswith("warehouse_platform/warehouse/assets.py") for r in refs)

@@ -26,7 +26,7 @@ LANDED_SUFFIXES = {
 }
 
 # Fields every format has: where the line came from. line_id is the access log's key: the MD5 of
-# the raw line plus which occurrence of that exact line it is within its file (see README "Logs").
+# the raw line plus which occurrence of that exact line it is within its file (see docs/logs.md).
 PROVENANCE_FIELDS = ("landed_file", "landed_line", "line_id")
 
 # The combined log format (Apache/nginx):

@@ -46,7 +46,7 @@ PROD_PARTS = InstanceParts(
     header=(
         "# The production Dagster instance: mount it as $DAGSTER_HOME/dagster.yaml in the webserver, the\n"
         "# daemon and every run task (the image in deploy/Dockerfile copies it there).\n"
-        "# No secrets here: every connection setting comes from the environment (README, \"Deploying\")."
+        "# No secrets here: every connection setting comes from the environment (docs/deployment.md)."
     ),
     storage_connection="""\
     postgres_db:

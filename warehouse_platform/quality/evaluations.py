@@ -342,7 +342,7 @@ def source_parity(
 
 
 def rejected_lines(spec: TableSpec, summary: StructuringSummary) -> dg.AssetCheckResult:
-    """Log lines the structuring step could not turn into rows (README "Logs": what a reject
+    """Log lines the structuring step could not turn into rows (docs/logs.md: what a reject
     means): WARN above zero, ERROR above the table's declared share."""
     verdict = judge(summary.rejected, summary.lines_read, summary.reject_share_limit)
     first = summary.first_rejects[0] if summary.first_rejects else None
