@@ -32,6 +32,21 @@ def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_empty_
     )
 
 
+def test_a_day_whose_keys_move_also_reads_the_current_rows_of_the_keys_the_warehouse_holds_for_it():
+    sql = extract_sql.extract_sql(SESSION_TRANSACTION, held_keys=True)
+    window = 'src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s'
+    # Two disjoint branches: the day's rows, and held keys that now live outside the day.
+    assert sql.count(window) == 2 and f"AND NOT ({window})" in sql and " UNION ALL " in sql
+    assert '("src"."sessionid") IN (SELECT * FROM unnest(%(held_0)s::varchar(32)[]))' in sql
+    assert sql.endswith('ORDER BY src."sessionid" COLLATE "C"')
+    bound = sql.replace("%(day_start)s", "'2026-11-01'").replace("%(day_end)s", "'2026-11-02'").replace(
+        "%(held_0)s::varchar(32)[]", "ARRAY['a']"
+    )
+    sqlglot.parse_one(bound, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
+    # Only days of tables whose keys move ask for them.
+    assert not USER_SESSION_CHANNEL.moves_between_days and SESSION_TRANSACTION.moves_between_days
+
+
 def test_a_query_source_is_a_subquery_and_its_day_column_need_not_be_loaded():
     assert extract_sql.extract_sql(USER_SESSION_CHANNEL) == (
         'SELECT CAST(src."userid" AS text) AS "userid", NULLIF(src."sessionid", \'\') AS "sessionid", '

@@ -187,6 +187,16 @@ class TableSpec:
         return f"{self.schema}.{self.name}"
 
     @property
+    def moves_between_days(self) -> bool:
+        """A daily upsert table whose day column is one of its columns: a row lives in the day of
+        that column, so a change can move its key from one day to another (a refund moves a
+        purchase to the refund's day; a clock-skewed update moves it back)."""
+        return (
+            self.partitioned and self.mode == LoadMode.UPSERT and self.source is not None
+            and self.source.day_column in {c.name for c in self.columns}
+        )
+
+    @property
     def column_names(self) -> tuple[str, ...]:
         """The contract columns: what staged files carry, in file order."""
         return tuple(c.name for c in self.columns)

@@ -8,6 +8,7 @@ what the load replaces -> insert one row per key (ROW_NUMBER in the declared ord
 from __future__ import annotations
 
 from warehouse_platform.contract.redshift_types import varchar_bytes
+from warehouse_platform.contract.table_spec import LoadMode
 from warehouse_platform.sql import load as sqlb
 from warehouse_platform.sql.quoting import quote_ident
 from warehouse_platform.staged_files.load_error import LoadError
@@ -73,6 +74,18 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             warehouse.prepare_load_target(cur, req)
             cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
             rows_held = cur.fetchone()[0]
+            superseded = moved = 0
+            if spec.mode == LoadMode.UPSERT:
+                # Never put an older version of a key back (see sql/load.newer_row_sql).
+                cur.execute(sqlb.delete_superseded_sql(spec, quote_ident(sqlb.staging_table_name(spec))), req.params)
+                superseded = cur.rowcount
+                if (held := req.batch.held_load_ids) is not None and spec.partitioned:
+                    # Keys the day held when the extract read the source, and no longer offers,
+                    # have left the day (moved: the batch brings them to their new day; or deleted).
+                    cur.execute(sqlb.delete_departed_sql(spec, held), {**req.params, **sqlb.held_loads_params(held)})
+                if spec.moves_between_days:
+                    cur.execute(sqlb.count_moved_staging_rows_sql(spec), req.params)
+                    moved = cur.fetchone()[0]
             if delete_sql := sqlb.delete_replaced_rows_sql(spec):
                 cur.execute(delete_sql, req.params)
             cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
@@ -81,5 +94,8 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             cur.execute(sqlb.drop_staging_sql(spec))
             partition_rows, table_rows = _counts(cur, req)
             # Judged on what the load leaves, before the commit: a refusal rolls back everything.
-            req.refuse_sharp_shrink(rows_held, partition_rows)
-    return LoadOutcome(False, rows_staged, rows_loaded, partition_rows, table_rows, copy_statement=statement)
+            req.refuse_sharp_shrink(rows_held, partition_rows + moved)
+    return LoadOutcome(
+        False, rows_staged, rows_loaded, partition_rows, table_rows, copy_statement=statement, rows_superseded=superseded,
+        rows_moved=moved,
+    )
