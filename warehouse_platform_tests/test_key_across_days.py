@@ -67,6 +67,22 @@ def test_a_key_the_source_deleted_leaves_the_day_it_was_read_from(harness):
     assert harness.differences() == []
 
 
+def test_under_deletes_keep_a_re_read_day_keeps_the_key_the_source_deleted(platform_env):
+    from dataclasses import replace
+
+    from warehouse_platform.contract.table_spec import DeletePolicy
+    from warehouse_platform_tests.key_truth_harness import PURCHASES
+
+    harness = KeyTruthHarness(platform_env, replace(PURCHASES, deletes=DeletePolicy.parse("keep")))
+    harness.put("p1", 900, False, None, at(D))
+    harness.put("p2", 500, False, None, at(D))
+    harness.load(harness.stage_day(D))
+    harness.delete("p1")
+    report = harness.load(harness.stage_day(D))
+    assert report.keys_deleted == 1
+    assert sorted(harness.raw_rows()) == ["p1", "p2"]
+
+
 def test_a_day_loaded_from_an_old_view_keeps_a_key_another_days_load_moved_into_it_after_that_view(harness):
     harness.put("p1", 900, False, None, at(D + timedelta(days=1)))
     harness.put("p2", 500, False, None, at(D))
@@ -213,6 +229,14 @@ class KeysAcrossDays(RuleBasedStateMachine):
             report = self.h.load(staged, allow_shrink=True)
             if not report.already_loaded:
                 self.active[staged.day] = staged
+
+    def teardown(self):
+        """Every walk ends settled: each day read again and loaded, newest read last."""
+        for day in DAYS:
+            staged = self.h.stage_day(day)
+            if not self.h.load(staged, allow_shrink=True).already_loaded:
+                self.active[day] = staged
+        self.raw_data_is_the_source_key_by_key_once_settled()
 
     def _settled(self) -> bool:
         return all(

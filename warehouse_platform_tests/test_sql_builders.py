@@ -134,7 +134,7 @@ def test_a_redshift_upsert_of_a_day_whose_keys_move_keeps_newer_reads_and_puts_e
     superseded = _parse_redshift(load_sql_builder.delete_superseded_sql(SESSION_TRANSACTION, staging))
     assert isinstance(superseded, exp.Delete) and superseded.this.name == "stg_session_transaction"
     # Newer means read later (the ledger's read_at), then requested later: never the cursor.
-    newer = load_sql_builder.newer_row_sql(SESSION_TRANSACTION, "t", "s")
+    newer = load_sql_builder.newer_row_sql(SESSION_TRANSACTION, "t")
     assert "l.load_id = t.\"_load_id\"" in newer and "l.read_at > %(read_at)s" in newer
     assert "updated_at" not in newer
     # Rows the extract knew of and no longer offers leave the day; the ones it never saw stay.

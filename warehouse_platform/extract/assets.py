@@ -7,6 +7,7 @@ parts plus a manifest, in the local folder or on S3.
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import dagster as dg
 
@@ -18,13 +19,15 @@ from warehouse_platform.conventions.automation_conditions import daily_refresh
 from warehouse_platform.conventions.labels import layer_tags, owners_of
 from warehouse_platform.conventions.partitions import daily_partitions, one_day_per_run
 from warehouse_platform.extract.source_database import SourceDatabase
+from warehouse_platform.rules import parity as parity_rules
 from warehouse_platform.sql import extract as extract_sql
+from warehouse_platform.sql import parity as parity_sql
 from warehouse_platform.sql.key_sets import key_array_params
 from warehouse_platform.stage.handed_landing_files import record_handed
 from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.landing_layout import landing_folder, mismatched_landed_keys
-from warehouse_platform.staged_files.row_batches import CsvRecords
+from warehouse_platform.staged_files.row_batches import CsvRecords, SnapshotFacts
 from warehouse_platform.warehouse.io_manager import table_schema
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -129,35 +132,60 @@ def extract_records(
         log.warning(f"{spec.qualified_name}: adding columns the source gained: {[c.name for c in added]}")
     effective = spec.with_added_columns(added)
     params: dict = {}
-    since = held = False
+    since = held = reconcile = False
     if spec.partitioned:
         params = {"day_start": day_window[0], "day_end": day_window[1]}
         held = spec.moves_between_days
     elif spec.incremental is not None:
         newest = warehouse.newest_loaded_cursor(spec)
         if newest is not None:
-            since = True
+            since = reconcile = True
             params = {"cursor_from": newest - timedelta(days=spec.incremental.lookback_days)}
     log.info(f"{spec.qualified_name}: extracting " + (
         f"rows changed since {params['cursor_from']}" if since else f"day {partition_key}" if partition_key else "the whole table"
     ))
-    query = extract_sql.extract_sql(effective, since_cursor=since, held_keys=held)
+    query = extract_sql.extract_sql(effective, since_cursor=since, held_keys=held, reconcile=reconcile)
+    after_snapshot = None
+    if held:
+        after_snapshot = lambda _: _held_keys(spec, warehouse, partition_key)  # noqa: E731
+    elif reconcile:
+        after_snapshot = lambda in_snapshot: _reconcile_whole_table(spec, warehouse, in_snapshot)  # noqa: E731
     return CsvRecords(
         columns=effective.column_names,
-        copy_to=lambda sink: source_db.copy_csv(
-            query, params or None, sink, after_snapshot=(lambda: _held_keys(spec, warehouse, partition_key)) if held else None
-        ),
+        copy_to=lambda sink: source_db.copy_csv(query, params or None, sink, after_snapshot=after_snapshot),
         text_columns=effective.text_column_names, key_columns=spec.primary_key,
         added_columns=tuple((c.name, c.sql_type) for c in added), spec=effective,
         check_header=lambda names: extract_sql.cursor_columns_problem(effective, names),
     )
 
 
-def _held_keys(spec: TableSpec, warehouse: Warehouse, partition_key: str) -> tuple[dict, tuple[int, ...]]:
+def _held_keys(spec: TableSpec, warehouse: Warehouse, partition_key: str) -> SnapshotFacts:
     """The keys the warehouse holds for the day now, as the extract's parameters, and the loads
     that wrote them."""
     rows = warehouse.keys_in_day(spec, date.fromisoformat(partition_key))
-    return key_array_params(spec, "held", [r[:-1] for r in rows]), tuple(sorted({r[-1] for r in rows}))
+    return SnapshotFacts(key_array_params(spec, "held", [r[:-1] for r in rows]), held_load_ids=tuple(sorted({r[-1] for r in rows})))
+
+
+def _reconcile_whole_table(spec: TableSpec, warehouse: Warehouse, in_snapshot) -> SnapshotFacts:
+    """A whole incremental table compared with the source on every read, by buckets of keys
+    (sql/parity.py): rows of the buckets that differ are read whatever their cursor says (a
+    change that did not move the cursor, a cursor moved back), and the keys raw_data holds there
+    that the source no longer does are the deleted keys the load applies the delete policy to."""
+    differing = parity_rules.differing_buckets(
+        _bucket_figures(in_snapshot(parity_sql.buckets_sql(spec, "source"), None)),
+        _bucket_figures(warehouse.query(parity_sql.buckets_sql(spec, warehouse.dialect))),
+    )
+    deleted: tuple[tuple[str, ...], ...] = ()
+    if differing:
+        n, width, listed = len(differing), len(spec.primary_key), parity_sql.bucket_params(differing)
+        source_keys = {tuple(r[:width]) for r in in_snapshot(parity_sql.rows_in_buckets_sql(spec, "source", n), listed)}
+        raw_keys = {tuple(r[:width]) for r in warehouse.query(parity_sql.rows_in_buckets_sql(spec, warehouse.dialect, n), listed)}
+        deleted = tuple(sorted(raw_keys - source_keys))
+    return SnapshotFacts({"buckets": differing}, deleted_keys=deleted)
+
+
+def _bucket_figures(rows) -> dict:
+    return {bucket: (int(n), None if total is None else Decimal(str(total))) for bucket, n, total in rows}
 
 
 def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from warehouse_platform.contract.table_spec import Column, TableSpec
 from warehouse_platform.sql.key_sets import keys_in_sql
 from warehouse_platform.sql.quoting import quote_ident, quote_table
+from warehouse_platform.sql.row_hash import bucket_sql
 
 _TEXT_TYPES = ("varchar", "char", "character", "text")
 
@@ -50,7 +51,7 @@ def day_window_sql(spec: TableSpec) -> str:
     return f"src.{column} >= %(day_start)s AND src.{column} < %(day_end)s"
 
 
-def extract_sql(spec: TableSpec, *, since_cursor: bool = False, held_keys: bool = False) -> str:
+def extract_sql(spec: TableSpec, *, since_cursor: bool = False, held_keys: bool = False, reconcile: bool = False) -> str:
     """SELECT of the declared columns (with any the source gained and the spec added).
 
     Daily tables read one day (%(day_start)s, %(day_end)s) by their day column. A whole-table
@@ -65,6 +66,10 @@ def extract_sql(spec: TableSpec, *, since_cursor: bool = False, held_keys: bool 
         if spec.incremental is None:
             raise ValueError(f"{spec.qualified_name} has no incremental cursor")
         sql += f" WHERE src.{quote_ident(spec.incremental.cursor)} >= %(cursor_from)s"
+        if reconcile:
+            # And every row of the buckets of keys where raw_data and the source differ
+            # (%(buckets)s, found by comparing hashes: sql/parity.py), whatever its cursor.
+            sql += f" OR {bucket_sql(spec, 'src', 'source')} = ANY(%(buckets)s::text[])"
     return f"{sql} ORDER BY {key_order_sql(spec)}"
 
 

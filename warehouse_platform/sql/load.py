@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from warehouse_platform.contract.redshift_types import column_byte_limit
-from warehouse_platform.contract.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, LoadMode, TableSpec
+from warehouse_platform.contract.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, DeleteKind, LoadMode, TableSpec
 from warehouse_platform.sql.ddl import LEDGER_TABLE, Dialect, column_type
 from warehouse_platform.sql.quoting import (
     quote_ident,
@@ -153,9 +153,9 @@ def _deduplicated_staging_sql(spec: TableSpec) -> str:
     )
 
 
-def newer_row_sql(spec: TableSpec, held: str, offered: str) -> str:
-    """True when the row `held` (the target's) is the source's newer word on its key than the
-    row `offered` (the load's): the load that wrote it read the source later (the ledger's
+def newer_row_sql(spec: TableSpec, held: str) -> str:
+    """True when the row `held` (the target's) is the source's newer word on its key than this
+    load's batch: the load that wrote it read the source later (the ledger's
     read_at against %(read_at)s), or at the same instant but for a run requested later
     (%(batch_id)s). Not the cursor: a clock-skewed application server, or a restored row, moves
     updated_at back, and the read that saw that is still the newer read. Rows and batches that
@@ -181,7 +181,7 @@ def delete_superseded_sql(spec: TableSpec, offered_table_sql: str, other_days_on
     elsewhere = f" AND t.{quote_ident(PARTITION_COLUMN.name)} <> %(partition_date)s" if other_days_only else ""
     return (
         f"DELETE FROM {offered_table_sql} s USING {target} t "
-        f"WHERE {key_match_sql(spec, 't', 's')}{elsewhere} AND {newer_row_sql(spec, 't', 's')}"
+        f"WHERE {key_match_sql(spec, 't', 's')}{elsewhere} AND {newer_row_sql(spec, 't')}"
     )
 
 
@@ -298,3 +298,32 @@ def delete_departed_sql(spec: TableSpec, load_ids: Sequence[int]) -> str:
         f"AND {written_by_held_loads_sql(target, load_ids)} "
         f"AND NOT EXISTS (SELECT 1 FROM {staging} s WHERE {key_match_sql(spec, target, 's')})"
     )
+
+
+def deleted_keys_params(keys: Sequence[Sequence[str]]) -> dict[str, str]:
+    return {f"deleted_{i}_{j}": value for i, key in enumerate(keys) for j, value in enumerate(key)}
+
+
+def _matches_deleted_keys(spec: TableSpec, alias: str, count: int) -> str:
+    """The row `alias` has one of `count` keys (parameters from deleted_keys_params, as text:
+    the warehouse casts them to the key's type). OR of ANDs: both dialects, any key shape."""
+    if not count:
+        return "FALSE"
+    return "(" + " OR ".join(
+        "(" + " AND ".join(f"{alias}.{quote_ident(k)} = %(deleted_{i}_{j})s" for j, k in enumerate(spec.primary_key)) + ")"
+        for i in range(count)
+    ) + ")"
+
+
+def apply_deletes_sql(spec: TableSpec, count: int) -> str | None:
+    """A whole table's keys the source no longer holds (found by the extract), under the table's
+    delete policy: removed (hard), marked with when the read saw them gone (soft), or left (keep:
+    None). A row a later read of the source wrote is left alone."""
+    target = quote_table(spec.schema, spec.name)
+    match = f"{_matches_deleted_keys(spec, target, count)} AND NOT {newer_row_sql(spec, target)}"
+    if spec.deletes.kind == DeleteKind.HARD:
+        return f"DELETE FROM {target} WHERE {match}"
+    if spec.deletes.kind == DeleteKind.SOFT:
+        column = quote_ident(spec.deletes.column)
+        return f"UPDATE {target} SET {column} = %(read_at)s WHERE {column} IS NULL AND {match}"
+    return None

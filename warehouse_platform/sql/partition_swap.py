@@ -13,6 +13,7 @@ from datetime import date
 from warehouse_platform.contract.table_spec import (
     LOAD_ID_COLUMN,
     PARTITION_COLUMN,
+    DeleteKind,
     TableSpec,
 )
 from warehouse_platform.sql.key_sets import keys_in_sql
@@ -144,7 +145,7 @@ def keep_newer_rows_of_the_day_sql(spec: TableSpec, table: str) -> str:
     return (
         f"UPDATE {load} s SET {assignments} FROM {target} t "
         f"WHERE {key_match_sql(spec, 't', 's')} AND t.{quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s "
-        f"AND {newer_row_sql(spec, 't', 's')}"
+        f"AND {newer_row_sql(spec, 't')}"
     )
 
 
@@ -161,6 +162,34 @@ def carry_over_unknown_rows_sql(spec: TableSpec, table: str, load_ids: Sequence[
         f"AND NOT {written_by_held_loads_sql('t', load_ids)} "
         f"AND NOT EXISTS (SELECT 1 FROM {load} s WHERE {key_match_sql(spec, 't', 's')})"
     )
+
+
+def _known_rows_not_offered(spec: TableSpec, table: str, load_ids: Sequence[int] | None) -> str:
+    """The day's rows the batch's extract knew of (all of them without its view of the day),
+    whose key the batch does not offer in any day: keys the source no longer holds."""
+    load = quote_table(partitions_schema(spec), table)
+    known = f" AND {written_by_held_loads_sql('t', load_ids)}" if load_ids is not None else ""
+    return (
+        f"FROM {quote_table(spec.schema, spec.name)} t WHERE t.{quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"
+        f"{known} AND NOT EXISTS (SELECT 1 FROM {load} s WHERE {key_match_sql(spec, 't', 's')})"
+    )
+
+
+def count_deleted_keys_sql(spec: TableSpec, table: str, load_ids: Sequence[int] | None) -> str:
+    return f"SELECT count(*) {_known_rows_not_offered(spec, table, load_ids)}"
+
+
+def keep_deleted_rows_sql(spec: TableSpec, table: str, load_ids: Sequence[int] | None) -> str:
+    """Under `deletes: keep` or `soft(<column>)`, the day keeps the rows of keys the source no
+    longer holds (soft: the column set, once, to when this read saw them gone)."""
+    load = quote_table(partitions_schema(spec), table)
+    columns = [*spec.column_names, LOAD_ID_COLUMN.name]
+    values = [
+        f"COALESCE(t.{quote_ident(c)}, %(read_at)s)" if spec.deletes.kind == DeleteKind.SOFT and c == spec.deletes.column
+        else f"t.{quote_ident(c)}"
+        for c in columns
+    ]
+    return f"INSERT INTO {load} ({quote_idents(columns)}) SELECT {', '.join(values)} {_known_rows_not_offered(spec, table, load_ids)}"
 
 
 def moved_days_sql(spec: TableSpec, table: str) -> str:

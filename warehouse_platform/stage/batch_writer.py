@@ -75,6 +75,7 @@ def write_staged_batch(
         added_columns=rows.added_columns,
         read_at=read.read_at if read else None,
         held_load_ids=read.held_load_ids if read else None,
+        deleted_keys=read.deleted_keys if read else None,
     )
     return publish_manifest(stage, prefix, batch)
 

@@ -85,6 +85,7 @@ class StagedBatch:
     # read no source (landed files, batches made by hand).
     read_at: datetime | None = None
     held_load_ids: tuple[int, ...] | None = None
+    deleted_keys: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def row_count(self) -> int:
@@ -126,6 +127,7 @@ class StagedBatch:
                     **({"added_columns": dict(self.added_columns)} if self.added_columns else {}),
                     **({"read_at": self.read_at.isoformat()} if self.read_at is not None else {}),
                     **({"held_load_ids": list(self.held_load_ids)} if self.held_load_ids is not None else {}),
+                    **({"deleted_keys": [list(k) for k in self.deleted_keys]} if self.deleted_keys is not None else {}),
                     "files": {
                         p.url: {
                             "checksum": p.checksum,
@@ -175,4 +177,7 @@ class StagedBatch:
             read_at=datetime.fromisoformat(batch["read_at"]) if batch.get("read_at") else None,
             # Integers only: they reach SQL as bound parameters, but a manifest is input.
             held_load_ids=None if batch.get("held_load_ids") is None else tuple(int(i) for i in batch["held_load_ids"]),
+            # Text only: the loader binds them as parameters.
+            deleted_keys=None if batch.get("deleted_keys") is None
+            else tuple(tuple(str(v) for v in k) for k in batch["deleted_keys"]),
         )

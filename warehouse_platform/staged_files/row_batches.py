@@ -62,3 +62,17 @@ class SourceRead:
     # the read was made (the extract looked each of their keys up). A row the day holds from any
     # other load arrived after this read, and this batch cannot judge it.
     held_load_ids: tuple[int, ...] | None = None
+    # For a whole table compared with the source on this read: the keys raw_data holds that the
+    # source no longer does (text, one value per key column); the load applies the table's
+    # delete policy to them. None: not compared.
+    deleted_keys: tuple[tuple[str, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    """What an extract learns inside the read's snapshot, before the COPY: more parameters for
+    the COPY's query, and facts the manifest keeps (see SourceRead)."""
+
+    params: dict
+    held_load_ids: tuple[int, ...] | None = None
+    deleted_keys: tuple[tuple[str, ...], ...] | None = None

@@ -48,6 +48,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 # as they were), and rows of keys that left the day, loaded where they now live.
                 "rows_superseded": report.rows_superseded,
                 "rows_moved_to_other_days": report.rows_moved,
+                f"keys_deleted_in_the_source ({spec.deletes})": report.keys_deleted,
                 "already_loaded": report.already_loaded,
                 "allow_shrink": obj.allow_shrink,
                 "files": report.files,

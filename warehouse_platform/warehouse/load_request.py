@@ -68,6 +68,8 @@ class LoadOutcome:
     rows_superseded: int = 0
     # Rows the extract looked up for keys that left the day, loaded into the days they live in.
     rows_moved: int = 0
+    # Keys the source no longer holds, removed or marked under the table's delete policy.
+    keys_deleted: int = 0
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class LoadReport:
     rows_superseded: int
     # Rows of keys that left the day, loaded into the days they now live in.
     rows_moved: int
+    # Keys the source no longer holds: removed, kept or marked under the table's delete policy.
+    keys_deleted: int
     files: int
     bytes: int
     seconds: float
@@ -99,6 +101,7 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         duplicate_keys_sample=outcome.duplicate_keys,
         rows_superseded=outcome.rows_superseded,
         rows_moved=outcome.rows_moved,
+        keys_deleted=outcome.keys_deleted,
         files=len(batch.parts),
         bytes=batch.content_length,
         seconds=round(time.monotonic() - started, 3),

@@ -18,7 +18,7 @@ from dataclasses import replace
 import psycopg2
 import psycopg2.errors
 
-from warehouse_platform.contract.table_spec import LoadMode
+from warehouse_platform.contract.table_spec import DeleteKind, LoadMode
 from warehouse_platform.sql import load as sqlb
 from warehouse_platform.sql import partition_swap as swap
 from warehouse_platform.sql.key_sets import key_array_params
@@ -167,6 +167,7 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
             superseded = moved = 0
             if spec.mode == LoadMode.UPSERT:
                 superseded, moved = _apply_key_versions(warehouse, cur, req, load_table, loaded)
+            deleted = _keys_deleted_in_the_source(cur, req, load_table)
             rows_loaded -= superseded
             cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
             rows_held = cur.fetchone()[0]
@@ -189,6 +190,7 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
     return LoadOutcome(
         False, rows_staged, rows_loaded, day_rows, table_rows,
         tuple(tuple(d) for d in duplicates[:DUPLICATE_SAMPLE]), rows_superseded=superseded, rows_moved=moved,
+        keys_deleted=deleted,
     )
 
 
@@ -209,7 +211,8 @@ def _apply_key_versions(warehouse, cur, req: LoadRequest, load_table: str, loade
     spec, held = req.spec, req.batch.held_load_ids
     superseded = 0
     if held is not None:
-        pass
+        cur.execute(swap.keep_newer_rows_of_the_day_sql(spec, load_table), req.params)
+        superseded += cur.rowcount
     cur.execute(sqlb.delete_superseded_sql(spec, loaded, other_days_only=True), req.params)
     superseded += cur.rowcount
     if held is not None:
@@ -217,6 +220,18 @@ def _apply_key_versions(warehouse, cur, req: LoadRequest, load_table: str, loade
     cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
     moved = _route_moved_rows(warehouse, cur, req, load_table) if spec.moves_between_days else 0
     return superseded, moved
+
+
+def _keys_deleted_in_the_source(cur, req: LoadRequest, load_table: str) -> int:
+    """How many keys the day held that the source no longer holds (the swap drops them under
+    `deletes: hard`; keep and soft carry them into the new day)."""
+    spec, held = req.spec, req.batch.held_load_ids
+    params = {**req.params, **sqlb.held_loads_params(held or ())}
+    cur.execute(swap.count_deleted_keys_sql(spec, load_table, held), params)
+    deleted = cur.fetchone()[0]
+    if deleted and spec.deletes.kind != DeleteKind.HARD:
+        cur.execute(swap.keep_deleted_rows_sql(spec, load_table, held), params)
+    return deleted
 
 
 def _route_moved_rows(warehouse, cur, req: LoadRequest, load_table: str) -> int:

@@ -46,6 +46,23 @@ def enforce_text_widths_in_table(cur, req: LoadRequest, table_sql: str) -> None:
             )
 
 
+DELETED_KEYS_PER_STATEMENT = 500
+
+
+def _apply_deletes(cur, req: LoadRequest) -> int:
+    """The whole table's keys the extract found gone from the source, under the delete policy;
+    returns how many rows it removed or marked."""
+    keys = req.batch.deleted_keys or ()
+    changed = 0
+    for start in range(0, len(keys), DELETED_KEYS_PER_STATEMENT):
+        chunk = keys[start:start + DELETED_KEYS_PER_STATEMENT]
+        if (statement := sqlb.apply_deletes_sql(req.spec, len(chunk))) is None:
+            return 0
+        cur.execute(statement, {**req.params, **sqlb.deleted_keys_params(chunk)})
+        changed += cur.rowcount
+    return changed
+
+
 def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
     spec = req.spec
     with warehouse.connection() as conn, load_transaction(conn, spec.qualified_name, req.batch.manifest_url):
@@ -90,6 +107,7 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
                 cur.execute(delete_sql, req.params)
             cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
             rows_loaded = cur.rowcount
+            deleted = _apply_deletes(cur, req)
             ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
             cur.execute(sqlb.drop_staging_sql(spec))
             partition_rows, table_rows = _counts(cur, req)
@@ -97,5 +115,5 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             req.refuse_sharp_shrink(rows_held, partition_rows + moved)
     return LoadOutcome(
         False, rows_staged, rows_loaded, partition_rows, table_rows, copy_statement=statement, rows_superseded=superseded,
-        rows_moved=moved,
+        rows_moved=moved, keys_deleted=deleted,
     )
