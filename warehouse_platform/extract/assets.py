@@ -7,7 +7,6 @@ parts plus a manifest, in the local folder or on S3.
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 import dagster as dg
 
@@ -18,10 +17,9 @@ from warehouse_platform.conventions.asset_keys import source_asset_key, stage_as
 from warehouse_platform.conventions.automation_conditions import daily_refresh
 from warehouse_platform.conventions.labels import layer_tags, owners_of
 from warehouse_platform.conventions.partitions import daily_partitions, one_day_per_run
+from warehouse_platform.extract.source_comparison import compare_by_buckets
 from warehouse_platform.extract.source_database import SourceDatabase
-from warehouse_platform.rules import parity as parity_rules
 from warehouse_platform.sql import extract as extract_sql
-from warehouse_platform.sql import parity as parity_sql
 from warehouse_platform.sql.key_sets import key_array_params
 from warehouse_platform.stage.handed_landing_files import record_handed
 from warehouse_platform.stage.landed_files import LandedFiles
@@ -145,11 +143,11 @@ def extract_records(
         f"rows changed since {params['cursor_from']}" if since else f"day {partition_key}" if partition_key else "the whole table"
     ))
     query = extract_sql.extract_sql(effective, since_cursor=since, held_keys=held, reconcile=reconcile)
-    after_snapshot = None
-    if held:
-        after_snapshot = lambda _: _held_keys(spec, warehouse, partition_key)  # noqa: E731
-    elif reconcile:
-        after_snapshot = lambda in_snapshot: _reconcile_whole_table(spec, warehouse, in_snapshot)  # noqa: E731
+
+    def after_snapshot(in_snapshot) -> SnapshotFacts:
+        if held:
+            return _held_keys(spec, warehouse, partition_key)
+        return _reconcile_whole_table(spec, warehouse, in_snapshot) if reconcile else SnapshotFacts({})
     return CsvRecords(
         columns=effective.column_names,
         copy_to=lambda sink: source_db.copy_csv(query, params or None, sink, after_snapshot=after_snapshot),
@@ -168,24 +166,12 @@ def _held_keys(spec: TableSpec, warehouse: Warehouse, partition_key: str) -> Sna
 
 def _reconcile_whole_table(spec: TableSpec, warehouse: Warehouse, in_snapshot) -> SnapshotFacts:
     """A whole incremental table compared with the source on every read, by buckets of keys
-    (sql/parity.py): rows of the buckets that differ are read whatever their cursor says (a
-    change that did not move the cursor, a cursor moved back), and the keys raw_data holds there
-    that the source no longer does are the deleted keys the load applies the delete policy to."""
-    differing = parity_rules.differing_buckets(
-        _bucket_figures(in_snapshot(parity_sql.buckets_sql(spec, "source"), None)),
-        _bucket_figures(warehouse.query(parity_sql.buckets_sql(spec, warehouse.dialect))),
-    )
-    deleted: tuple[tuple[str, ...], ...] = ()
-    if differing:
-        n, width, listed = len(differing), len(spec.primary_key), parity_sql.bucket_params(differing)
-        source_keys = {tuple(r[:width]) for r in in_snapshot(parity_sql.rows_in_buckets_sql(spec, "source", n), listed)}
-        raw_keys = {tuple(r[:width]) for r in warehouse.query(parity_sql.rows_in_buckets_sql(spec, warehouse.dialect, n), listed)}
-        deleted = tuple(sorted(raw_keys - source_keys))
-    return SnapshotFacts({"buckets": differing}, deleted_keys=deleted)
-
-
-def _bucket_figures(rows) -> dict:
-    return {bucket: (int(n), None if total is None else Decimal(str(total))) for bucket, n, total in rows}
+    (extract/source_comparison.py): rows of the buckets that differ are read whatever their
+    cursor says (a change that did not move the cursor, a cursor moved back), and the keys
+    raw_data holds there that the source no longer does are the deleted keys the load applies
+    the delete policy to."""
+    differing, diff = compare_by_buckets(spec, in_snapshot, warehouse.query, warehouse.dialect)
+    return SnapshotFacts({"buckets": differing}, deleted_keys=tuple(diff.extra))
 
 
 def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:

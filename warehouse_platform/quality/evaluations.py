@@ -11,6 +11,7 @@ from decimal import Decimal
 import dagster as dg
 
 from warehouse_platform.contract.table_spec import DeleteKind, DistStyle, LoadMode, TableSpec
+from warehouse_platform.extract.source_comparison import compare_by_buckets
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.rules import parity as parity_rules
 from warehouse_platform.rules import row_volume
@@ -361,23 +362,7 @@ def _number(value) -> Decimal | None:
 
 
 def _differing_keys(warehouse: Warehouse, source_db: SourceDatabase, spec: TableSpec, params: dict) -> parity_rules.ParityDiff:
-    def buckets(rows) -> dict:
-        return {bucket: (int(n), _number(total)) for bucket, n, total in rows}
-
-    differing = parity_rules.differing_buckets(
-        buckets(source_db.query(parity_sql.buckets_sql(spec, "source"), params)),
-        buckets(warehouse.query(parity_sql.buckets_sql(spec, warehouse.dialect), params)),
-    )
-    keyed = {**params, **parity_sql.bucket_params(differing)}
-
-    def rows(found) -> dict:
-        width = len(spec.primary_key)
-        return {tuple(r[:width]): (r[width], r[width + 1]) for r in found}
-
-    return parity_rules.compare_rows(
-        rows(source_db.query(parity_sql.rows_in_buckets_sql(spec, "source", len(differing)), keyed)),
-        rows(warehouse.query(parity_sql.rows_in_buckets_sql(spec, warehouse.dialect, len(differing)), keyed)),
-    )
+    return compare_by_buckets(spec, source_db.query, warehouse.query, warehouse.dialect, params)[1]
 
 
 def _parity_problem(spec: TableSpec, diff: parity_rules.ParityDiff, source_rows: int, raw_rows: int) -> str:
