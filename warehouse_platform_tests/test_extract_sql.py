@@ -2,6 +2,7 @@
 schema evolution and source parity (both dialects), pinned as text; the Redshift text is also
 parsed with sqlglot's Redshift dialect."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -32,6 +33,21 @@ def test_a_table_source_selects_each_declared_column_by_name_cast_to_text_empty_
     )
 
 
+def test_a_day_whose_keys_move_also_reads_the_current_rows_of_the_keys_the_warehouse_holds_for_it():
+    sql = extract_sql.extract_sql(SESSION_TRANSACTION, held_keys=True)
+    window = 'src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s'
+    # Two disjoint branches: the day's rows, and held keys that now live outside the day.
+    assert sql.count(window) == 2 and f"AND NOT ({window})" in sql and " UNION ALL " in sql
+    assert '("src"."sessionid") IN (SELECT * FROM unnest(%(held_0)s::varchar(32)[]))' in sql
+    assert sql.endswith('ORDER BY src."sessionid" COLLATE "C"')
+    bound = sql.replace("%(day_start)s", "'2026-11-01'").replace("%(day_end)s", "'2026-11-02'").replace(
+        "%(held_0)s::varchar(32)[]", "ARRAY['a']"
+    )
+    sqlglot.parse_one(bound, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
+    # Only days of tables whose keys move ask for them.
+    assert not USER_SESSION_CHANNEL.moves_between_days and SESSION_TRANSACTION.moves_between_days
+
+
 def test_a_query_source_is_a_subquery_and_its_day_column_need_not_be_loaded():
     assert extract_sql.extract_sql(USER_SESSION_CHANNEL) == (
         'SELECT CAST(src."userid" AS text) AS "userid", NULLIF(src."sessionid", \'\') AS "sessionid", '
@@ -57,21 +73,36 @@ def test_columns_returned_in_another_order_are_refused_naming_both():
     assert "contract declares" in extract_sql.cursor_columns_problem(USER_SESSION_CHANNEL, ["userid", "sessionid"])
 
 
-def test_parity_compares_rows_and_a_declared_sum_per_day_or_for_the_whole_table():
-    assert parity_sql.source_parity_sql(SESSION_TRANSACTION) == (
-        'SELECT COUNT(*), SUM(src."amount") FROM "app"."transactions" src '
-        'WHERE src."updated_at" >= %(day_start)s AND src."updated_at" < %(day_end)s'
+@pytest.mark.parametrize("spec", [SESSION_TRANSACTION, USERS, USER_SESSION_CHANNEL], ids=lambda s: s.name)
+def test_parity_hashes_every_declared_column_of_every_row_on_each_side_from_the_same_text(spec):
+    source, postgres, redshift = (parity_sql.totals_sql(spec, side) for side in ("source", "postgres", "redshift"))
+    for column in spec.column_names:  # every declared column takes part
+        assert f'r."{column}"' in source and f'r."{column}"' in redshift
+    # The same row text on the warehouse side in both dialects; only the hash arithmetic differs.
+    assert "STRTOL(SUBSTRING(MD5(" in redshift and "::bit(60)::bigint" in postgres
+    assert redshift.replace("STRTOL(", "").count("MD5(") == postgres.count("MD5(")
+    # The source is compared as the extract stages it: empty text is NULL.
+    assert "NULLIF(CAST(r." in source and "NULLIF" not in redshift
+    for side in ("redshift",):
+        for sql in (parity_sql.totals_sql(spec, side), parity_sql.buckets_sql(spec, side), parity_sql.rows_in_buckets_sql(spec, side, 2)):
+            bound = re.sub(r"%\((\w+)\)s", r"'\1'", sql)
+            sqlglot.parse_one(bound, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+    for sql in (source, postgres, parity_sql.buckets_sql(spec, "source"), parity_sql.rows_in_buckets_sql(spec, "source", 1)):
+        bound = re.sub(r"%\((\w+)\)s", r"'\1'", sql)
+        sqlglot.parse_one(bound, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
+    assert ("_partition_date" in postgres) == spec.partitioned and ("%(day_start)s" in source) == spec.partitioned
+
+
+def test_parity_names_missing_deleted_changed_and_unbumped_keys_from_the_buckets_that_differ():
+    from warehouse_platform.rules import parity
+
+    assert parity.differing_buckets({"0a": (2, 10), "ff": (1, 3)}, {"0a": (2, 10), "ff": (1, 4), "10": (1, 1)}) == ["10", "ff"]
+    diff = parity.compare_rows(
+        {("a",): ("h1", "2026-11-01 10:00:00"), ("b",): ("h2", "2026-11-01 11:00:00"), ("c",): ("h3", "2026-11-02 09:00:00")},
+        {("a",): ("h1", "2026-11-01 10:00:00"), ("b",): ("hX", "2026-11-01 11:00:00"), ("c",): ("hY", "2026-11-01 09:00:00"),
+         ("d",): ("h4", None)},
     )
-    warehouse_day = parity_sql.warehouse_parity_sql(SESSION_TRANSACTION)
-    assert warehouse_day == (
-        'SELECT COUNT(*), SUM(t."amount") FROM "raw_data"."session_transaction" t '
-        'WHERE t."_partition_date" = %(partition_date)s'
-    )
-    # A timestamp is summed as epoch seconds, so a moved updated_at changes the sum.
-    whole = parity_sql.warehouse_parity_sql(USERS)
-    assert whole == 'SELECT COUNT(*), SUM(EXTRACT(EPOCH FROM t."updated_at")) FROM "raw_data"."users" t'
-    for sql in (warehouse_day, whole):
-        _redshift(sql)
+    assert (diff.missing, diff.extra, diff.changed, diff.unbumped) == ([], [("d",)], [("b",), ("c",)], [("b",)])
 
 
 def test_an_added_column_is_nullable_in_both_dialects_with_redshifts_encoding():

@@ -226,6 +226,12 @@ def test_source_parity_passes_for_every_loaded_day_and_fails_when_raw_data_is_ta
              f"(SELECT min(sessionid) FROM raw_data.session_transaction WHERE _partition_date = '{day}')",
              "DELETE FROM raw_data.users WHERE userid = 1")
     tampered = evaluations.source_parity(warehouse, source_db, SESSION_TRANSACTION, day)
-    assert not tampered.passed and "sum(amount)" in tampered.description
+    [(changed_key,)] = warehouse.query(
+        f"SELECT min(sessionid) FROM raw_data.session_transaction WHERE _partition_date = '{day}'"
+    )
+    assert not tampered.passed and f"1 keys with other values (first: {changed_key})" in tampered.description
+    sample = tampered.metadata["sample_of_differing_keys"].data
+    assert sample["other_values"] == [[changed_key]] and sample["missing"] == sample["deleted_in_source"] == []
     users = evaluations.source_parity(warehouse, source_db, USERS, None)
     assert not users.passed and f"{CONFIG.user_count:,} rows in the source, {CONFIG.user_count - 1:,}" in users.description
+    assert users.metadata["sample_of_differing_keys"].data["missing"] == [["1"]]

@@ -21,7 +21,7 @@ DECLARED = table("session_transaction")
 # The purchases' contract without its incremental cursor: these tests are about bad files, on
 # both load modes, not about late changes (test_incremental.py).
 SESSION_TRANSACTION = replace(
-    DECLARED, columns=DECLARED.columns[:3], incremental=None, mode=LoadMode.REPLACE, dedupe_order=(), parity_sum=None
+    DECLARED, columns=DECLARED.columns[:3], incremental=None, mode=LoadMode.REPLACE, dedupe_order=()
 )
 
 GOOD = [["a" * 32, "false", "100"], ["b" * 32, "true", "200"]]

@@ -75,7 +75,14 @@ def test_every_statement_of_a_load_parses_as_redshift(spec):
         load_sql_builder.ledger_deactivate_sql(spec.schema),
         load_sql_builder.ledger_insert_sql(spec.schema),
         load_sql_builder.drop_staging_sql(spec),
+        load_sql_builder.ledger_active_batch_sql(spec.schema),
     ]
+    if spec.mode == LoadMode.UPSERT:
+        statements.append(load_sql_builder.delete_superseded_sql(spec, quote_ident(load_sql_builder.staging_table_name(spec))))
+    if spec.partitioned:
+        statements += [load_sql_builder.day_keys_sql(spec), load_sql_builder.delete_departed_sql(spec, [7, 8])]
+    if spec.moves_between_days:
+        statements.append(load_sql_builder.count_moved_staging_rows_sql(spec))
     for sql in statements:
         parsed = _parse_redshift(sql)
         assert not isinstance(parsed, exp.Command), sql  # parsed for real, not passed through
@@ -117,6 +124,30 @@ def test_upsert_deletes_matching_keys_and_append_deletes_nothing():
         'DELETE FROM "raw_data"."t" USING "stg_t" s WHERE "raw_data"."t"."k" = s."k"'
     )
     assert load_sql_builder.delete_replaced_rows_sql(TableSpec(**base, mode=LoadMode.APPEND)) is None
+
+
+SESSION_TRANSACTION = table("session_transaction")
+
+
+def test_a_redshift_upsert_of_a_day_whose_keys_move_keeps_newer_reads_and_puts_each_row_in_its_own_day():
+    staging = quote_ident(load_sql_builder.staging_table_name(SESSION_TRANSACTION))
+    superseded = _parse_redshift(load_sql_builder.delete_superseded_sql(SESSION_TRANSACTION, staging))
+    assert isinstance(superseded, exp.Delete) and superseded.this.name == "stg_session_transaction"
+    # Newer means read later (the ledger's read_at), then requested later: never the cursor.
+    newer = load_sql_builder.newer_row_sql(SESSION_TRANSACTION, "t")
+    assert "l.load_id = t.\"_load_id\"" in newer and "l.read_at > %(read_at)s" in newer
+    assert "updated_at" not in newer
+    # Rows the extract knew of and no longer offers leave the day; the ones it never saw stay.
+    departed = load_sql_builder.delete_departed_sql(SESSION_TRANSACTION, [11, 12])
+    assert '"_load_id" IN (%(held_load_0)s, %(held_load_1)s)' in departed and "NOT EXISTS" in departed
+    assert "FALSE" in load_sql_builder.delete_departed_sql(SESSION_TRANSACTION, [])
+    assert load_sql_builder.held_loads_params([11, 12]) == {"held_load_0": 11, "held_load_1": 12}
+    # Each staged row goes to the day of its cursor, not the day being loaded.
+    insert = _parse_redshift(load_sql_builder.insert_from_staging_sql(SESSION_TRANSACTION))
+    select = insert.expression
+    assert 'CAST("updated_at" AS DATE)' in select.sql("redshift")
+    assert "%(partition_date)s" not in load_sql_builder.insert_from_staging_sql(SESSION_TRANSACTION)
+    assert "%(partition_date)s" in load_sql_builder.insert_from_staging_sql(SESSION_TIMESTAMP)
 
 
 def test_identifiers_and_literals_cannot_break_out():

@@ -27,6 +27,7 @@ from warehouse_platform.automation import definitions as automation
 from warehouse_platform.contract.log_formats import LogFormat
 from warehouse_platform.contract.table_spec import (
     Column,
+    DeletePolicy,
     DistStyle,
     Incremental,
     LoadMode,
@@ -133,11 +134,13 @@ class TableEntry(dg.Model):
     truncate_columns: bool = False
     incremental: IncrementalEntry | None = None
     on_new_column: OnNewColumn = OnNewColumn.FAIL
-    parity_sum: str | None = Field(
-        default=None, description="A column the source_parity check sums on both sides, besides counting rows."
-    )
     structuring: StructuringEntry | None = Field(
         default=None, description="For a landed table whose files are logs: their format and landing folder."
+    )
+    deletes: str = Field(
+        default="hard", json_schema_extra={"pattern": r"^(hard|keep|soft\([A-Za-z_][A-Za-z0-9_]*\))$"},
+        description="What a key the source no longer holds does to raw_data: hard (removed), keep, or "
+        "soft(<column>) (kept, that nullable timestamp column set to when the platform saw it gone).",
     )
 
     @model_validator(mode="after")
@@ -193,10 +196,10 @@ class TableEntry(dg.Model):
             incremental=incremental,
             on_new_column=self.on_new_column,
             owners=tuple(self.owners),
-            parity_sum=self.parity_sum,
             structuring=None
             if self.structuring is None
             else Structuring(self.structuring.format, self.structuring.landing_folder, self.structuring.reject_share_limit),
+            deletes=DeletePolicy.parse(self.deletes),
         )
 
 

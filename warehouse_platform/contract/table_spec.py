@@ -103,6 +103,34 @@ class Incremental:
     soft_delete_column: str | None = None
 
 
+class DeleteKind(str, Enum):
+    HARD = "hard"  # a key the source no longer holds is removed from raw_data
+    KEEP = "keep"  # it stays as it was last read
+    SOFT = "soft"  # it stays, marked deleted in a declared column (the time the platform saw it gone)
+
+
+@dataclass(frozen=True)
+class DeletePolicy:
+    """What a key the source no longer holds does to raw_data (catalog: `deletes: hard | keep |
+    soft(<column>)`). A daily table learns it when a re-read of the key's day no longer finds it;
+    a whole table compares its keys with the source's on every incremental load."""
+
+    kind: DeleteKind = DeleteKind.HARD
+    column: str | None = None  # soft: the nullable timestamp column set to when the key was seen gone
+
+    @classmethod
+    def parse(cls, text: str) -> DeletePolicy:
+        text = text.strip()
+        if text.startswith("soft(") and text.endswith(")") and text[5:-1].strip():
+            return cls(DeleteKind.SOFT, text[5:-1].strip())
+        if text in (DeleteKind.HARD.value, DeleteKind.KEEP.value):
+            return cls(DeleteKind(text))
+        raise ValueError(f"deletes is hard, keep or soft(<column>), not {text!r}")
+
+    def __str__(self) -> str:
+        return f"soft({self.column})" if self.kind == DeleteKind.SOFT else self.kind.value
+
+
 # Columns the loader adds to every raw table: which partition a row was loaded under (so a
 # partition re-run can replace exactly its rows) and which load wrote it (joins the ledger).
 PARTITION_COLUMN = Column("_partition_date", "date", nullable=False, description="Partition the row was loaded under.")
@@ -135,10 +163,10 @@ class TableSpec:
     on_new_column: OnNewColumn = OnNewColumn.FAIL
     # Who answers for the table ("team:data", "someone@example.com"), shown in the UI.
     owners: tuple[str, ...] = ()
-    # The column the source-parity check sums on both sides (with the row count); None: count only.
-    parity_sum: str | None = None
     # Landed log lines structured into the columns (None: landed files are CSV with a header).
     structuring: Structuring | None = None
+    # What a key the source no longer holds does to raw_data.
+    deletes: DeletePolicy = field(default_factory=DeletePolicy)
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -158,9 +186,13 @@ class TableSpec:
             if self.partitioned and (self.source is None or self.source.day_column != self.incremental.cursor):
                 # A row lives in the day of its latest change, so a changed row moves to its new day.
                 raise ValueError(f"{self.qualified_name}: a daily incremental table's day column is its cursor")
-        if self.parity_sum is not None and self.parity_sum not in names:
-            raise ValueError(f"{self.qualified_name}: parity_sum {self.parity_sum!r} is not a declared column")
 
+        if self.deletes.kind == DeleteKind.SOFT:
+            column = next((c for c in self.columns if c.name == self.deletes.column), None)
+            if column is None or not column.nullable or not column.sql_type.lower().startswith("timestamp"):
+                raise ValueError(
+                    f"{self.qualified_name}: deletes: soft({self.deletes.column}) names a nullable timestamp column it declares"
+                )
         if self.structuring is not None:
             self._check_structuring(names)
 
@@ -185,6 +217,16 @@ class TableSpec:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    @property
+    def moves_between_days(self) -> bool:
+        """A daily upsert table whose day column is one of its columns: a row lives in the day of
+        that column, so a change can move its key from one day to another (a refund moves a
+        purchase to the refund's day; a clock-skewed update moves it back)."""
+        return (
+            self.partitioned and self.mode == LoadMode.UPSERT and self.source is not None
+            and self.source.day_column in {c.name for c in self.columns}
+        )
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -4,8 +4,9 @@ One stage asset per raw table; its IO manager (StageIOManager) writes the rows a
 parts plus a manifest, in the local folder or on S3.
 """
 
+import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
@@ -16,15 +17,19 @@ from warehouse_platform.conventions.asset_keys import source_asset_key, stage_as
 from warehouse_platform.conventions.automation_conditions import daily_refresh
 from warehouse_platform.conventions.labels import layer_tags, owners_of
 from warehouse_platform.conventions.partitions import daily_partitions, one_day_per_run
+from warehouse_platform.extract.source_comparison import compare_by_buckets
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.sql import extract as extract_sql
+from warehouse_platform.sql.key_sets import key_array_params
 from warehouse_platform.stage.handed_landing_files import record_handed
 from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.landing_layout import landing_folder, mismatched_landed_keys
-from warehouse_platform.staged_files.row_batches import CsvRecords
+from warehouse_platform.staged_files.row_batches import CsvRecords, SnapshotFacts
 from warehouse_platform.warehouse.io_manager import table_schema
 from warehouse_platform.warehouse.resources import Warehouse
+
+_LOG = logging.getLogger(__name__)
 
 _SOURCE_DESCRIPTIONS = {
     "app.sessions": "Application table: one row per visit (session), with the user and the channel it came from.",
@@ -97,10 +102,24 @@ def _take_landed_files(
 
 
 def _extract(context: dg.AssetExecutionContext, spec: TableSpec, source_db: SourceDatabase, warehouse: Warehouse) -> CsvRecords:
-    """The declared columns (and any the source gained, under on_new_column: add) of the day, or
-    of the rows changed since the newest loaded change minus the lookback (whole-table
-    incremental), or of the whole table."""
-    partition_key = context.partition_key if spec.partitioned else None
+    window = context.partition_time_window if spec.partitioned else None
+    return extract_records(
+        spec, source_db, warehouse,
+        partition_key=context.partition_key if spec.partitioned else None,
+        day_window=(window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)) if window else None,
+        log=context.log,
+    )
+
+
+def extract_records(
+    spec: TableSpec, source_db: SourceDatabase, warehouse: Warehouse, *, partition_key: str | None,
+    day_window: tuple[datetime, datetime] | None, log=_LOG,
+) -> CsvRecords:
+    """The declared columns (and any the source gained, under on_new_column: add) of the day
+    (`day_window`: its start and end in the source's wall-clock time), or of the rows changed
+    since the newest loaded change minus the lookback (whole-table incremental), or of the whole
+    table. A day of a table whose keys move between days also brings the current rows of the keys
+    the warehouse holds for it that now live elsewhere (sql/extract.py, held keys)."""
     # A query's day column may be there only for the window; it is not a column to load.
     ignore = (spec.source.day_column,) if spec.source.day_column else ()
     try:
@@ -108,29 +127,51 @@ def _extract(context: dg.AssetExecutionContext, spec: TableSpec, source_db: Sour
     except ValueError as drift:
         raise _refuse(spec, partition_key, str(drift)) from None
     if added:
-        context.log.warning(f"{spec.qualified_name}: adding columns the source gained: {[c.name for c in added]}")
+        log.warning(f"{spec.qualified_name}: adding columns the source gained: {[c.name for c in added]}")
     effective = spec.with_added_columns(added)
     params: dict = {}
-    since = False
+    since = held = reconcile = False
     if spec.partitioned:
-        window = context.partition_time_window
-        params = {"day_start": window.start.replace(tzinfo=None), "day_end": window.end.replace(tzinfo=None)}
+        params = {"day_start": day_window[0], "day_end": day_window[1]}
+        held = spec.moves_between_days
     elif spec.incremental is not None:
         newest = warehouse.newest_loaded_cursor(spec)
         if newest is not None:
-            since = True
+            since = reconcile = True
             params = {"cursor_from": newest - timedelta(days=spec.incremental.lookback_days)}
-    context.log.info(f"{spec.qualified_name}: extracting " + (
+    log.info(f"{spec.qualified_name}: extracting " + (
         f"rows changed since {params['cursor_from']}" if since else f"day {partition_key}" if partition_key else "the whole table"
     ))
-    query = extract_sql.extract_sql(effective, since_cursor=since)
+    query = extract_sql.extract_sql(effective, since_cursor=since, held_keys=held, reconcile=reconcile)
+
+    def after_snapshot(in_snapshot) -> SnapshotFacts:
+        if held:
+            return _held_keys(spec, warehouse, partition_key)
+        return _reconcile_whole_table(spec, warehouse, in_snapshot) if reconcile else SnapshotFacts({})
     return CsvRecords(
         columns=effective.column_names,
-        copy_to=lambda sink: source_db.copy_csv(query, params or None, sink),
+        copy_to=lambda sink: source_db.copy_csv(query, params or None, sink, after_snapshot=after_snapshot),
         text_columns=effective.text_column_names, key_columns=spec.primary_key,
         added_columns=tuple((c.name, c.sql_type) for c in added), spec=effective,
         check_header=lambda names: extract_sql.cursor_columns_problem(effective, names),
     )
+
+
+def _held_keys(spec: TableSpec, warehouse: Warehouse, partition_key: str) -> SnapshotFacts:
+    """The keys the warehouse holds for the day now, as the extract's parameters, and the loads
+    that wrote them."""
+    rows = warehouse.keys_in_day(spec, date.fromisoformat(partition_key))
+    return SnapshotFacts(key_array_params(spec, "held", [r[:-1] for r in rows]), held_load_ids=tuple(sorted({r[-1] for r in rows})))
+
+
+def _reconcile_whole_table(spec: TableSpec, warehouse: Warehouse, in_snapshot) -> SnapshotFacts:
+    """A whole incremental table compared with the source on every read, by buckets of keys
+    (extract/source_comparison.py): rows of the buckets that differ are read whatever their
+    cursor says (a change that did not move the cursor, a cursor moved back), and the keys
+    raw_data holds there that the source no longer does are the deleted keys the load applies
+    the delete policy to."""
+    differing, diff = compare_by_buckets(spec, in_snapshot, warehouse.query, warehouse.dialect)
+    return SnapshotFacts({"buckets": differing}, deleted_keys=tuple(diff.extra))
 
 
 def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:

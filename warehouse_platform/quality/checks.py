@@ -8,8 +8,8 @@ per raw table
                                   days, ERROR on an empty day after non-empty ones
   newest_day_fresh                day-partitioned tables: ERROR when the newest loaded day is older than
                                   yesterday (quality/newest_day.py; also recorded by a sensor)
-  source_parity                   extracted tables: ERROR when the day's rows (or the table's) and the
-                                  sum of a declared column differ between the source and raw_data
+  source_parity                   extracted tables: ERROR when any declared column of any row of the day
+                                  (or the table) differs between the source and raw_data; names the keys
 per stage asset
   redshift_type_limits            ERROR, blocking: every text value fits its VARCHAR in bytes
   rejected_lines                  structured log tables: WARN above 0 rejected lines, ERROR (blocking)
@@ -198,13 +198,14 @@ def _rejected_lines_check(spec: TableSpec, partitions, one_day, partition_of) ->
 
 
 def _source_parity_check(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:
-    summed = f" and the sum of {spec.parity_sum}" if spec.parity_sum else ""
-
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.SOURCE_PARITY, partitions_def=partitions,
         description=(
-            f"Rows{summed} of the day in the source (by {spec.source.day_column}) equal raw_data's day."
-            if spec.partitioned else f"Rows{summed} in the source equal raw_data's."
+            f"Every declared column of every row of the day in the source (by {spec.source.day_column}) equals "
+            "raw_data's day (a hash of each row, summed; on a difference, the keys that differ)."
+            if spec.partitioned else
+            "Every declared column of every row in the source equals raw_data's (a hash of each row, summed; "
+            "on a difference, the keys that differ)."
         ),
     )
     def source_parity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, source_db: SourceDatabase):

@@ -10,8 +10,10 @@ from decimal import Decimal
 
 import dagster as dg
 
-from warehouse_platform.contract.table_spec import DistStyle, LoadMode, TableSpec
+from warehouse_platform.contract.table_spec import DeleteKind, DistStyle, LoadMode, TableSpec
+from warehouse_platform.extract.source_comparison import compare_by_buckets
 from warehouse_platform.extract.source_database import SourceDatabase
+from warehouse_platform.rules import parity as parity_rules
 from warehouse_platform.rules import row_volume
 from warehouse_platform.rules.rejected_lines import Verdict, judge
 from warehouse_platform.rules.skew import (
@@ -302,43 +304,101 @@ def row_volume_of_day(warehouse: Warehouse, spec: TableSpec, partition_key: str)
     )
 
 
-def _parity_figure(value) -> Decimal | None:
-    """Sums come back as int, Decimal (Postgres) or float (Redshift's EXTRACT): compared to the
-    millisecond, which a timestamp's epoch seconds carry."""
-    return None if value is None else round(Decimal(str(value)), 3)
+PARITY_SAMPLE = 20
 
 
 def source_parity(
     warehouse: Warehouse, source_db: SourceDatabase, spec: TableSpec, partition_key: str | None
 ) -> dg.AssetCheckResult:
-    """Rows (and the sum of `spec.parity_sum`) of the day in the source, by its day column, against
-    raw_data's partition of the day; the whole table for unpartitioned tables."""
+    """Every declared column of every row of the day in the source (by its day column) against
+    raw_data's day; the whole table for unpartitioned tables (sql/parity.py). On a difference,
+    the keys that differ, found by comparing buckets of keys first (rules/parity.py)."""
     params: dict = {"partition_date": partition_key}
     if partition_key is not None:
         start = datetime.combine(date.fromisoformat(partition_key), time())
         params |= {"day_start": start, "day_end": start + timedelta(days=1)}
-    [(source_rows, source_sum)] = source_db.query(parity_sql.source_parity_sql(spec), params)
-    [(raw_rows, raw_sum)] = warehouse.query(parity_sql.warehouse_parity_sql(spec), params)
-    source_sum, raw_sum = _parity_figure(source_sum), _parity_figure(raw_sum)
+    dialect = warehouse.dialect
+    [(source_rows, source_sum)] = source_db.query(parity_sql.totals_sql(spec, "source"), params)
+    [(raw_rows, raw_sum)] = warehouse.query(parity_sql.totals_sql(spec, dialect), params)
     scope = f"day {partition_key} (by {spec.source.day_column})" if partition_key else "whole table"
-    problems = []
-    if source_rows != raw_rows:
-        problems.append(f"{source_rows:,} rows in the source, {raw_rows:,} in {spec.qualified_name}")
-    if spec.parity_sum and source_sum != raw_sum:
-        problems.append(f"sum({spec.parity_sum}) is {source_sum} in the source, {raw_sum} in {spec.qualified_name}")
-    what = f"{raw_rows:,} rows" + (f", sum({spec.parity_sum}) {raw_sum}" if spec.parity_sum else "")
+    figures = {"scope": scope, "source_rows": int(source_rows), "raw_rows": int(raw_rows), "columns_compared": len(spec.columns)}
+    if (source_rows, _number(source_sum)) == (raw_rows, _number(raw_sum)):
+        return dg.AssetCheckResult(
+            passed=True, severity=dg.AssetCheckSeverity.ERROR, metadata=figures,
+            description=f"{scope}: source and raw_data agree: {raw_rows:,} rows, every column of every row",
+        )
+    diff = _differing_keys(warehouse, source_db, spec, params)
+    if not (diff.missing or diff.changed) and spec.deletes.kind != DeleteKind.HARD:
+        return dg.AssetCheckResult(
+            passed=True, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={**figures, "keys_deleted_in_the_source": len(diff.extra)},
+            description=(
+                f"{scope}: source and raw_data agree, every column of every row; {len(diff.extra):,} keys the source "
+                f"deleted stay in raw_data as declared (deletes: {spec.deletes})"
+            ),
+        )
     return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"{scope}: " + "; ".join(problems) + " (re-run the day to reload it)") if problems
-        else f"{scope}: source and raw_data agree ({what})",
+        passed=False, severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{scope}: {_parity_problem(spec, diff, source_rows, raw_rows)}",
         metadata={
-            "scope": scope,
-            "source_rows": int(source_rows),
-            "raw_rows": int(raw_rows),
-            **({"sum_column": spec.parity_sum, "source_sum": str(source_sum), "raw_sum": str(raw_sum)} if spec.parity_sum else {}),
+            **figures,
+            "keys_missing_from_raw_data": len(diff.missing),
+            "keys_deleted_in_the_source": len(diff.extra),
+            "keys_with_other_values": len(diff.changed),
+            "keys_changed_without_a_cursor_change": len(diff.unbumped),
+            "sample_of_differing_keys": dg.MetadataValue.json({
+                "missing": [list(k) for k in diff.missing[:PARITY_SAMPLE]],
+                "deleted_in_source": [list(k) for k in diff.extra[:PARITY_SAMPLE]],
+                "other_values": [list(k) for k in diff.changed[:PARITY_SAMPLE]],
+                "changed_without_cursor_change": [list(k) for k in diff.unbumped[:PARITY_SAMPLE]],
+            }),
+            "what_to_do": dg.MetadataValue.md(_parity_advice(spec, diff)),
         },
     )
+
+
+def _number(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _differing_keys(warehouse: Warehouse, source_db: SourceDatabase, spec: TableSpec, params: dict) -> parity_rules.ParityDiff:
+    return compare_by_buckets(spec, source_db.query, warehouse.query, warehouse.dialect, params)[1]
+
+
+def _parity_problem(spec: TableSpec, diff: parity_rules.ParityDiff, source_rows: int, raw_rows: int) -> str:
+    parts = [f"{source_rows:,} rows in the source, {raw_rows:,} in {spec.qualified_name}"]
+    for label, keys in (
+        ("missing from raw_data", diff.missing), ("deleted in the source", diff.extra), ("with other values", diff.changed),
+    ):
+        if keys:
+            parts.append(f"{len(keys):,} keys {label} (first: {', '.join('/'.join(k) for k in keys[:3])})")
+    if diff.unbumped:
+        parts.append(
+            f"{len(diff.unbumped):,} changed without their {spec.incremental.cursor} changing "
+            f"(first: {', '.join('/'.join(k) for k in diff.unbumped[:3])})"
+        )
+    return "; ".join(parts)
+
+
+def _parity_advice(spec: TableSpec, diff: parity_rules.ParityDiff) -> str:
+    advice = []
+    if diff.unbumped:
+        advice.append(
+            f"- The application changed rows without updating `{spec.incremental.cursor}`: incremental reads cannot see "
+            "such changes. Fix the application; then re-read the day (daily) or reload the table in full."
+        )
+    if spec.partitioned:
+        advice.append("- Re-run the day: its load reads the day and looks up every key it held, wherever it lives now.")
+    elif spec.incremental is not None:
+        advice.append(
+            "- The incremental read only sees rows whose cursor moved since the last load (minus the lookback): "
+            "reload the table in full to repair it."
+        )
+    else:
+        advice.append("- Reload the table (`build_analytics`).")
+    if diff.extra:
+        advice.append("- Keys deleted in the source stay in raw_data until a read of their day or table no longer finds them.")
+    return "\n".join(advice)
 
 
 def rejected_lines(spec: TableSpec, summary: StructuringSummary) -> dg.AssetCheckResult:

@@ -96,15 +96,19 @@ def create_ledger_sql(schema: str) -> str:
         # false once a later load of the same partition replaced this file's rows
         "    active boolean NOT NULL,\n"
         # the staged batch the file came from; batch ids sort by when their runs were requested
-        "    batch_id varchar(128)\n"
+        "    batch_id varchar(128),\n"
+        # when the extract read the source (its clock, UTC): a row read later is the source's
+        # newer word on its key (sql/load.newer_row_sql); NULL for files that read no source
+        "    read_at timestamp\n"
         ")"
     )
 
 
 def upgrade_ledger_sql(schema: str) -> str:
-    """Postgres only: a ledger created before batch ids gains the column (Redshift ledgers are
-    created with it)."""
-    return f"ALTER TABLE {quote_table(schema, LEDGER_TABLE)} ADD COLUMN IF NOT EXISTS batch_id varchar(128)"
+    """Postgres only: a ledger created before batch ids and read stamps gains the columns
+    (Redshift ledgers are created with them)."""
+    ledger = quote_table(schema, LEDGER_TABLE)
+    return f"ALTER TABLE {ledger} ADD COLUMN IF NOT EXISTS batch_id varchar(128), ADD COLUMN IF NOT EXISTS read_at timestamp"
 
 
 def add_column_sql(spec: TableSpec, column: Column, dialect: Dialect) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from warehouse_platform.contract.table_spec import Column, TableSpec
+from warehouse_platform.sql.key_sets import keys_in_sql
 from warehouse_platform.sql.quoting import quote_ident, quote_table
+from warehouse_platform.sql.row_hash import bucket_sql
 
 _TEXT_TYPES = ("varchar", "char", "character", "text")
 
@@ -49,20 +51,42 @@ def day_window_sql(spec: TableSpec) -> str:
     return f"src.{column} >= %(day_start)s AND src.{column} < %(day_end)s"
 
 
-def extract_sql(spec: TableSpec, *, since_cursor: bool = False) -> str:
+def extract_sql(spec: TableSpec, *, since_cursor: bool = False, held_keys: bool = False, reconcile: bool = False) -> str:
     """SELECT of the declared columns (with any the source gained and the spec added).
 
     Daily tables read one day (%(day_start)s, %(day_end)s) by their day column. A whole-table
     incremental table read `since_cursor` takes rows changed at or after %(cursor_from)s (its
     newest loaded change minus the lookback); without it, the whole table."""
     sql = f"SELECT {_select_list(spec.columns)} FROM {source_from_sql(spec)}"
+    if spec.partitioned and held_keys:
+        return _day_with_held_keys_sql(spec, sql)
     if spec.partitioned:
         sql += f" WHERE {day_window_sql(spec)}"
     elif since_cursor:
         if spec.incremental is None:
             raise ValueError(f"{spec.qualified_name} has no incremental cursor")
         sql += f" WHERE src.{quote_ident(spec.incremental.cursor)} >= %(cursor_from)s"
+        if reconcile:
+            # And every row of the buckets of keys where raw_data and the source differ
+            # (%(buckets)s, found by comparing hashes: sql/parity.py), whatever its cursor.
+            sql += f" OR {bucket_sql(spec, 'src', 'source')} = ANY(%(buckets)s::text[])"
     return f"{sql} ORDER BY {key_order_sql(spec)}"
+
+
+def _day_with_held_keys_sql(spec: TableSpec, select: str) -> str:
+    """The day's rows, and the current rows of the keys the warehouse holds for the day
+    (%(held_0)s, ...) that now live in another day (their cursor moved, forward or back): the
+    load puts each of those in its own day, so a key that left the day is never just dropped.
+    A held key the source no longer has comes back in neither branch: the day's replacement
+    removes it (a hard delete). The branches are disjoint, so nothing is read twice; both are
+    in text form, so the keys sort by their bytes."""
+    window = day_window_sql(spec)
+    keys = ", ".join(f'src.{quote_ident(k)} COLLATE "C"' for k in spec.primary_key)
+    return (
+        f"SELECT * FROM ({select} WHERE {window} "
+        f"UNION ALL {select} WHERE {keys_in_sql(spec, 'held', 'src')} AND NOT ({window})) src "
+        f"ORDER BY {keys}"
+    )
 
 
 def key_order_sql(spec: TableSpec) -> str:

@@ -8,8 +8,10 @@ Placeholders are psycopg2's %(name)s, which both the Postgres and the Redshift c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from warehouse_platform.contract.redshift_types import column_byte_limit
-from warehouse_platform.contract.table_spec import PARTITION_COLUMN, LoadMode, TableSpec
+from warehouse_platform.contract.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, DeleteKind, LoadMode, TableSpec
 from warehouse_platform.sql.ddl import LEDGER_TABLE, Dialect, column_type
 from warehouse_platform.sql.quoting import (
     quote_ident,
@@ -20,7 +22,7 @@ from warehouse_platform.sql.quoting import (
 
 LEDGER_COLUMNS = (
     "table_name", "partition_key", "file_url", "checksum", "row_count", "batch_rows_loaded", "load_id", "run_id",
-    "loaded_at", "active", "batch_id",
+    "loaded_at", "active", "batch_id", "read_at",
 )
 
 
@@ -151,6 +153,49 @@ def _deduplicated_staging_sql(spec: TableSpec) -> str:
     )
 
 
+def newer_row_sql(spec: TableSpec, held: str) -> str:
+    """True when the row `held` (the target's) is the source's newer word on its key than this
+    load's batch: the load that wrote it read the source later (the ledger's
+    read_at against %(read_at)s), or at the same instant but for a run requested later
+    (%(batch_id)s). Not the cursor: a clock-skewed application server, or a restored row, moves
+    updated_at back, and the read that saw that is still the newer read. Rows and batches that
+    read no source (NULL read_at) are never judged newer: the load replaces them as before."""
+    ledger = quote_table(spec.schema, LEDGER_TABLE)
+    return (
+        f"EXISTS (SELECT 1 FROM {ledger} l WHERE l.table_name = %(table_name)s "
+        f"AND l.load_id = {held}.{quote_ident(LOAD_ID_COLUMN.name)} "
+        "AND (l.read_at > %(read_at)s OR (l.read_at = %(read_at)s AND l.batch_id > %(batch_id)s)))"
+    )
+
+
+def key_match_sql(spec: TableSpec, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{quote_ident(k)} = {right}.{quote_ident(k)}" for k in spec.primary_key)
+
+
+def delete_superseded_sql(spec: TableSpec, offered_table_sql: str, other_days_only: bool = False) -> str:
+    """Upsert: drop the offered rows whose key the target already holds in a newer version (a
+    lookback day staged before a later day's refund, loaded after it). `offered_table_sql`: the
+    load's table (quoted). `other_days_only`: the day being replaced is not compared (the
+    partition swap replaces it whole)."""
+    target = quote_table(spec.schema, spec.name)
+    elsewhere = f" AND t.{quote_ident(PARTITION_COLUMN.name)} <> %(partition_date)s" if other_days_only else ""
+    return (
+        f"DELETE FROM {offered_table_sql} s USING {target} t "
+        f"WHERE {key_match_sql(spec, 't', 's')}{elsewhere} AND {newer_row_sql(spec, 't')}"
+    )
+
+
+def count_moved_staging_rows_sql(spec: TableSpec) -> str:
+    """Staged rows that live in another day than the one being loaded (keys that moved)."""
+    return f"SELECT count(*) FROM {quote_ident(staging_table_name(spec))} WHERE {row_day_sql(spec)} <> %(partition_date)s"
+
+
+def row_day_sql(spec: TableSpec, alias: str = "") -> str:
+    """The day a row of a table whose keys move between days lives in: its day column's date."""
+    prefix = f"{alias}." if alias else ""
+    return f"CAST({prefix}{quote_ident(spec.source.day_column)} AS date)"
+
+
 def delete_replaced_rows_sql(spec: TableSpec) -> str | None:
     """What a load removes from the target before inserting; None when it removes nothing."""
     target = quote_table(spec.schema, spec.name)
@@ -161,15 +206,16 @@ def delete_replaced_rows_sql(spec: TableSpec) -> str | None:
             return f"DELETE FROM {target} WHERE {quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"
         # DELETE, not TRUNCATE: TRUNCATE commits the transaction on Redshift.
         return f"DELETE FROM {target}"
-    key_match = " AND ".join(f"{target}.{quote_ident(k)} = s.{quote_ident(k)}" for k in spec.primary_key)
-    return f"DELETE FROM {target} USING {quote_ident(staging_table_name(spec))} s WHERE {key_match}"
+    return f"DELETE FROM {target} USING {quote_ident(staging_table_name(spec))} s WHERE {key_match_sql(spec, target, 's')}"
 
 
 def insert_from_staging_sql(spec: TableSpec) -> str:
     """Insert the staging rows, one per key (the first by dedupe_order), with explicit column
     lists on both sides so added or reordered target columns cannot shift values."""
     target_columns = [*spec.column_names, *(c.name for c in spec.loader_columns)]
-    loader_values = ["%(partition_date)s", "%(load_id)s"] if spec.partitioned else ["%(load_id)s"]
+    # A row whose key moves between days goes to its own day (a mover the extract looked up).
+    day = row_day_sql(spec) if spec.moves_between_days else "%(partition_date)s"
+    loader_values = [day, "%(load_id)s"] if spec.partitioned else ["%(load_id)s"]
     return (
         f"INSERT INTO {quote_table(spec.schema, spec.name)} ({quote_idents(target_columns)})\n"
         f"SELECT {quote_idents(spec.column_names)}, {', '.join(loader_values)}\n"
@@ -187,9 +233,10 @@ def ledger_active_files_sql(schema: str) -> str:
 
 
 def ledger_active_batch_sql(schema: str) -> str:
-    """The newest batch among a partition's active files (batch ids sort by request time)."""
+    """The partition's active batch: when it read the source, and its batch id (ids sort by
+    request time). Its active files all come from one batch (a load deactivates the others)."""
     return (
-        f"SELECT max(batch_id) FROM {quote_table(schema, LEDGER_TABLE)} "
+        f"SELECT max(read_at), max(batch_id) FROM {quote_table(schema, LEDGER_TABLE)} "
         "WHERE table_name = %(table_name)s AND partition_key = %(partition_key)s AND active"
     )
 
@@ -215,3 +262,68 @@ def count_partition_rows_sql(spec: TableSpec) -> str:
 
 def count_table_rows_sql(spec: TableSpec) -> str:
     return f"SELECT count(*) FROM {quote_table(spec.schema, spec.name)}"
+
+
+def day_keys_sql(spec: TableSpec) -> str:
+    """The keys a day of a daily table holds, each with the load that wrote it (one statement:
+    one snapshot of both). Both dialects."""
+    return (
+        f"SELECT {quote_idents(spec.primary_key)}, {quote_ident(LOAD_ID_COLUMN.name)} "
+        f"FROM {quote_table(spec.schema, spec.name)} WHERE {quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"
+    )
+
+
+def held_loads_params(load_ids: Sequence[int]) -> dict[str, int]:
+    return {f"held_load_{i}": int(load_id) for i, load_id in enumerate(load_ids)}
+
+
+def written_by_held_loads_sql(alias: str, load_ids: Sequence[int]) -> str:
+    """The row `alias` was written by one of the loads the batch's extract saw in the day
+    (parameters from held_loads_params). A plain IN list: Redshift has no array parameters."""
+    if not load_ids:
+        return "FALSE"
+    placeholders = ", ".join(f"%(held_load_{i})s" for i in range(len(load_ids)))
+    return f"{alias}.{quote_ident(LOAD_ID_COLUMN.name)} IN ({placeholders})"
+
+
+def delete_departed_sql(spec: TableSpec, load_ids: Sequence[int]) -> str:
+    """Staging-table path, a day of a table whose keys move: the day's rows the extract knew of
+    (written by the loads it saw) whose key the batch no longer offers have left the day (the
+    source moved them, and the batch carries them to their new day, or deleted them). Rows
+    written after the extract read the source stay: this batch cannot judge them."""
+    target = quote_table(spec.schema, spec.name)
+    staging = quote_ident(staging_table_name(spec))
+    return (
+        f"DELETE FROM {target} WHERE {quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s "
+        f"AND {written_by_held_loads_sql(target, load_ids)} "
+        f"AND NOT EXISTS (SELECT 1 FROM {staging} s WHERE {key_match_sql(spec, target, 's')})"
+    )
+
+
+def deleted_keys_params(keys: Sequence[Sequence[str]]) -> dict[str, str]:
+    return {f"deleted_{i}_{j}": value for i, key in enumerate(keys) for j, value in enumerate(key)}
+
+
+def _matches_deleted_keys(spec: TableSpec, alias: str, count: int) -> str:
+    """The row `alias` has one of `count` keys (parameters from deleted_keys_params, as text:
+    the warehouse casts them to the key's type). OR of ANDs: both dialects, any key shape."""
+    if not count:
+        return "FALSE"
+    return "(" + " OR ".join(
+        "(" + " AND ".join(f"{alias}.{quote_ident(k)} = %(deleted_{i}_{j})s" for j, k in enumerate(spec.primary_key)) + ")"
+        for i in range(count)
+    ) + ")"
+
+
+def apply_deletes_sql(spec: TableSpec, count: int) -> str | None:
+    """A whole table's keys the source no longer holds (found by the extract), under the table's
+    delete policy: removed (hard), marked with when the read saw them gone (soft), or left (keep:
+    None). A row a later read of the source wrote is left alone."""
+    target = quote_table(spec.schema, spec.name)
+    match = f"{_matches_deleted_keys(spec, target, count)} AND NOT {newer_row_sql(spec, target)}"
+    if spec.deletes.kind == DeleteKind.HARD:
+        return f"DELETE FROM {target} WHERE {match}"
+    if spec.deletes.kind == DeleteKind.SOFT:
+        column = quote_ident(spec.deletes.column)
+        return f"UPDATE {target} SET {column} = %(read_at)s WHERE {column} IS NULL AND {match}"
+    return None

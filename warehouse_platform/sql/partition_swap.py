@@ -13,9 +13,11 @@ from datetime import date
 from warehouse_platform.contract.table_spec import (
     LOAD_ID_COLUMN,
     PARTITION_COLUMN,
+    DeleteKind,
     TableSpec,
 )
-from warehouse_platform.sql.ddl import column_type
+from warehouse_platform.sql.key_sets import keys_in_sql
+from warehouse_platform.sql.load import key_match_sql, newer_row_sql, row_day_sql, written_by_held_loads_sql
 from warehouse_platform.sql.quoting import (
     quote_ident,
     quote_idents,
@@ -102,39 +104,24 @@ def duplicate_keys_sql(spec: TableSpec, table: str) -> str:
     )
 
 
-def key_array_params(spec: TableSpec, name: str, keys: Sequence[Sequence]) -> dict[str, list]:
-    """Keys (tuples, one value per key column) as one array parameter per key column, for
-    `_keys_in`. Values may be text (keys read back from a manifest): the SQL casts them."""
-    return {f"{name}_{i}": [key[i] for key in keys] for i in range(len(spec.primary_key))}
-
-
-def _keys_in(spec: TableSpec, name: str) -> str:
-    """`(k1, k2) IN (SELECT * FROM unnest(%(name_0)s::type1[], ...))`: any key type, any number of
-    key columns, each array cast to its column's type (an integer key compared with text fails)."""
-    arrays = ", ".join(
-        f"%({name}_{i})s::{column_type(spec.column(k), 'postgres')}[]" for i, k in enumerate(spec.primary_key)
-    )
-    return f"({quote_idents(spec.primary_key)}) IN (SELECT * FROM unnest({arrays}))"
-
-
 def duplicate_candidates_sql(spec: TableSpec, table: str) -> str:
     """Like duplicate_keys_sql, over only the candidate keys the stage flagged (parameters from
-    key_array_params("candidates", ...))."""
+    key_sets.key_array_params("candidates", ...))."""
     keys = quote_idents(spec.primary_key)
     return (
         f"SELECT {keys}, count(*) AS copies FROM {quote_table(partitions_schema(spec), table)} "
-        f"WHERE {_keys_in(spec, 'candidates')} GROUP BY {keys} HAVING count(*) > 1"
+        f"WHERE {keys_in_sql(spec, 'candidates')} GROUP BY {keys} HAVING count(*) > 1"
     )
 
 
 def delete_duplicates_sql(spec: TableSpec, table: str, order_by: str) -> str:
     """Keep the first row (by `order_by`) of each duplicated key (parameters from
-    key_array_params("duplicates", ...)); delete the others."""
+    key_sets.key_array_params("duplicates", ...)); delete the others."""
     qualified = quote_table(partitions_schema(spec), table)
     return (
         f"DELETE FROM {qualified} WHERE ctid IN ("
         f"SELECT ctid FROM (SELECT ctid, ROW_NUMBER() OVER (PARTITION BY {quote_idents(spec.primary_key)} "
-        f"ORDER BY {order_by}) AS r FROM {qualified} WHERE {_keys_in(spec, 'duplicates')}) ranked WHERE r > 1)"
+        f"ORDER BY {order_by}) AS r FROM {qualified} WHERE {keys_in_sql(spec, 'duplicates')}) ranked WHERE r > 1)"
     )
 
 
@@ -146,6 +133,86 @@ def delete_keys_in_other_days_sql(spec: TableSpec, table: str) -> str:
         f"DELETE FROM {target} t USING {quote_table(partitions_schema(spec), table)} s "
         f"WHERE {match} AND t.{quote_ident(PARTITION_COLUMN.name)} <> %(partition_date)s"
     )
+
+
+def keep_newer_rows_of_the_day_sql(spec: TableSpec, table: str) -> str:
+    """A key the day already holds in a newer version than the batch offers keeps the day's row:
+    the offered row takes its values (and its load id), so the swap puts the newer row back."""
+    load = quote_table(partitions_schema(spec), table)
+    target = quote_table(spec.schema, spec.name)
+    columns = [*spec.column_names, LOAD_ID_COLUMN.name]
+    assignments = ", ".join(f"{quote_ident(c)} = t.{quote_ident(c)}" for c in columns)
+    return (
+        f"UPDATE {load} s SET {assignments} FROM {target} t "
+        f"WHERE {key_match_sql(spec, 't', 's')} AND t.{quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s "
+        f"AND {newer_row_sql(spec, 't')}"
+    )
+
+
+def carry_over_unknown_rows_sql(spec: TableSpec, table: str, load_ids: Sequence[int]) -> str:
+    """Rows the day holds that the batch's extract never saw (written by a load it did not see:
+    a key moved here by another day's load after this batch read the source) stay in the day."""
+    load = quote_table(partitions_schema(spec), table)
+    target = quote_table(spec.schema, spec.name)
+    columns = quote_idents([*spec.column_names, LOAD_ID_COLUMN.name])
+    t_columns = ", ".join(f"t.{quote_ident(c)}" for c in [*spec.column_names, LOAD_ID_COLUMN.name])
+    return (
+        f"INSERT INTO {load} ({columns}) SELECT {t_columns} FROM {target} t "
+        f"WHERE t.{quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s "
+        f"AND NOT {written_by_held_loads_sql('t', load_ids)} "
+        f"AND NOT EXISTS (SELECT 1 FROM {load} s WHERE {key_match_sql(spec, 't', 's')})"
+    )
+
+
+def _known_rows_not_offered(spec: TableSpec, table: str, load_ids: Sequence[int] | None) -> str:
+    """The day's rows the batch's extract knew of (all of them without its view of the day),
+    whose key the batch does not offer in any day: keys the source no longer holds."""
+    load = quote_table(partitions_schema(spec), table)
+    known = f" AND {written_by_held_loads_sql('t', load_ids)}" if load_ids is not None else ""
+    return (
+        f"FROM {quote_table(spec.schema, spec.name)} t WHERE t.{quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"
+        f"{known} AND NOT EXISTS (SELECT 1 FROM {load} s WHERE {key_match_sql(spec, 't', 's')})"
+    )
+
+
+def count_deleted_keys_sql(spec: TableSpec, table: str, load_ids: Sequence[int] | None) -> str:
+    return f"SELECT count(*) {_known_rows_not_offered(spec, table, load_ids)}"
+
+
+def keep_deleted_rows_sql(spec: TableSpec, table: str, load_ids: Sequence[int] | None) -> str:
+    """Under `deletes: keep` or `soft(<column>)`, the day keeps the rows of keys the source no
+    longer holds (soft: the column set, once, to when this read saw them gone)."""
+    load = quote_table(partitions_schema(spec), table)
+    columns = [*spec.column_names, LOAD_ID_COLUMN.name]
+    values = [
+        f"COALESCE(t.{quote_ident(c)}, %(read_at)s)" if spec.deletes.kind == DeleteKind.SOFT and c == spec.deletes.column
+        else f"t.{quote_ident(c)}"
+        for c in columns
+    ]
+    return f"INSERT INTO {load} ({quote_idents(columns)}) SELECT {', '.join(values)} {_known_rows_not_offered(spec, table, load_ids)}"
+
+
+def moved_days_sql(spec: TableSpec, table: str) -> str:
+    """The other days the load table's rows live in (rows of keys that moved, looked up by the
+    extract): each needs its partition before the rows are routed there."""
+    day = row_day_sql(spec)
+    return (
+        f"SELECT DISTINCT {day} FROM {quote_table(partitions_schema(spec), table)} "
+        f"WHERE {day} <> %(partition_date)s ORDER BY 1"
+    )
+
+
+def route_moved_rows_sql(spec: TableSpec, table: str) -> list[str]:
+    """Insert the rows of other days into the target (each reaches its own day's partition),
+    then take them out of the day being swapped in."""
+    source = quote_table(partitions_schema(spec), table)
+    columns = quote_idents([*spec.column_names, LOAD_ID_COLUMN.name])
+    day = row_day_sql(spec)
+    return [
+        f"INSERT INTO {quote_table(spec.schema, spec.name)} ({columns}, {quote_ident(PARTITION_COLUMN.name)}) "
+        f"SELECT {columns}, {day} FROM {source} WHERE {day} <> %(partition_date)s",
+        f"DELETE FROM {source} WHERE {day} <> %(partition_date)s",
+    ]
 
 
 def find_day_partition_sql() -> str:

@@ -54,8 +54,9 @@ def write_staged_batch(
             check_header=rows.check_header if from_source else None,
         )
         try:
+            read = None
             if from_source:
-                rows.copy_to(writer)
+                read = rows.copy_to(writer)
             else:
                 for chunk in encode_rows(rows.batches):
                     writer.write(chunk)
@@ -72,6 +73,9 @@ def write_staged_batch(
         duplicate_candidates=None if candidates is None else tuple(candidates),
         batch_id=batch_id,
         added_columns=rows.added_columns,
+        read_at=read.read_at if read else None,
+        held_load_ids=read.held_load_ids if read else None,
+        deleted_keys=read.deleted_keys if read else None,
     )
     return publish_manifest(stage, prefix, batch)
 

@@ -21,6 +21,10 @@ MANIFEST_NAME = "manifest.json"
 _BATCH_FOLDER = re.compile(r"(?:^|/)batch=(?P<id>[^/]+)/")
 
 
+# What the ledger records for a batch of no files, in place of a file's checksum.
+EMPTY_BATCH_CHECKSUM = "empty-batch"
+
+
 def batch_id_for(requested_at: datetime, run_id: str) -> str:
     """Names the batch a run stages, ordered by when the run was *requested*: of two runs of one
     table and day, the later request holds the newer view of its source (the landing sensor's
@@ -77,6 +81,11 @@ class StagedBatch:
     batch_id: str | None = None
     # Columns the source gained and the table takes (on_new_column: add): name -> warehouse type.
     added_columns: tuple[tuple[str, str], ...] = ()
+    # What the extract's read of the source was (row_batches.SourceRead); None for batches that
+    # read no source (landed files, batches made by hand).
+    read_at: datetime | None = None
+    held_load_ids: tuple[int, ...] | None = None
+    deleted_keys: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def row_count(self) -> int:
@@ -89,8 +98,10 @@ class StagedBatch:
     @property
     def checksums(self) -> list[str]:
         """What the batch holds, whatever its files are called: the ledger recognises a batch
-        already loaded by these (each run stages under its own folder, so URLs always differ)."""
-        return sorted(p.checksum for p in self.parts)
+        already loaded by these (each run stages under its own folder, so URLs always differ).
+        A batch of no files (a day the source has nothing for) is one marker: the ledger records
+        it like a file, so the day's newest batch is known and an older one cannot follow it."""
+        return sorted(p.checksum for p in self.parts) or [EMPTY_BATCH_CHECKSUM]
 
     def source_of(self, url: str) -> str:
         """The file a user gave for a staged part (a landed file), or the part itself."""
@@ -114,6 +125,9 @@ class StagedBatch:
                     "record_count": self.row_count,
                     "batch_id": self.batch_id,
                     **({"added_columns": dict(self.added_columns)} if self.added_columns else {}),
+                    **({"read_at": self.read_at.isoformat()} if self.read_at is not None else {}),
+                    **({"held_load_ids": list(self.held_load_ids)} if self.held_load_ids is not None else {}),
+                    **({"deleted_keys": [list(k) for k in self.deleted_keys]} if self.deleted_keys is not None else {}),
                     "files": {
                         p.url: {
                             "checksum": p.checksum,
@@ -160,4 +174,10 @@ class StagedBatch:
             else tuple(tuple(k) for k in key_check["duplicate_candidates"]),
             batch_id=batch.get("batch_id"),
             added_columns=tuple(batch.get("added_columns", {}).items()),
+            read_at=datetime.fromisoformat(batch["read_at"]) if batch.get("read_at") else None,
+            # Integers only: they reach SQL as bound parameters, but a manifest is input.
+            held_load_ids=None if batch.get("held_load_ids") is None else tuple(int(i) for i in batch["held_load_ids"]),
+            # Text only: the loader binds them as parameters.
+            deleted_keys=None if batch.get("deleted_keys") is None
+            else tuple(tuple(str(v) for v in k) for k in batch["deleted_keys"]),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from warehouse_platform.contract.table_spec import TableSpec
@@ -40,9 +41,38 @@ class CsvRecords:
     or None. Nothing runs until the stage calls copy_to."""
 
     columns: tuple[str, ...]
-    copy_to: Callable[[BytesSink], None]
+    copy_to: Callable[[BytesSink], SourceRead | None]
     text_columns: tuple[str, ...] = ()
     key_columns: tuple[str, ...] = ()
     added_columns: tuple[tuple[str, str], ...] = ()
     spec: TableSpec | None = None
     check_header: Callable[[list[str]], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """What a CsvRecords.copy_to says about the read it made (None from writers that read no
+    source): the manifest keeps it, the ledger records it, and loads compare it."""
+
+    # The source's clock when the read's snapshot was taken (UTC): of two rows of one key, the
+    # one read later is the source's newer word on it, whatever its cursor says (a clock-skewed
+    # application server moves updated_at back).
+    read_at: datetime
+    # For a day of a table whose keys move between days: the loads whose rows the day held when
+    # the read was made (the extract looked each of their keys up). A row the day holds from any
+    # other load arrived after this read, and this batch cannot judge it.
+    held_load_ids: tuple[int, ...] | None = None
+    # For a whole table compared with the source on this read: the keys raw_data holds that the
+    # source no longer does (text, one value per key column); the load applies the table's
+    # delete policy to them. None: not compared.
+    deleted_keys: tuple[tuple[str, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    """What an extract learns inside the read's snapshot, before the COPY: more parameters for
+    the COPY's query, and facts the manifest keeps (see SourceRead)."""
+
+    params: dict
+    held_load_ids: tuple[int, ...] | None = None
+    deleted_keys: tuple[tuple[str, ...], ...] | None = None

@@ -44,6 +44,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "rows_staged": report.rows_staged,
                 "rows_loaded": report.rows_loaded,
                 "duplicates_skipped": report.duplicates_skipped,
+                # The key, not the day: offered rows older than the key's row elsewhere (kept
+                # as they were), and rows of keys that left the day, loaded where they now live.
+                "rows_superseded": report.rows_superseded,
+                "rows_moved_to_other_days": report.rows_moved,
+                f"keys_deleted_in_the_source ({spec.deletes})": report.keys_deleted,
                 "already_loaded": report.already_loaded,
                 "allow_shrink": obj.allow_shrink,
                 "files": report.files,

@@ -47,6 +47,10 @@ class LoadRequest:
             "partition_key": self.partition_key,
             "partition_date": self.partition_date,
             "load_id": self.load_id,
+            # When this batch read the source, and its request order: which of two rows of a key
+            # is the source's newer word (sql/load.newer_row_sql).
+            "read_at": self.batch.read_at,
+            "batch_id": self.batch.batch_id,
         }
 
 
@@ -60,6 +64,12 @@ class LoadOutcome:
     duplicate_keys: tuple[tuple, ...] = ()  # a sample: (key..., copies)
     # The COPY this load ran (credentials scrubbed), for run metadata; empty when nothing ran.
     copy_statement: str = ""
+    # Offered rows of keys the table already held in a newer version (kept, not replaced).
+    rows_superseded: int = 0
+    # Rows the extract looked up for keys that left the day, loaded into the days they live in.
+    rows_moved: int = 0
+    # Keys the source no longer holds, removed or marked under the table's delete policy.
+    keys_deleted: int = 0
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,12 @@ class LoadReport:
     rows_loaded: int
     duplicates_skipped: int
     duplicate_keys_sample: tuple[tuple, ...]
+    # Offered rows of keys the table held in a newer version: kept as they were.
+    rows_superseded: int
+    # Rows of keys that left the day, loaded into the days they now live in.
+    rows_moved: int
+    # Keys the source no longer holds: removed, kept or marked under the table's delete policy.
+    keys_deleted: int
     files: int
     bytes: int
     seconds: float
@@ -91,8 +97,11 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         already_loaded=outcome.already_loaded,
         rows_staged=outcome.rows_staged,
         rows_loaded=outcome.rows_loaded,
-        duplicates_skipped=outcome.rows_staged - outcome.rows_loaded,
+        duplicates_skipped=outcome.rows_staged - outcome.rows_loaded - outcome.rows_superseded,
         duplicate_keys_sample=outcome.duplicate_keys,
+        rows_superseded=outcome.rows_superseded,
+        rows_moved=outcome.rows_moved,
+        keys_deleted=outcome.keys_deleted,
         files=len(batch.parts),
         bytes=batch.content_length,
         seconds=round(time.monotonic() - started, 3),

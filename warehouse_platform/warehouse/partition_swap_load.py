@@ -18,9 +18,10 @@ from dataclasses import replace
 import psycopg2
 import psycopg2.errors
 
-from warehouse_platform.contract.table_spec import LoadMode
+from warehouse_platform.contract.table_spec import DeleteKind, LoadMode
 from warehouse_platform.sql import load as sqlb
 from warehouse_platform.sql import partition_swap as swap
+from warehouse_platform.sql.key_sets import key_array_params
 from warehouse_platform.sql.quoting import quote_table
 from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.warehouse import ledger
@@ -132,7 +133,7 @@ def _find_duplicates(cur, req: LoadRequest, load_table: str) -> list[tuple]:
         return cur.fetchall()
     if not candidates:
         return []
-    cur.execute(swap.duplicate_candidates_sql(req.spec, load_table), swap.key_array_params(req.spec, "candidates", candidates))
+    cur.execute(swap.duplicate_candidates_sql(req.spec, load_table), key_array_params(req.spec, "candidates", candidates))
     return cur.fetchall()
 
 
@@ -153,19 +154,27 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                     spec.qualified_name, req.batch.manifest_url, None, None,
                     f"manifest lists {req.batch.row_count} rows but COPY read {rows_staged}",
                 )
-            enforce_text_widths_in_table(cur, req, quote_table(swap.partitions_schema(spec), load_table))
+            loaded = quote_table(swap.partitions_schema(spec), load_table)
+            enforce_text_widths_in_table(cur, req, loaded)
             duplicates = _find_duplicates(cur, req, load_table)
             rows_loaded = rows_staged
             if duplicates:
                 cur.execute(
                     swap.delete_duplicates_sql(spec, load_table, sqlb.dedupe_order_sql(spec)),
-                    swap.key_array_params(spec, "duplicates", [d[:-1] for d in duplicates]),
+                    key_array_params(spec, "duplicates", [d[:-1] for d in duplicates]),
                 )
                 rows_loaded -= cur.rowcount
-            cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
-            req.refuse_sharp_shrink(cur.fetchone()[0], rows_loaded)
+            superseded = moved = 0
             if spec.mode == LoadMode.UPSERT:
-                cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
+                superseded, moved = _apply_key_versions(warehouse, cur, req, load_table, loaded)
+            deleted = _keys_deleted_in_the_source(cur, req, load_table)
+            rows_loaded -= superseded
+            cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
+            rows_held = cur.fetchone()[0]
+            cur.execute(f"SELECT count(*) FROM {loaded}")
+            day_rows = cur.fetchone()[0]
+            # Rows that moved to their own days left this day but are not lost.
+            req.refuse_sharp_shrink(rows_held, day_rows + moved)
             cur.execute(
                 swap.find_day_partition_sql(),
                 {"parent": f"{spec.schema}.{spec.name}", "bound": swap.partition_bound(day)},
@@ -179,6 +188,65 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
             cur.execute(sqlb.count_table_rows_sql(spec))
             table_rows = cur.fetchone()[0]
     return LoadOutcome(
-        False, rows_staged, rows_loaded, rows_loaded, table_rows,
-        tuple(tuple(d) for d in duplicates[:DUPLICATE_SAMPLE]),
+        False, rows_staged, rows_loaded, day_rows, table_rows,
+        tuple(tuple(d) for d in duplicates[:DUPLICATE_SAMPLE]), rows_superseded=superseded, rows_moved=moved,
+        keys_deleted=deleted,
     )
+
+
+def _apply_key_versions(warehouse, cur, req: LoadRequest, load_table: str, loaded: str) -> tuple[int, int]:
+    """Upsert across days: the key, not the day, is the unit of truth. Returns (offered rows not
+    taken because the table holds a newer version of their key, rows moved to other days).
+
+    - a key the table holds in a newer version keeps that version: in this day (the offered row
+      takes the day's values) or in another day (the offered row is dropped); this batch was
+      staged before that change;
+    - a row this day holds that the batch's extract never saw (a key another day's load moved
+      here after this batch read the source) stays;
+    - every other key of this load leaves whichever other day held it;
+    - rows the extract found living in other days (keys that left this day, looked up in the
+      source) are loaded into those days.
+    A batch without the extract's view of the day (held_load_ids None: staged by hand, or by an
+    older version) replaces the day as it always did."""
+    spec, held = req.spec, req.batch.held_load_ids
+    superseded = 0
+    if held is not None:
+        cur.execute(swap.keep_newer_rows_of_the_day_sql(spec, load_table), req.params)
+        superseded += cur.rowcount
+    cur.execute(sqlb.delete_superseded_sql(spec, loaded, other_days_only=True), req.params)
+    superseded += cur.rowcount
+    if held is not None:
+        cur.execute(swap.carry_over_unknown_rows_sql(spec, load_table, held), {**req.params, **sqlb.held_loads_params(held)})
+    cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
+    moved = _route_moved_rows(warehouse, cur, req, load_table) if spec.moves_between_days else 0
+    return superseded, moved
+
+
+def _keys_deleted_in_the_source(cur, req: LoadRequest, load_table: str) -> int:
+    """How many keys the day held that the source no longer holds (the swap drops them under
+    `deletes: hard`; keep and soft carry them into the new day)."""
+    spec, held = req.spec, req.batch.held_load_ids
+    params = {**req.params, **sqlb.held_loads_params(held or ())}
+    cur.execute(swap.count_deleted_keys_sql(spec, load_table, held), params)
+    deleted = cur.fetchone()[0]
+    if deleted and spec.deletes.kind != DeleteKind.HARD:
+        cur.execute(swap.keep_deleted_rows_sql(spec, load_table, held), params)
+    return deleted
+
+
+def _route_moved_rows(warehouse, cur, req: LoadRequest, load_table: str) -> int:
+    """Rows of the load table that live in other days go to those days (their partitions made
+    first); returns how many moved."""
+    cur.execute(swap.moved_days_sql(req.spec, load_table), req.params)
+    days = [day for (day,) in cur.fetchall()]
+    if not days:
+        return 0
+    warehouse.lock_ddl(cur)
+    for day in days:
+        for statement in swap.create_day_partition_sql(req.spec, day):
+            cur.execute(statement)
+    insert, delete = swap.route_moved_rows_sql(req.spec, load_table)
+    cur.execute(insert, req.params)
+    moved = cur.rowcount
+    cur.execute(delete, req.params)
+    return moved

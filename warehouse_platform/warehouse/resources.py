@@ -164,6 +164,13 @@ class Warehouse(dg.ConfigurableResource, ABC):
             return None
         return self.query(parity_sql.newest_loaded_cursor_sql(spec))[0][0]
 
+    def keys_in_day(self, spec: TableSpec, day) -> list[tuple]:
+        """The keys a day of a daily table holds now, each followed by the load id that wrote
+        it (none before the table exists)."""
+        if not self.table_exists(spec):
+            return []
+        return self.query(load_sql_builder.day_keys_sql(spec), {"partition_date": day})
+
     def query(self, sql: str, params: dict | tuple | None = None) -> list[tuple]:
         with self.connection() as conn, conn.cursor() as cur:
             cur.execute(sql, params)

@@ -8,6 +8,7 @@ what the load replaces -> insert one row per key (ROW_NUMBER in the declared ord
 from __future__ import annotations
 
 from warehouse_platform.contract.redshift_types import varchar_bytes
+from warehouse_platform.contract.table_spec import LoadMode
 from warehouse_platform.sql import load as sqlb
 from warehouse_platform.sql.quoting import quote_ident
 from warehouse_platform.staged_files.load_error import LoadError
@@ -45,6 +46,23 @@ def enforce_text_widths_in_table(cur, req: LoadRequest, table_sql: str) -> None:
             )
 
 
+DELETED_KEYS_PER_STATEMENT = 500
+
+
+def _apply_deletes(cur, req: LoadRequest) -> int:
+    """The whole table's keys the extract found gone from the source, under the delete policy;
+    returns how many rows it removed or marked."""
+    keys = req.batch.deleted_keys or ()
+    changed = 0
+    for start in range(0, len(keys), DELETED_KEYS_PER_STATEMENT):
+        chunk = keys[start:start + DELETED_KEYS_PER_STATEMENT]
+        if (statement := sqlb.apply_deletes_sql(req.spec, len(chunk))) is None:
+            return 0
+        cur.execute(statement, {**req.params, **sqlb.deleted_keys_params(chunk)})
+        changed += cur.rowcount
+    return changed
+
+
 def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
     spec = req.spec
     with warehouse.connection() as conn, load_transaction(conn, spec.qualified_name, req.batch.manifest_url):
@@ -73,13 +91,29 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             warehouse.prepare_load_target(cur, req)
             cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
             rows_held = cur.fetchone()[0]
+            superseded = moved = 0
+            if spec.mode == LoadMode.UPSERT:
+                # Never put an older version of a key back (see sql/load.newer_row_sql).
+                cur.execute(sqlb.delete_superseded_sql(spec, quote_ident(sqlb.staging_table_name(spec))), req.params)
+                superseded = cur.rowcount
+                if (held := req.batch.held_load_ids) is not None and spec.partitioned:
+                    # Keys the day held when the extract read the source, and no longer offers,
+                    # have left the day (moved: the batch brings them to their new day; or deleted).
+                    cur.execute(sqlb.delete_departed_sql(spec, held), {**req.params, **sqlb.held_loads_params(held)})
+                if spec.moves_between_days:
+                    cur.execute(sqlb.count_moved_staging_rows_sql(spec), req.params)
+                    moved = cur.fetchone()[0]
             if delete_sql := sqlb.delete_replaced_rows_sql(spec):
                 cur.execute(delete_sql, req.params)
             cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
             rows_loaded = cur.rowcount
+            deleted = _apply_deletes(cur, req)
             ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
             cur.execute(sqlb.drop_staging_sql(spec))
             partition_rows, table_rows = _counts(cur, req)
             # Judged on what the load leaves, before the commit: a refusal rolls back everything.
-            req.refuse_sharp_shrink(rows_held, partition_rows)
-    return LoadOutcome(False, rows_staged, rows_loaded, partition_rows, table_rows, copy_statement=statement)
+            req.refuse_sharp_shrink(rows_held, partition_rows + moved)
+    return LoadOutcome(
+        False, rows_staged, rows_loaded, partition_rows, table_rows, copy_statement=statement, rows_superseded=superseded,
+        rows_moved=moved, keys_deleted=deleted,
+    )

@@ -1,0 +1,55 @@
+"""One text per row (or per key), and its hash, rendered the same way on the application's
+Postgres and on the warehouse (Postgres or Redshift): what source parity compares and what a
+whole table's read uses to find the keys that differ (sql/parity.py, sql/extract.py).
+
+Each column is `<length>:<text>` or `N` for NULL, joined by '|': no two different rows render
+alike, and NULL stays distinct from any text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from warehouse_platform.contract.source_contract import type_family
+from warehouse_platform.contract.table_spec import Column, TableSpec
+from warehouse_platform.sql.quoting import quote_ident
+
+Side = Literal["source", "postgres", "redshift"]  # the application database, or the warehouse's dialect
+
+
+def _value_text(column: Column, alias: str, side: Side) -> str:
+    value = f"{alias}.{quote_ident(column.name)}"
+    if type_family(column.sql_type) == "text":
+        # The extract stages empty text as NULL (sql/extract.py): the source is compared as loaded.
+        return f"NULLIF(CAST({value} AS varchar), '')" if side == "source" else f"CAST({value} AS varchar)"
+    return f"CAST({value} AS varchar)"
+
+
+def _render(columns: Sequence[Column], alias: str, side: Side) -> str:
+    """One text for the columns: each as `<length>:<text>`, or `N` for NULL, joined by '|'."""
+    parts = []
+    for column in columns:
+        text = _value_text(column, alias, side)
+        parts.append(f"COALESCE(CAST(LENGTH({text}) AS varchar) || ':' || {text}, 'N')")
+    return " || '|' || ".join(parts)
+
+
+def row_text_sql(spec: TableSpec, alias: str, side: Side) -> str:
+    return _render(spec.columns, alias, side)
+
+
+def key_text_sql(spec: TableSpec, alias: str, side: Side) -> str:
+    return _render([spec.column(k) for k in spec.primary_key], alias, side)
+
+
+def hash_number_sql(md5_sql: str, side: Side) -> str:
+    """The first 15 hex digits (60 bits) of an MD5 as a number, summed without overflow."""
+    if side == "redshift":
+        number = f"STRTOL(SUBSTRING({md5_sql}, 1, 15), 16)"
+    else:
+        number = f"('x' || SUBSTRING({md5_sql}, 1, 15))::bit(60)::bigint"
+    return f"CAST({number} AS DECIMAL(38, 0))"
+
+
+def bucket_sql(spec: TableSpec, alias: str, side: Side) -> str:
+    return f"SUBSTRING(MD5({key_text_sql(spec, alias, side)}), 1, 2)"
