@@ -40,6 +40,18 @@ SOURCE_DDL = (
 COLUMNS = "id, amount, refunded, note, updated_at"
 
 
+def execute(endpoint, *statements: str, params=None) -> None:
+    """Statements in one transaction on a database of the embedded server (the application's)."""
+    conn = endpoint.connect()
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
 @dataclass(frozen=True)
 class Staged:
     day: date
@@ -72,14 +84,7 @@ class KeyTruthHarness:
         return next(self._clock)
 
     def execute(self, *statements: str, params=None) -> None:
-        conn = self.source.connect()
-        try:
-            with conn.cursor() as cur:
-                for statement in statements:
-                    cur.execute(statement, params)
-            conn.commit()
-        finally:
-            conn.close()
+        execute(self.source, *statements, params=params)
 
     def put(self, key: str, amount: int, refunded: bool, note: str | None, updated_at: datetime) -> None:
         self.execute(

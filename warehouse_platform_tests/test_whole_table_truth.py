@@ -18,6 +18,7 @@ from warehouse_platform.quality import evaluations
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.staged_files.manifest import batch_folder, batch_id_for, day_folder, table_folder
 from warehouse_platform.warehouse.loader import load_staged_batch
+from warehouse_platform_tests.key_truth_harness import execute
 
 ACCOUNTS = TableSpec(
     schema="raw_data", name="accounts", description="Accounts, changed in place.",
@@ -44,14 +45,7 @@ class WholeTable:
                  "CREATE TABLE app.accounts (id int PRIMARY KEY, country varchar(8), updated_at timestamp NOT NULL, gone_at timestamp)")
 
     def sql(self, *statements, params=None):
-        conn = self.source.connect()
-        try:
-            with conn.cursor() as cur:
-                for statement in statements:
-                    cur.execute(statement, params)
-            conn.commit()
-        finally:
-            conn.close()
+        execute(self.source, *statements, params=params)
 
     def load(self):
         n = next(self.runs)
