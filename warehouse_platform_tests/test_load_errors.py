@@ -145,3 +145,37 @@ def test_oversize_varchar_in_a_file_without_widths_is_measured_in_bytes_after_co
         load_staged_batch(warehouse, stage, USER_SESSION_CHANNEL, batch, "r")
     assert raised.value.column == "channel"
     assert warehouse.query("SELECT count(*) FROM raw_data.user_session_channel") == [(0,)]
+
+
+def _s3_stage(s3_endpoint: str, bucket: str):
+    from dagster_aws.s3 import S3Resource
+
+    from warehouse_platform.stage.storage import S3Stage
+
+    return S3Stage(s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=bucket, prefix="stage")
+
+
+@PATHS
+@pytest.mark.parametrize("stage_kind", ["folder", "s3"])
+def test_a_deleted_staged_part_names_the_table_and_file_and_says_to_restage_the_day(
+    loader, mode, stage_kind, request, tmp_path
+):
+    warehouse, folder = loader
+    spec = replace(SESSION_TRANSACTION, mode=mode)
+    batch = _stage_batch(folder, f"gone_{mode.value}.csv.gz", [["c" * 32, "true", "5"]])
+    stage = folder
+    if stage_kind == "s3":
+        # The same part, staged on moto's S3 server under the same key.
+        stage = _s3_stage(request.getfixturevalue("s3_endpoint"), request.getfixturevalue("s3_bucket"))
+        key = folder.key_for(batch.parts[0].url)
+        copy = tmp_path / "part.csv.gz"
+        copy.write_bytes(Path(folder.root, key).read_bytes())
+        stage.put_file(copy, key)
+        batch = replace(batch, parts=(replace(batch.parts[0], url=stage.url_for(key)),))
+    # Someone (a lifecycle rule, a hand) deletes the part between staging and loading.
+    stage.delete([stage.key_for(batch.parts[0].url)])
+    with pytest.raises(LoadError, match="staged part missing: re-stage the day") as raised:
+        load_staged_batch(warehouse, stage, spec, batch, "r")
+    assert raised.value.table == "raw_data.session_transaction" and raised.value.file_url == batch.parts[0].url
+    assert f"gone_{mode.value}.csv.gz" in str(raised.value)
+    assert len(_rows(warehouse)) == 2
