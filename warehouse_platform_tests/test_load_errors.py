@@ -4,6 +4,7 @@ import csv
 import gzip
 import hashlib
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,41 @@ def test_a_deleted_staged_part_names_the_table_and_file_and_says_to_restage_the_
     assert raised.value.table == "raw_data.session_transaction" and raised.value.file_url == batch.parts[0].url
     assert f"gone_{mode.value}.csv.gz" in str(raised.value)
     assert len(_rows(warehouse)) == 2
+
+
+def test_a_source_value_that_outgrows_its_int_column_names_the_key_column_and_value_before_any_copy(platform_env):
+    """The application widened app.transactions.amount to bigint (the same kind of type, so the
+    contract lets it through) and one purchase holds 3,000,000,000; raw_data's column is int."""
+    import dagster as dg
+
+    from warehouse_platform.sample_data.session_generator import GeneratorConfig
+    from warehouse_platform_tests.platform_runs import platform_definitions, seed
+
+    day = "2026-11-05"
+    seed(platform_env["source"], date.fromisoformat(day), 1, GeneratorConfig(scale=0.05))
+    conn = platform_env["source"].connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE app.transactions ALTER COLUMN amount TYPE bigint")
+        cur.execute(
+            "UPDATE app.transactions SET amount = 3000000000 WHERE sessionid = "
+            "(SELECT sessionid FROM app.transactions WHERE updated_at::date = %s ORDER BY sessionid DESC LIMIT 1) "
+            "RETURNING sessionid", (day,),
+        )
+        [(sessionid,)] = cur.fetchall()
+    conn.close()
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("extract_and_load_day").execute_in_process(
+            instance=instance, partition_key=day, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        failures = {
+            e.step_key: e.event_specific_data.error
+            for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
+        }
+        loaded = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["raw_data", "session_transaction"]]
+    # The stage step fails (no COPY ran, nothing loaded); its error names the row by the source's key.
+    [message] = [error.cause.message for step, error in failures.items() if step == "stage__raw_data__session_transaction"]
+    assert "ValueOutOfRange: raw_data.session_transaction: the source's row with key " in message
+    assert f"sessionid={sessionid}" in message and "amount = 3000000000" in message and "type int " in message
+    assert " line " not in message and loaded == []
