@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -214,3 +215,55 @@ def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monke
             label = job.get_remote_origin().repository_origin.get_label()
         listed = instance.get_runs(RunsFilter(job_name="extract_and_load_day", tags={REPOSITORY_LABEL_TAG: label}))
         assert [r.run_id for r in listed] == [run.run_id]
+
+
+def test_a_cli_run_whose_process_was_killed_is_marked_failed_by_the_next_cli_start(platform_env):
+    """A real `warehouse-platform backfill` process is SIGKILLed while its run is STARTED; no
+    daemon runs. The next CLI start reports that run failed, says so in one line, and leaves
+    alone a run whose process still lives."""
+    from warehouse_platform.instance.runs import CLI_HOST_TAG, CLI_PID_TAG, CLI_PROCESS_STARTED_TAG, cli_process_tags
+
+    seed(platform_env["source"], date(2026, 11, 5), 3, GeneratorConfig(scale=0.1))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    cli = [sys.executable, "-m", "warehouse_platform.cli", "backfill"]
+    storage = PostgresEndpoint.from_dsn(os.environ[STORAGE_URL_VARIABLE])
+
+    def started_runs():
+        try:
+            return storage.query("SELECT run_id FROM runs WHERE status = 'STARTED'")
+        except Exception:  # the CLI has not created the instance's database and tables yet
+            return []
+
+    doomed = subprocess.Popen([*cli, "--from", "2026-11-05", "--to", "2026-11-07"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        [(killed_run,)] = _wait_for(started_runs, 120)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    assert storage.query("SELECT status FROM runs WHERE run_id = %s", (killed_run,)) == [("STARTED",)]
+
+    with dg.DagsterInstance.from_config(str(settings.dagster_home())) as instance:
+        # A run this (live) test process executes, and one whose pid was reused by this process.
+        alive, reused = (
+            dg.DagsterRun(job_name="by_hand", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED, tags=tags)
+            for tags in (cli_process_tags(), {**cli_process_tags(), CLI_PROCESS_STARTED_TAG: "1.000"})
+        )
+        instance.add_run(alive)
+        instance.add_run(reused)
+        killed = instance.get_run_by_id(killed_run)
+        assert killed.tags[CLI_PID_TAG] == str(doomed.pid) and killed.tags[CLI_HOST_TAG]
+
+    restart = subprocess.run([*cli, "--from", "2026-11-05", "--to", "2026-11-05"], cwd=PROJECT_ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert restart.returncode == 0, restart.stderr
+    reported = [line for line in restart.stdout.splitlines() if line.startswith("run ")]
+    assert len(reported) == 2 and all("is gone (killed or crashed)" in line for line in reported)
+    assert any(line.startswith(f"run {killed_run} (extract_and_load_day 2026-11-0") for line in reported)
+    assert any(f"pid {doomed.pid})" in line for line in reported)
+    with dg.DagsterInstance.from_config(str(settings.dagster_home())) as instance:
+        assert instance.get_run_by_id(killed_run).status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(reused.run_id).status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive.run_id).status == DagsterRunStatus.STARTED
+        [failure] = instance.all_logs(killed_run, of_type=dg.DagsterEventType.RUN_FAILURE)
+        assert f"pid {doomed.pid}" in failure.dagster_event.message
