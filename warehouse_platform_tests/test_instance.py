@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import yaml
 from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
@@ -176,8 +177,12 @@ def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgre
             # Launched the way the UI and the daemon launch runs: the code server starts a run worker process.
             instance.launch_run(run.run_id, workspace)
             _wait_for(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED)
-            pid, _ = _wait_for(lambda: run_worker_pid(instance, run.run_id))
-            assert pid != os.getpid()
+            # The victim is chosen from the process tree this test started, not by the code under
+            # test: the run's step process writes its compute logs (a `tail` of a file under the
+            # run's folder), and the run worker is that step process's parent.
+            worker, step_process = _wait_for(lambda: _run_worker_and_step_process(run.run_id))
+            pid = worker.pid
+            assert run_worker_pid(instance, run.run_id)[0] == pid  # the check watches that process
             logger = logging.getLogger("run_monitoring_test")
             list(execute_run_monitoring_iteration(workspace_process, logger))
             assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
@@ -193,6 +198,75 @@ def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgre
             # server is gone too, as after a crash of `make dev`, monitoring is what does.)
             list(execute_run_monitoring_iteration(workspace_process, logger))
             assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+            # The step process outlives its SIGKILLed parent (it would sleep for ten minutes).
+            assert step_process.is_running()
+            step_process.kill()
+
+
+def _run_worker_and_step_process(run_id: str):
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.name() == "tail" and f"/{run_id}/compute_logs/" in " ".join(process.cmdline()):
+                step_process = process.parent()
+                return step_process.parent(), step_process
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def _monitored_instance():
+    return dg.instance_for_test(
+        overrides={"run_launcher": {"module": "warehouse_platform.instance.run_launcher", "class": "MonitoredRunLauncher"}}
+    )
+
+
+def _report_worker_pid(instance, run, pid: int, at: float, message: str = "Started process for run (pid: {pid}).") -> None:
+    """The event a run worker stores as it starts ("Started process for run (pid: N)"), as of `at`."""
+    from dagster._core.events import DagsterEvent, EngineEventData
+    from dagster._core.events.log import EventLogEntry
+
+    event = DagsterEvent(
+        event_type_value=dg.DagsterEventType.ENGINE_EVENT.value, job_name=run.job_name,
+        message=message.format(pid=pid),
+        event_specific_data=EngineEventData(metadata={"pid": dg.MetadataValue.text(str(pid))}),
+    )
+    instance.store_event(EventLogEntry(
+        error_info=None, level=logging.INFO, user_message="", run_id=run.run_id, timestamp=at, dagster_event=event,
+    ))
+
+
+def test_a_process_younger_than_the_run_worker_with_its_pid_is_not_the_worker():
+    """The worker died and the system gave its pid to a new process: the run is not alive."""
+    newcomer = subprocess.Popen(["sleep", "60"])
+    try:
+        started = psutil.Process(newcomer.pid).create_time()
+        with _monitored_instance() as instance:
+            run = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            # The worker reported this pid a minute before the process now holding it existed.
+            _report_worker_pid(instance, run, newcomer.pid, started - 60)
+            health = instance.run_launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED, health.msg
+            # The same process, reported after it started, is the worker and alive.
+            other = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            _report_worker_pid(instance, other, newcomer.pid, time.time())
+            assert instance.run_launcher.check_run_worker_health(other).status == WorkerStatus.RUNNING
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+
+
+def test_a_zombie_run_worker_is_not_alive():
+    """Dead but not yet reaped by its parent: the pid exists, the worker does not."""
+    worker = subprocess.Popen(["true"])
+    try:
+        _wait_for(lambda: psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE, 10)
+        with _monitored_instance() as instance:
+            run = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            _report_worker_pid(instance, run, worker.pid, time.time())
+            health = instance.run_launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED and f"run worker pid {worker.pid} is gone" in health.msg
+    finally:
+        worker.wait()
 
 
 def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monkeypatch):
@@ -267,3 +341,21 @@ def test_a_cli_run_whose_process_was_killed_is_marked_failed_by_the_next_cli_sta
         assert instance.get_run_by_id(alive.run_id).status == DagsterRunStatus.STARTED
         [failure] = instance.all_logs(killed_run, of_type=dg.DagsterEventType.RUN_FAILURE)
         assert f"pid {doomed.pid}" in failure.dagster_event.message
+
+
+def test_the_process_watched_is_the_one_the_run_worker_reported_as_itself():
+    """Other processes of the run report pids too (an executor's parent, a step's subprocess);
+    a live one of those does not keep a dead worker's run alive."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        with _monitored_instance() as instance:
+            run = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            _report_worker_pid(instance, run, dead.pid, time.time() - 1)
+            _report_worker_pid(instance, run, live.pid, time.time(), "Executing steps using multiprocess executor: parent process (pid: {pid})")
+            health = instance.run_launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED and f"run worker pid {dead.pid} is gone" in health.msg
+    finally:
+        live.kill()
+        live.wait()
