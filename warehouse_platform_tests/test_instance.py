@@ -2,6 +2,7 @@
 dagster.yaml, run monitoring that fails a run whose worker was SIGKILLed, CLI runs listed under
 their code location's jobs."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -181,26 +182,30 @@ def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgre
             # test: the run's step process writes its compute logs (a `tail` of a file under the
             # run's folder), and the run worker is that step process's parent.
             worker, step_process = _wait_for(lambda: _run_worker_and_step_process(run.run_id))
-            pid = worker.pid
-            assert run_worker_pid(instance, run.run_id)[0] == pid  # the check watches that process
-            logger = logging.getLogger("run_monitoring_test")
-            list(execute_run_monitoring_iteration(workspace_process, logger))
-            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
+            try:
+                pid = worker.pid
+                assert run_worker_pid(instance, run.run_id)[0] == pid  # the check watches that process
+                logger = logging.getLogger("run_monitoring_test")
+                list(execute_run_monitoring_iteration(workspace_process, logger))
+                assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
 
-            os.kill(pid, signal.SIGKILL)
-            _wait_for(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), 10)
-            # What the monitoring daemon asks the launcher; the default launcher cannot answer.
-            health = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(run.run_id))
-            assert health.status == WorkerStatus.FAILED and f"run worker pid {pid} is gone" in health.msg
+                os.kill(pid, signal.SIGKILL)
+                _wait_for(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), 10)
+                # What the monitoring daemon asks the launcher; the default launcher cannot answer.
+                health = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(run.run_id))
+                assert health.status == WorkerStatus.FAILED and f"run worker pid {pid} is gone" in health.msg
 
-            # The daemon's own monitoring iteration, as `dagster-daemon run` executes it. (The code
-            # server that started the worker may notice its child's death first; when the code
-            # server is gone too, as after a crash of `make dev`, monitoring is what does.)
-            list(execute_run_monitoring_iteration(workspace_process, logger))
-            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
-            # The step process outlives its SIGKILLed parent (it would sleep for ten minutes).
-            assert step_process.is_running()
-            step_process.kill()
+                # The daemon's own monitoring iteration, as `dagster-daemon run` executes it. (The code
+                # server that started the worker may notice its child's death first; when the code
+                # server is gone too, as after a crash of `make dev`, monitoring is what does.)
+                list(execute_run_monitoring_iteration(workspace_process, logger))
+                assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+            finally:
+                # Whatever failed: no run worker or step process left sleeping for ten minutes
+                # (a step process outlives its SIGKILLed parent).
+                for process in (worker, step_process):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        process.kill()
 
 
 def _run_worker_and_step_process(run_id: str):
