@@ -32,6 +32,15 @@ def _prepare_dagster_home() -> Path:
     return prepare_dagster_home()
 
 
+def _fail_runs_of_dead_cli_processes(instance) -> None:
+    """The runs an earlier CLI process left in progress when it died: no daemon watches a CLI
+    run, so this start reports them failed and says so."""
+    from warehouse_platform.instance.runs import fail_runs_of_dead_cli_processes
+
+    for line in fail_runs_of_dead_cli_processes(instance):
+        print(line)
+
+
 def seed(first_day: date, days: int, scale: float, skewed: bool, as_of: date | None = None) -> dict[str, int]:
     """The application's tables for `days` days from `first_day`, as they are at the end of
     `as_of` (default: the last day): later refunds and user changes are not there yet."""
@@ -122,6 +131,7 @@ def land_and_load_logs(defs, instance, first_day: date, days: int, scale: float)
 
     import dagster as dg
 
+    from warehouse_platform.instance.runs import cli_process_tags
     from warehouse_platform.sample_data.log_generator import generate_logs
     from warehouse_platform.sample_data.session_generator import GeneratorConfig
 
@@ -144,7 +154,7 @@ def land_and_load_logs(defs, instance, first_day: date, days: int, scale: float)
             result = job.execute_in_process(
                 instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
                 run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                tags={**request.tags, "dagster/run_key": request.run_key}, raise_on_error=False,
+                tags={**request.tags, "dagster/run_key": request.run_key, **cli_process_tags()}, raise_on_error=False,
             )
             results.append(result)
         print(f"logs landed {wave}: {len(files)} files, {len(requests)} landing runs" + "".join(
@@ -187,6 +197,7 @@ def run_demo(
     )
 
     with dg.DagsterInstance.get() as instance:  # entered: see run_backfill
+        _fail_runs_of_dead_cli_processes(instance)
         # Step-by-step events stay in the instance (see them with `make dev`); the terminal gets the summary.
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         checks: dict[str, str] = {}
@@ -281,6 +292,7 @@ def run_backfill(first_day: date, last_day: date) -> int:
     day = first_day
     # Entered, so definitions resolve against this instance's state (not one left by another).
     with dg.DagsterInstance.get() as instance:
+        _fail_runs_of_dead_cli_processes(instance)
         while day <= last_day:
             result = run_code_location_job(
                 defs, "extract_and_load_day", instance, partition_key=day.isoformat(), run_config=quiet,

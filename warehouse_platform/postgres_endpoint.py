@@ -37,9 +37,14 @@ class PostgresEndpoint:
         # libpq quotes a malformed DSN, password included, in its `invalid dsn` message.
         with secrets_scrubbed():
             parts = psycopg2.extensions.parse_dsn(dsn)
+        port = parts.get("port", "5432")
+        if not port.isdigit():
+            # Not int()'s message: a URL's password holding an unencoded `@`, `:` or `/` ends up
+            # in libpq's host and port, and int() would quote that piece of it.
+            raise ValueError("the DSN's port is not a number (a password holding '@', ':' or '/' must be percent-encoded)")
         return cls(
             host=parts.get("host", "localhost"),
-            port=int(parts.get("port", 5432)),
+            port=int(port),
             user=parts.get("user", "postgres"),
             dbname=parts.get("dbname", "postgres"),
             password=parts.get("password", ""),

@@ -172,3 +172,24 @@ def test_python_rows_with_a_carriage_return_keep_it_inside_a_quoted_field(tmp_pa
     assert data == b'1,"carriage\rreturn",\n2,,"x,""y"""\n'
     (part,) = write_csv_parts(COLUMNS, [data], tmp_path, slice_count=1).parts
     assert part.row_count == 2 and _read(part)[1:] == [["1", "carriage\rreturn", ""], ["2", "", 'x,"y"']]
+
+
+@pytest.mark.parametrize(
+    ("sql_type", "inside", "outside"),
+    [
+        ("smallint", -(2**15), -(2**15) - 1),
+        ("int", 2**31 - 1, 3_000_000_000),
+        # Beyond a double's precision: 2**63 - 1 and 2**63 are the same double.
+        ("bigint", 2**63 - 1, 2**63),
+    ],
+)
+def test_a_value_outside_its_integer_type_is_refused_while_staging_naming_the_key(tmp_path, sql_type, inside, outside):
+    from warehouse_platform.staged_files.part_writer import ValueOutOfRange
+
+    ranged = {"check_ranges_of": [("id", sql_type)], "key_columns": ("k",)}
+    rows = [(str(inside), "near the bound", "a"), ("12x", "not a number: COPY's to refuse", "b"), ("", "NULL", "c")]
+    assert sum(p.row_count for p in _write(rows, tmp_path / "fits", **ranged).parts) == 3
+    with pytest.raises(ValueOutOfRange) as raised:
+        _write([*rows, (str(outside), "too big", "the-key")], tmp_path / "outgrown", **ranged)
+    assert (raised.value.column, raised.value.value, raised.value.key) == ("id", outside, {"k": "the-key"})
+    assert f"key k=the-key has id = {outside}, outside the column's declared type {sql_type}" in str(raised.value)

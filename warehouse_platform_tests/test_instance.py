@@ -2,6 +2,7 @@
 dagster.yaml, run monitoring that fails a run whose worker was SIGKILLed, CLI runs listed under
 their code location's jobs."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -9,10 +10,12 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import yaml
 from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
@@ -132,9 +135,9 @@ SLEEPING_CODE_LOCATION = textwrap.dedent(
     def wait_forever():
         time.sleep(600)
 
-    # In the run worker's own process, as the platform's jobs run: killing the worker ends the
-    # run whole (the multiprocess executor's step process would outlive it, sleeping on).
-    @dg.job(executor_def=dg.in_process_executor)
+    # The default (multiprocess) executor: the step sleeps in a process of its own, which the
+    # test finds (its compute-log tail's parent) to choose the victim, the step's parent, itself.
+    @dg.job
     def long_load():
         wait_forever()
 
@@ -151,18 +154,6 @@ def _wait_for(predicate, timeout: float = 60.0):
             return value
         time.sleep(0.2)
     raise AssertionError("timed out")
-
-
-def _end_the_run_worker(instance, run_id: str) -> None:
-    """The worker sleeps 600 s: a test that failed before killing it does not leave it behind."""
-    found = run_worker_pid(instance, run_id)
-    if found is None:
-        return
-    try:
-        if b"dagster" in Path(f"/proc/{found[0]}/cmdline").read_bytes():  # still the worker, not a reused pid
-            os.kill(found[0], signal.SIGKILL)
-    except (FileNotFoundError, ProcessLookupError):
-        pass
 
 
 def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgres_server, tmp_path, monkeypatch):
@@ -188,10 +179,14 @@ def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgre
             )
             # Launched the way the UI and the daemon launch runs: the code server starts a run worker process.
             instance.launch_run(run.run_id, workspace)
+            _wait_for(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED)
+            # The victim is chosen from the process tree this test started, not by the code under
+            # test: the run's step process writes its compute logs (a `tail` of a file under the
+            # run's folder), and the run worker is that step process's parent.
+            worker, step_process = _wait_for(lambda: _run_worker_and_step_process(run.run_id))
             try:
-                _wait_for(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED)
-                pid, _ = _wait_for(lambda: run_worker_pid(instance, run.run_id))
-                assert pid != os.getpid()
+                pid = worker.pid
+                assert run_worker_pid(instance, run.run_id)[0] == pid  # the check watches that process
                 logger = logging.getLogger("run_monitoring_test")
                 list(execute_run_monitoring_iteration(workspace_process, logger))
                 assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
@@ -208,7 +203,77 @@ def test_a_run_whose_worker_is_killed_is_marked_failed_by_run_monitoring(postgre
                 list(execute_run_monitoring_iteration(workspace_process, logger))
                 assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
             finally:
-                _end_the_run_worker(instance, run.run_id)
+                # Whatever failed: no run worker or step process left sleeping for ten minutes
+                # (a step process outlives its SIGKILLed parent).
+                for process in (worker, step_process):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        process.kill()
+
+
+def _run_worker_and_step_process(run_id: str):
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.name() == "tail" and f"/{run_id}/compute_logs/" in " ".join(process.cmdline()):
+                step_process = process.parent()
+                return step_process.parent(), step_process
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def _monitored_instance():
+    return dg.instance_for_test(
+        overrides={"run_launcher": {"module": "warehouse_platform.instance.run_launcher", "class": "MonitoredRunLauncher"}}
+    )
+
+
+def _report_worker_pid(instance, run, pid: int, at: float, message: str = "Started process for run (pid: {pid}).") -> None:
+    """The event a run worker stores as it starts ("Started process for run (pid: N)"), as of `at`."""
+    from dagster._core.events import DagsterEvent, EngineEventData
+    from dagster._core.events.log import EventLogEntry
+
+    event = DagsterEvent(
+        event_type_value=dg.DagsterEventType.ENGINE_EVENT.value, job_name=run.job_name,
+        message=message.format(pid=pid),
+        event_specific_data=EngineEventData(metadata={"pid": dg.MetadataValue.text(str(pid))}),
+    )
+    instance.store_event(EventLogEntry(
+        error_info=None, level=logging.INFO, user_message="", run_id=run.run_id, timestamp=at, dagster_event=event,
+    ))
+
+
+def test_a_process_younger_than_the_run_worker_with_its_pid_is_not_the_worker():
+    """The worker died and the system gave its pid to a new process: the run is not alive."""
+    newcomer = subprocess.Popen(["sleep", "60"])
+    try:
+        started = psutil.Process(newcomer.pid).create_time()
+        with _monitored_instance() as instance:
+            run = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            # The worker reported this pid a minute before the process now holding it existed.
+            _report_worker_pid(instance, run, newcomer.pid, started - 60)
+            health = instance.run_launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED, health.msg
+            # The same process, reported after it started, is the worker and alive.
+            other = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            _report_worker_pid(instance, other, newcomer.pid, time.time())
+            assert instance.run_launcher.check_run_worker_health(other).status == WorkerStatus.RUNNING
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+
+
+def test_a_zombie_run_worker_is_not_alive():
+    """Dead but not yet reaped by its parent: the pid exists, the worker does not."""
+    worker = subprocess.Popen(["true"])
+    try:
+        _wait_for(lambda: psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE, 10)
+        with _monitored_instance() as instance:
+            run = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            _report_worker_pid(instance, run, worker.pid, time.time())
+            health = instance.run_launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED and f"run worker pid {worker.pid} is gone" in health.msg
+    finally:
+        worker.wait()
 
 
 def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monkeypatch):
@@ -231,3 +296,73 @@ def test_cli_backfill_runs_are_runs_of_the_code_location_job(platform_env, monke
             label = job.get_remote_origin().repository_origin.get_label()
         listed = instance.get_runs(RunsFilter(job_name="extract_and_load_day", tags={REPOSITORY_LABEL_TAG: label}))
         assert [r.run_id for r in listed] == [run.run_id]
+
+
+def test_a_cli_run_whose_process_was_killed_is_marked_failed_by_the_next_cli_start(platform_env):
+    """A real `warehouse-platform backfill` process is SIGKILLed while its run is STARTED; no
+    daemon runs. The next CLI start reports that run failed, says so in one line, and leaves
+    alone a run whose process still lives."""
+    from warehouse_platform.instance.runs import CLI_HOST_TAG, CLI_PID_TAG, CLI_PROCESS_STARTED_TAG, cli_process_tags
+
+    seed(platform_env["source"], date(2026, 11, 5), 3, GeneratorConfig(scale=0.1))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    cli = [sys.executable, "-m", "warehouse_platform.cli", "backfill"]
+    storage = PostgresEndpoint.from_dsn(os.environ[STORAGE_URL_VARIABLE])
+
+    def started_runs():
+        try:
+            return storage.query("SELECT run_id FROM runs WHERE status = 'STARTED'")
+        except Exception:  # the CLI has not created the instance's database and tables yet
+            return []
+
+    doomed = subprocess.Popen([*cli, "--from", "2026-11-05", "--to", "2026-11-07"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        [(killed_run,)] = _wait_for(started_runs, 120)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    assert storage.query("SELECT status FROM runs WHERE run_id = %s", (killed_run,)) == [("STARTED",)]
+
+    with dg.DagsterInstance.from_config(str(settings.dagster_home())) as instance:
+        # A run this (live) test process executes, and one whose pid was reused by this process.
+        alive, reused = (
+            dg.DagsterRun(job_name="by_hand", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED, tags=tags)
+            for tags in (cli_process_tags(), {**cli_process_tags(), CLI_PROCESS_STARTED_TAG: "1.000"})
+        )
+        instance.add_run(alive)
+        instance.add_run(reused)
+        killed = instance.get_run_by_id(killed_run)
+        assert killed.tags[CLI_PID_TAG] == str(doomed.pid) and killed.tags[CLI_HOST_TAG]
+
+    restart = subprocess.run([*cli, "--from", "2026-11-05", "--to", "2026-11-05"], cwd=PROJECT_ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert restart.returncode == 0, restart.stderr
+    reported = [line for line in restart.stdout.splitlines() if line.startswith("run ")]
+    assert len(reported) == 2 and all("is gone (killed or crashed)" in line for line in reported)
+    assert any(line.startswith(f"run {killed_run} (extract_and_load_day 2026-11-0") for line in reported)
+    assert any(f"pid {doomed.pid})" in line for line in reported)
+    with dg.DagsterInstance.from_config(str(settings.dagster_home())) as instance:
+        assert instance.get_run_by_id(killed_run).status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(reused.run_id).status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive.run_id).status == DagsterRunStatus.STARTED
+        [failure] = instance.all_logs(killed_run, of_type=dg.DagsterEventType.RUN_FAILURE)
+        assert f"pid {doomed.pid}" in failure.dagster_event.message
+
+
+def test_the_process_watched_is_the_one_the_run_worker_reported_as_itself():
+    """Other processes of the run report pids too (an executor's parent, a step's subprocess);
+    a live one of those does not keep a dead worker's run alive."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        with _monitored_instance() as instance:
+            run = instance.create_run_for_job(hello, status=DagsterRunStatus.STARTED)
+            _report_worker_pid(instance, run, dead.pid, time.time() - 1)
+            _report_worker_pid(instance, run, live.pid, time.time(), "Executing steps using multiprocess executor: parent process (pid: {pid})")
+            health = instance.run_launcher.check_run_worker_health(run)
+            assert health.status == WorkerStatus.FAILED and f"run worker pid {dead.pid} is gone" in health.msg
+    finally:
+        live.kill()
+        live.wait()

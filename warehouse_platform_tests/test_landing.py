@@ -325,3 +325,23 @@ def test_landed_files_on_s3_are_found_whatever_their_timestamps(platform_env, s3
         _run(defs, instance, second)
         assert not _requests(_tick(defs, instance))
     assert sorted(warehouse.query("SELECT left(sessionid, 1) FROM raw_data.session_timestamp")) == [("a",), ("b",)]
+
+
+def test_a_file_for_the_newest_partition_day_is_requested_in_the_same_tick(landing):
+    """The newest day with a partition (yesterday, in the business time zone) is the day landed
+    files arrive for: it loads at once, not a day later. A file for the day after (no partition
+    yet) waits."""
+    from datetime import timedelta
+
+    from warehouse_platform.conventions.partitions import daily_partitions
+
+    defs, instance, root, warehouse = landing
+    newest = daily_partitions().get_last_partition_key()
+    tomorrow_of_newest = (date.fromisoformat(newest) + timedelta(days=1)).isoformat()
+    _drop(root, f"session_timestamp/day={newest}/morning.csv.gz", _csv(_sessions("a", 3, day=newest)))
+    _drop(root, f"session_timestamp/day={tomorrow_of_newest}/early.csv.gz", _csv(_sessions("b", 2, day=tomorrow_of_newest)))
+    [request] = _requests(_tick(defs, instance))
+    assert request.partition_key == newest
+    assert _landed(request) == [f"landing/session_timestamp/day={newest}/morning.csv.gz"]
+    _run(defs, instance, request)
+    assert _count(warehouse) == 3

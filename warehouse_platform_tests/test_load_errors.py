@@ -4,6 +4,7 @@ import csv
 import gzip
 import hashlib
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,75 @@ def test_oversize_varchar_in_a_file_without_widths_is_measured_in_bytes_after_co
         load_staged_batch(warehouse, stage, USER_SESSION_CHANNEL, batch, "r")
     assert raised.value.column == "channel"
     assert warehouse.query("SELECT count(*) FROM raw_data.user_session_channel") == [(0,)]
+
+
+def _s3_stage(s3_endpoint: str, bucket: str):
+    from dagster_aws.s3 import S3Resource
+
+    from warehouse_platform.stage.storage import S3Stage
+
+    return S3Stage(s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=bucket, prefix="stage")
+
+
+@PATHS
+@pytest.mark.parametrize("stage_kind", ["folder", "s3"])
+def test_a_deleted_staged_part_names_the_table_and_file_and_says_to_restage_the_day(
+    loader, mode, stage_kind, request, tmp_path
+):
+    warehouse, folder = loader
+    spec = replace(SESSION_TRANSACTION, mode=mode)
+    batch = _stage_batch(folder, f"gone_{mode.value}.csv.gz", [["c" * 32, "true", "5"]])
+    stage = folder
+    if stage_kind == "s3":
+        # The same part, staged on moto's S3 server under the same key.
+        stage = _s3_stage(request.getfixturevalue("s3_endpoint"), request.getfixturevalue("s3_bucket"))
+        key = folder.key_for(batch.parts[0].url)
+        copy = tmp_path / "part.csv.gz"
+        copy.write_bytes(Path(folder.root, key).read_bytes())
+        stage.put_file(copy, key)
+        batch = replace(batch, parts=(replace(batch.parts[0], url=stage.url_for(key)),))
+    # Someone (a lifecycle rule, a hand) deletes the part between staging and loading.
+    stage.delete([stage.key_for(batch.parts[0].url)])
+    with pytest.raises(LoadError, match="staged part missing: re-stage the day") as raised:
+        load_staged_batch(warehouse, stage, spec, batch, "r")
+    assert raised.value.table == "raw_data.session_transaction" and raised.value.file_url == batch.parts[0].url
+    assert f"gone_{mode.value}.csv.gz" in str(raised.value)
+    assert len(_rows(warehouse)) == 2
+
+
+def test_a_source_value_that_outgrows_its_int_column_names_the_key_column_and_value_before_any_copy(platform_env):
+    """The application widened app.transactions.amount to bigint (the same kind of type, so the
+    contract lets it through) and one purchase holds 3,000,000,000; raw_data's column is int."""
+    import dagster as dg
+
+    from warehouse_platform.sample_data.session_generator import GeneratorConfig
+    from warehouse_platform_tests.platform_runs import platform_definitions, seed
+
+    day = "2026-11-05"
+    seed(platform_env["source"], date.fromisoformat(day), 1, GeneratorConfig(scale=0.05))
+    conn = platform_env["source"].connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE app.transactions ALTER COLUMN amount TYPE bigint")
+        cur.execute(
+            "UPDATE app.transactions SET amount = 3000000000 WHERE sessionid = "
+            "(SELECT sessionid FROM app.transactions WHERE updated_at::date = %s ORDER BY sessionid DESC LIMIT 1) "
+            "RETURNING sessionid", (day,),
+        )
+        [(sessionid,)] = cur.fetchall()
+    conn.close()
+    defs = platform_definitions()
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("extract_and_load_day").execute_in_process(
+            instance=instance, partition_key=day, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        failures = {
+            e.step_key: e.event_specific_data.error
+            for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
+        }
+        loaded = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["raw_data", "session_transaction"]]
+    # The stage step fails (no COPY ran, nothing loaded); its error names the row by the source's key.
+    [message] = [error.cause.message for step, error in failures.items() if step == "stage__raw_data__session_transaction"]
+    assert "ValueOutOfRange: raw_data.session_transaction: the source's row with key " in message
+    assert f"sessionid={sessionid}" in message and "amount = 3000000000" in message and "type int " in message
+    assert " line " not in message and loaded == []

@@ -68,3 +68,23 @@ def test_a_restaged_day_on_s3_leaves_only_the_newest_batch(platform_env, s3_buck
     assert not any(first.run_id in k for k in keys)
     meta = materialization_metadata(second, ["raw_data", "session_timestamp"])
     assert meta["already_loaded"]  # same bytes under a new batch folder: nothing loaded twice
+
+
+def test_deleting_more_keys_than_one_request_takes_leaves_none_on_s3(s3_bucket, s3_endpoint):
+    """DeleteObjects takes 1,000 keys: 1,001 stale keys are two requests, the second with a lone key."""
+    from dagster_aws.s3 import S3Resource
+
+    from warehouse_platform.stage.storage import S3Stage
+
+    stage = S3Stage(s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=s3_bucket, prefix="stage")
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    keys = [f"raw_data/session_timestamp/day=2026-11-03/batch=old/part-{i:05d}.csv.gz" for i in range(1001)]
+    for key in keys:
+        s3.put_object(Bucket=s3_bucket, Key=f"stage/{key}", Body=b"stale")
+    keep = "raw_data/session_timestamp/day=2026-11-03/batch=new/part-00000.csv.gz"
+    s3.put_object(Bucket=s3_bucket, Key=f"stage/{keep}", Body=b"current")
+    assert len(stage.list_objects("raw_data/session_timestamp/day=2026-11-03/batch=old/")) == 1001
+
+    stage.delete(keys)
+    assert stage.list_objects("raw_data/session_timestamp/day=2026-11-03/batch=old/") == []
+    assert [o.key for o in stage.list_objects("raw_data/")] == [keep]

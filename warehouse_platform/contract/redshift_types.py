@@ -26,6 +26,19 @@ def utf8_width(value: str) -> int:
     return len(value) if value.isascii() else len(value.encode("utf-8"))
 
 
+# The integer types' ranges (the same in Redshift and Postgres), by every name they go by.
+_INTEGER_RANGES = {
+    **dict.fromkeys(("smallint", "int2"), (-(2**15), 2**15 - 1)),
+    **dict.fromkeys(("int", "integer", "int4"), (-(2**31), 2**31 - 1)),
+    **dict.fromkeys(("bigint", "int8"), (-(2**63), 2**63 - 1)),
+}
+
+
+def integer_range(sql_type: str) -> tuple[int, int] | None:
+    """The lowest and highest value an integer type holds, None for other types."""
+    return _INTEGER_RANGES.get(sql_type.strip().lower())
+
+
 def varchar_bytes(sql_type: str) -> int | None:
     """Declared byte length of a VARCHAR type, None for other types."""
     match = _VARCHAR.match(sql_type.strip())

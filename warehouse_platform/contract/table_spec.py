@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from warehouse_platform.contract.log_formats import LANDED_SUFFIXES, LogFormat, column_source_problem
+from warehouse_platform.contract.redshift_types import integer_range
 
 
 class LoadMode(str, Enum):
@@ -236,6 +237,11 @@ class TableSpec:
     @property
     def text_column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.sql_type.lower().startswith(("varchar", "char", "character")))
+
+    @property
+    def integer_columns(self) -> tuple[tuple[str, str], ...]:
+        """(name, declared type) of the smallint/int/bigint columns: the stage checks their ranges."""
+        return tuple((c.name, c.sql_type) for c in self.columns if integer_range(c.sql_type) is not None)
 
     @property
     def loader_columns(self) -> tuple[Column, ...]:

@@ -151,7 +151,7 @@ def extract_records(
     return CsvRecords(
         columns=effective.column_names,
         copy_to=lambda sink: source_db.copy_csv(query, params or None, sink, after_snapshot=after_snapshot),
-        text_columns=effective.text_column_names, key_columns=spec.primary_key,
+        text_columns=effective.text_column_names, key_columns=spec.primary_key, integer_columns=effective.integer_columns,
         added_columns=tuple((c.name, c.sql_type) for c in added), spec=effective,
         check_header=lambda names: extract_sql.cursor_columns_problem(effective, names),
     )

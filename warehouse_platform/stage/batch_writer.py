@@ -18,6 +18,7 @@ from warehouse_platform.staged_files.manifest import (
 from warehouse_platform.staged_files.part_writer import (
     DEFAULT_MAX_PART_BYTES,
     PartWriter,
+    ValueOutOfRange,
     WrittenPart,
     encode_rows,
 )
@@ -49,6 +50,7 @@ def write_staged_batch(
         writer = PartWriter(
             rows.columns, Path(scratch), slice_count=slice_count, max_part_bytes=max_part_bytes,
             on_part_written=publish, measure_widths_of=rows.text_columns, key_columns=rows.key_columns,
+            check_ranges_of=rows.integer_columns,
             # The extract orders by the key (sql/extract.py), so its duplicates are neighbours.
             keys_in_order=from_source, header_in_stream=from_source,
             check_header=rows.check_header if from_source else None,
@@ -61,8 +63,10 @@ def write_staged_batch(
                 for chunk in encode_rows(rows.batches):
                     writer.write(chunk)
             written = writer.close()
-        except BaseException:
+        except BaseException as error:
             writer.abort()
+            if isinstance(error, ValueOutOfRange):
+                raise error.in_table(table) from None
             raise
     candidates = written.duplicate_candidates
     batch = StagedBatch(

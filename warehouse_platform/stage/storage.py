@@ -28,6 +28,15 @@ class StageObject:
     etag: str
 
 
+class StagedObjectMissing(FileNotFoundError):
+    """A key the caller expected in the stage is not there (deleted by hand or by a lifecycle
+    rule after it was staged): the same error from both stages, so a load can say what to do."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"not in the stage: {key}")
+
+
 class Stage(dg.ConfigurableResource, ABC):
     """Keys are '/'-separated paths relative to the stage root, e.g.
     'raw_data/session_timestamp/day=2026-11-01/part-00000.csv.gz'."""
@@ -126,7 +135,11 @@ class LocalFolderStage(Stage):
 
     @contextmanager
     def open_binary(self, key: str) -> Iterator[BinaryIO]:
-        with open(self._path(key), "rb") as f:
+        try:
+            f = open(self._path(key), "rb")
+        except FileNotFoundError:
+            raise StagedObjectMissing(key) from None
+        with f:
             yield f
 
     def list_objects(self, prefix: str) -> list[StageObject]:
@@ -195,7 +208,11 @@ class S3Stage(Stage):
 
     @contextmanager
     def open_binary(self, key: str) -> Iterator[BinaryIO]:
-        body = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
+        client = self.s3.get_client()
+        try:
+            body = client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
+        except client.exceptions.NoSuchKey:
+            raise StagedObjectMissing(key) from None
         try:
             yield body  # a streaming body: read in chunks, never whole into memory
         finally:

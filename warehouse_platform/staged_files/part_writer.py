@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from isal import isal_zlib
 
-from warehouse_platform.contract.redshift_types import preview
+from warehouse_platform.contract.redshift_types import integer_range, preview
 from warehouse_platform.staged_files.key_evidence import (
     DEFAULT_MAX_CANDIDATES,
     KeyUniquenessTracker,
@@ -74,6 +74,24 @@ class WrittenParts:
     parts: list[WrittenPart]
     # Keys that may occur more than once ([] proves them unique; None: unknown, see key_uniqueness).
     duplicate_candidates: list[tuple[str, ...]] | None
+
+
+class ValueOutOfRange(ValueError):
+    """A value outside its integer column's declared type, found while staging: named by the
+    row's key (what a person looks up in the source), not by a line of a part not yet loaded."""
+
+    def __init__(self, column: str, sql_type: str, value: int, key: dict[str, str], table: str | None = None) -> None:
+        self.column, self.sql_type, self.value, self.key, self.table = column, sql_type, value, key, table
+        row = ", ".join(f"{name}={value}" for name, value in key.items()) or "unknown (no key declared)"
+        low, high = integer_range(sql_type)
+        super().__init__(
+            f"{table + ': ' if table else ''}the source's row with key {row} has {column} = {value}, "
+            f"outside the column's declared type {sql_type} ({low:,}..{high:,}); widen the column in the "
+            "contract (bigint, or numeric) and re-stage the day"
+        )
+
+    def in_table(self, table: str) -> ValueOutOfRange:
+        return ValueOutOfRange(self.column, self.sql_type, self.value, self.key, table)
 
 
 class HashingWriter(io.RawIOBase):
@@ -147,20 +165,22 @@ class _BlockStats:
     first_key: tuple[str, ...] | None
     last_key: tuple[str, ...] | None
     repeated_keys: list[tuple[str, ...]]
+    out_of_range: ValueOutOfRange | None = None  # the block's first value outside its integer type
 
 
 class _Measure:
     """What a block of records says about its text widths and keys, read by Arrow."""
 
     def __init__(self, columns: Sequence[str], measured: Sequence[str], keys: Sequence[str], keys_in_order: bool,
-                 tracker: KeyUniquenessTracker | None) -> None:
+                 tracker: KeyUniquenessTracker | None, ranged: Sequence[tuple[str, str]] = ()) -> None:
         self.columns = list(columns)
         self.measured = list(measured)
         self.keys = list(keys)
         self.keys_in_order = keys_in_order
         self.tracker = tracker
         self.tracker_lock = threading.Lock()
-        wanted = set(self.measured) | set(self.keys)
+        self.ranged = [(column, sql_type, *integer_range(sql_type)) for column, sql_type in ranged]
+        wanted = set(self.measured) | set(self.keys) | {column for column, *_ in self.ranged}
         # Every record is counted even when no column is measured: read the first one.
         self.include = [c for c in self.columns if c in wanted] or self.columns[:1]
 
@@ -182,6 +202,7 @@ class _Measure:
             top = pc.max(lengths).as_py()
             index = pc.index(lengths, top).as_py()  # the first of the widest, as Python's max()
             widest[column] = (top, index, table[column][index].as_py())
+        out_of_range = self._first_out_of_range(table)
         first = last = None
         repeated: list[tuple[str, ...]] = []
         if self.keys and rows:
@@ -200,7 +221,23 @@ class _Measure:
             elif self.tracker is not None:
                 with self.tracker_lock:
                     self.tracker.observe_columns([k.to_numpy(zero_copy_only=False) for k in key_columns])
-        return _BlockStats(rows, widest, first, last, repeated)
+        return _BlockStats(rows, widest, first, last, repeated, out_of_range)
+
+    def _first_out_of_range(self, table: pa.Table) -> ValueOutOfRange | None:
+        for column, sql_type, low, high in self.ranged:
+            text = table[column].combine_chunks()
+            # Only whole numbers are judged here: anything else ("12x") is COPY's to refuse, with its line.
+            whole = pc.match_substring_regex(text, r"^[+-]?[0-9]+$")
+            approximate = pc.cast(pc.if_else(whole, text, "0"), pa.float64())
+            # A double finds the values near or past a bound in Arrow (rare); Python's int judges
+            # each exactly (a double cannot tell 2**63 - 1 from 2**63).
+            near = pc.or_(pc.greater(approximate, high * 0.999), pc.less(approximate, low * 0.999))
+            for index in pc.indices_nonzero(near).to_pylist():
+                value = int(text[index].as_py())
+                if not low <= value <= high:
+                    key = {k: table[k][index].as_py() for k in self.keys}
+                    return ValueOutOfRange(column, sql_type, value, key)
+        return None
 
 
 class _Part(threading.Thread):
@@ -232,6 +269,8 @@ class _Part(threading.Thread):
                 number, block = item
                 try:
                     stats = self.measure(block)
+                    if stats.out_of_range is not None:
+                        raise stats.out_of_range
                     raw.write(compressor.compress(block))
                 except BaseException as error:  # noqa: BLE001 - re-raised by the producer
                     self.error = error
@@ -273,7 +312,9 @@ class PartWriter:
     No records means no parts. With `header` None the stream's first record is its header,
     handed to `check_header` (which returns why it is wrong, or None; the writer then raises
     ValueError with it). For the columns in `measure_widths_of`, each part records its widest
-    value in UTF-8 bytes and its line, so VARCHAR overflow is known before any COPY. Keys: if
+    value in UTF-8 bytes and its line, so VARCHAR overflow is known before any COPY; a value of
+    a column in `check_ranges_of` ((name, integer type)) outside its type's range raises
+    ValueOutOfRange naming the row's key, before any COPY too. Keys: if
     `keys_in_order`, equal keys are neighbours and the repeated ones are exactly the duplicates;
     otherwise a KeyUniquenessTracker gathers candidates.
     """
@@ -290,6 +331,7 @@ class PartWriter:
         measure_widths_of: Sequence[str] = (),
         key_columns: Sequence[str] = (),
         keys_in_order: bool = False,
+        check_ranges_of: Sequence[tuple[str, str]] = (),
         header_in_stream: bool = False,
         check_header: Callable[[list[str]], str | None] | None = None,
         block_bytes: int = DEFAULT_BLOCK_BYTES,
@@ -307,7 +349,7 @@ class PartWriter:
         self.block_bytes = min(block_bytes, max(1, self.max_uncompressed // 2))
         tracker = KeyUniquenessTracker(range(len(key_columns))) if key_columns and not keys_in_order else None
         self.tracker = tracker
-        self.measure = _Measure(self.columns, measure_widths_of, key_columns, keys_in_order, tracker)
+        self.measure = _Measure(self.columns, measure_widths_of, key_columns, keys_in_order, tracker, check_ranges_of)
         self.keys_in_order = keys_in_order
         self.header = None if header_in_stream else csv_record(self.columns)
         self.check_header = check_header

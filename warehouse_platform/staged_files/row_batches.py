@@ -26,6 +26,8 @@ class RowBatches:
     text_columns: tuple[str, ...] = ()
     # The logical key; the stage gathers evidence that it is unique within the batch.
     key_columns: tuple[str, ...] = ()
+    # (name, declared type) of integer columns whose values the stage checks against the type's range.
+    integer_columns: tuple[tuple[str, str], ...] = ()
     # Columns the source gained that the table takes (on_new_column: add): (name, warehouse type).
     added_columns: tuple[tuple[str, str], ...] = ()
     # The table the rows are for (where the stage IO manager writes them); the other fields are
@@ -44,6 +46,7 @@ class CsvRecords:
     copy_to: Callable[[BytesSink], SourceRead | None]
     text_columns: tuple[str, ...] = ()
     key_columns: tuple[str, ...] = ()
+    integer_columns: tuple[tuple[str, str], ...] = ()
     added_columns: tuple[tuple[str, str], ...] = ()
     spec: TableSpec | None = None
     check_header: Callable[[list[str]], str | None] | None = None

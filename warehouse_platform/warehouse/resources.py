@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import dagster as dg
 import psycopg2
@@ -39,7 +39,7 @@ from warehouse_platform.sql.export import (
     copy_to_stdout_sql,
     unload_sql,
 )
-from warehouse_platform.stage.storage import Stage
+from warehouse_platform.stage.storage import Stage, StagedObjectMissing
 from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.staged_files.manifest import StagedBatch, StagedPart
 from warehouse_platform.staged_files.part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
@@ -55,6 +55,17 @@ from warehouse_platform.warehouse.partition_swap_load import (
     sweep_abandoned_load_tables,
 )
 from warehouse_platform.warehouse.staging_load import load_through_staging
+
+
+@contextmanager
+def _staged_part(spec: TableSpec, part: StagedPart, stage: Stage) -> Iterator[BinaryIO]:
+    """A staged part opened for COPY; a part deleted since it was staged is a load error that
+    says what fixes it (its manifest and checksum live in the batch, its bytes do not)."""
+    try:
+        with stage.open_binary(stage.key_for(part.url)) as raw:
+            yield raw
+    except StagedObjectMissing:
+        raise LoadError(spec.qualified_name, part.url, None, None, "staged part missing: re-stage the day") from None
 
 
 class _ChecksumReader:
@@ -256,7 +267,7 @@ class PostgresWarehouse(Warehouse):
         return sweep_abandoned_load_tables(self, schema, table)
 
     def _copy_part(self, cursor, sql: str, spec: TableSpec, part: StagedPart, stage: Stage) -> int:
-        with stage.open_binary(stage.key_for(part.url)) as raw:
+        with _staged_part(spec, part, stage) as raw:
             reader = _ChecksumReader(raw)
             try:
                 # ISA-L's gzip reader: twice zlib's speed, the same errors (BadGzipFile, EOFError).
