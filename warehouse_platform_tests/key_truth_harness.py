@@ -116,9 +116,15 @@ class KeyTruthHarness:
         return Staged(day, batch, order)
 
     def load(self, staged: Staged, *, allow_shrink: bool = False) -> LoadReport:
-        return load_staged_batch(
+        report = load_staged_batch(
             self.warehouse, self.stage, self.spec, staged.batch, f"run-{staged.order}", allow_shrink=allow_shrink
         )
+        # The day's row count the load reports (derived from its statements) is what the day holds.
+        [(held,)] = self.warehouse.query(
+            "SELECT count(*) FROM raw_data.purchases WHERE _partition_date = %(d)s", {"d": staged.day}
+        )
+        assert report.partition_rows == held, (report.partition_rows, held)
+        return report
 
     def source_rows(self) -> dict[str, tuple]:
         conn = self.source.connect()

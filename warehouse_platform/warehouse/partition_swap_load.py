@@ -164,15 +164,16 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                     key_array_params(spec, "duplicates", [d[:-1] for d in duplicates]),
                 )
                 rows_loaded -= cur.rowcount
-            superseded = moved = 0
+            superseded = moved = carried = 0
             if spec.mode == LoadMode.UPSERT:
-                superseded, moved = _apply_key_versions(warehouse, cur, req, load_table, loaded)
-            deleted = _keys_deleted_in_the_source(cur, req, load_table)
+                superseded, moved, carried = _apply_key_versions(warehouse, cur, req, load_table, loaded)
+            deleted, kept = _keys_deleted_in_the_source(cur, req, load_table)
             rows_loaded -= superseded
             cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
             rows_held = cur.fetchone()[0]
-            cur.execute(f"SELECT count(*) FROM {loaded}")
-            day_rows = cur.fetchone()[0]
+            # What the day will hold, derived from the statements' row counts (no scan of the
+            # new day): the batch's rows taken, plus rows carried over or kept, minus those moved.
+            day_rows = rows_loaded + carried + kept - moved
             # Rows that moved to their own days left this day but are not lost.
             req.refuse_sharp_shrink(rows_held, day_rows + moved)
             cur.execute(
@@ -194,9 +195,10 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
     )
 
 
-def _apply_key_versions(warehouse, cur, req: LoadRequest, load_table: str, loaded: str) -> tuple[int, int]:
+def _apply_key_versions(warehouse, cur, req: LoadRequest, load_table: str, loaded: str) -> tuple[int, int, int]:
     """Upsert across days: the key, not the day, is the unit of truth. Returns (offered rows not
-    taken because the table holds a newer version of their key, rows moved to other days).
+    taken because the table holds a newer version of their key, rows moved to other days, rows
+    the day holds that are not the batch's: newer rows kept and rows its extract never saw).
 
     - a key the table holds in a newer version keeps that version: in this day (the offered row
       takes the day's values) or in another day (the offered row is dropped); this batch was
@@ -209,29 +211,37 @@ def _apply_key_versions(warehouse, cur, req: LoadRequest, load_table: str, loade
     A batch without the extract's view of the day (held_load_ids None: staged by hand, or by an
     older version) replaces the day as it always did."""
     spec, held = req.spec, req.batch.held_load_ids
-    superseded = 0
+    kept_in_day = carried = 0
     if held is not None:
+        # The offered row takes the day's newer values: superseded, but still a row of the day.
         cur.execute(swap.keep_newer_rows_of_the_day_sql(spec, load_table), req.params)
-        superseded += cur.rowcount
+        kept_in_day = cur.rowcount
     cur.execute(sqlb.delete_superseded_sql(spec, loaded, other_days_only=True), req.params)
-    superseded += cur.rowcount
+    dropped = cur.rowcount
     if held is not None:
         cur.execute(swap.carry_over_unknown_rows_sql(spec, load_table, held), {**req.params, **sqlb.held_loads_params(held)})
+        carried = cur.rowcount
     cur.execute(swap.delete_keys_in_other_days_sql(spec, load_table), req.params)
     moved = _route_moved_rows(warehouse, cur, req, load_table) if spec.moves_between_days else 0
-    return superseded, moved
+    # Rows of the day that are not the batch's: the newer rows it kept, and the rows carried over.
+    return kept_in_day + dropped, moved, kept_in_day + carried
 
 
-def _keys_deleted_in_the_source(cur, req: LoadRequest, load_table: str) -> int:
-    """How many keys the day held that the source no longer holds (the swap drops them under
-    `deletes: hard`; keep and soft carry them into the new day)."""
+def _keys_deleted_in_the_source(cur, req: LoadRequest, load_table: str) -> tuple[int, int]:
+    """(keys the day held that the source no longer holds, rows kept for them). The swap drops
+    them under `deletes: hard`; keep and soft carry them into the new day. Counted only where it
+    is cheap to know or needed: a day whose extract saw the day's keys (tables whose keys move),
+    or a table that keeps deleted keys. A plain replace of a day is not scanned for them (the
+    whole-day load stays at its speed; the shrink guard still watches it)."""
     spec, held = req.spec, req.batch.held_load_ids
+    if held is None and spec.deletes.kind == DeleteKind.HARD:
+        return 0, 0
     params = {**req.params, **sqlb.held_loads_params(held or ())}
-    cur.execute(swap.count_deleted_keys_sql(spec, load_table, held), params)
-    deleted = cur.fetchone()[0]
-    if deleted and spec.deletes.kind != DeleteKind.HARD:
+    if spec.deletes.kind != DeleteKind.HARD:
         cur.execute(swap.keep_deleted_rows_sql(spec, load_table, held), params)
-    return deleted
+        return cur.rowcount, cur.rowcount
+    cur.execute(swap.count_deleted_keys_sql(spec, load_table, held), params)
+    return cur.fetchone()[0], 0
 
 
 def _route_moved_rows(warehouse, cur, req: LoadRequest, load_table: str) -> int:
