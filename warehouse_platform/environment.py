@@ -14,7 +14,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from warehouse_platform.extract.source_database import SourceDatabase
-from warehouse_platform.settings import embedded_postgres_dir, get_environment, slice_count, stage_url
+from warehouse_platform.settings import day_load_path, embedded_postgres_dir, get_environment, slice_count, stage_url
 from warehouse_platform.stage.io_manager import StageIOManager
 from warehouse_platform.stage.storage import LocalFolderStage, S3Stage, Stage
 from warehouse_platform.transform.resources import build_dbt_resource
@@ -59,7 +59,8 @@ def build_warehouse() -> Warehouse:
         )
     dsn = _env_or_none("PLATFORM_WAREHOUSE_DSN")
     return PostgresWarehouse(
-        dsn=dsn, embedded_data_dir=None if dsn else str(embedded_postgres_dir()), slice_count=slice_count()
+        dsn=dsn, embedded_data_dir=None if dsn else str(embedded_postgres_dir()), slice_count=slice_count(),
+        day_load_path=day_load_path(),
     )
 
 

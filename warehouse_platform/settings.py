@@ -67,6 +67,15 @@ def slice_count() -> int:
     return int(os.environ.get("PLATFORM_SLICE_COUNT", "4"))
 
 
+def day_load_path() -> str:
+    """How the local warehouse loads day tables: "swap" (default) or "staging", Redshift's path
+    run on Postgres (PLATFORM_DAY_LOAD_PATH; see PostgresWarehouse.day_load_path)."""
+    value = os.environ.get("PLATFORM_DAY_LOAD_PATH", "").strip() or "swap"
+    if value not in ("swap", "staging"):
+        raise ValueError(f"PLATFORM_DAY_LOAD_PATH must be 'swap' or 'staging', not {value!r}")
+    return value
+
+
 def warehouse_kind() -> str:
     return "redshift" if get_environment() == "prod" else "postgres"
 

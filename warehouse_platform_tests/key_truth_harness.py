@@ -26,6 +26,7 @@ PURCHASES = TableSpec(
         Column("refunded", "boolean"),
         Column("note", "varchar(16)"),
         Column("updated_at", "timestamp", nullable=False),
+        Column("deleted_at", "timestamp"),  # what a `deletes: soft(deleted_at)` variant marks
     ),
     primary_key=("id",), partitioned=True, mode=LoadMode.UPSERT, dedupe_order=("updated_at desc",),
     source=SourceSpec(table="app.purchases", day_column="updated_at"),
@@ -34,8 +35,9 @@ PURCHASES = TableSpec(
 SOURCE_DDL = (
     "CREATE SCHEMA IF NOT EXISTS app",
     "DROP TABLE IF EXISTS app.purchases",
+    # deleted_at: never set by the application; the column a `deletes: soft(deleted_at)` table marks.
     "CREATE TABLE app.purchases (id varchar(8) PRIMARY KEY, amount int, refunded boolean, note varchar(16), "
-    "updated_at timestamp NOT NULL)",
+    "updated_at timestamp NOT NULL, deleted_at timestamp)",
 )
 COLUMNS = "id, amount, refunded, note, updated_at"
 

@@ -28,8 +28,16 @@ def at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, datetime.min.time()) + timedelta(hours=hour)
 
 
+@pytest.fixture(params=["swap", "staging"])
+def load_path(request, monkeypatch) -> str:
+    """Both load paths of a day table run for real on Postgres: the partition swap (the local
+    default) and Redshift's staging-table path (PLATFORM_DAY_LOAD_PATH=staging)."""
+    monkeypatch.setenv("PLATFORM_DAY_LOAD_PATH", request.param)
+    return request.param
+
+
 @pytest.fixture
-def harness(platform_env) -> KeyTruthHarness:
+def harness(load_path, platform_env) -> KeyTruthHarness:
     return KeyTruthHarness(platform_env)
 
 
@@ -67,7 +75,7 @@ def test_a_key_the_source_deleted_leaves_the_day_it_was_read_from(harness):
     assert harness.differences() == []
 
 
-def test_under_deletes_keep_a_re_read_day_keeps_the_key_the_source_deleted(platform_env):
+def test_under_deletes_keep_a_re_read_day_keeps_the_key_the_source_deleted(load_path, platform_env):
     from dataclasses import replace
 
     from warehouse_platform.contract.table_spec import DeletePolicy
@@ -81,6 +89,54 @@ def test_under_deletes_keep_a_re_read_day_keeps_the_key_the_source_deleted(platf
     report = harness.load(harness.stage_day(D))
     assert report.keys_deleted == 1
     assert sorted(harness.raw_rows()) == ["p1", "p2"]
+
+
+def test_under_deletes_soft_a_re_read_day_marks_the_key_the_source_deleted_once(load_path, platform_env):
+    from dataclasses import replace
+
+    from warehouse_platform.contract.table_spec import DeletePolicy
+    from warehouse_platform_tests.key_truth_harness import PURCHASES
+
+    soft = replace(PURCHASES, deletes=DeletePolicy.parse("soft(deleted_at)"))
+    harness = KeyTruthHarness(platform_env, soft)
+    harness.put("p1", 900, False, None, at(D))
+    harness.put("p2", 500, False, None, at(D))
+    harness.load(harness.stage_day(D))
+    harness.delete("p1")
+    first = harness.load(harness.stage_day(D))
+    [(marked_at,)] = harness.warehouse.query("SELECT deleted_at FROM raw_data.purchases WHERE id = 'p1'")
+    assert first.keys_deleted == 1 and marked_at is not None
+    assert harness.warehouse.query("SELECT deleted_at FROM raw_data.purchases WHERE id = 'p2'") == [(None,)]
+    harness.load(harness.stage_day(D))  # a later re-read keeps the first time it was seen gone
+    assert harness.warehouse.query("SELECT deleted_at FROM raw_data.purchases WHERE id = 'p1'") == [(marked_at,)]
+
+
+@pytest.mark.parametrize("policy", ["hard", "keep", "soft(deleted_at)"])
+def test_a_replaced_day_applies_its_delete_policy_to_the_keys_the_source_no_longer_holds(load_path, platform_env, policy):
+    """A daily table loaded by replacing its day (no cursor): its re-read is the day's truth under
+    `deletes: hard`; under keep and soft the rows of vanished keys stay (soft: marked)."""
+    from dataclasses import replace
+
+    from warehouse_platform.contract.table_spec import DeletePolicy, LoadMode
+    from warehouse_platform_tests.key_truth_harness import PURCHASES
+
+    spec = replace(
+        PURCHASES, mode=LoadMode.REPLACE, incremental=None, deletes=DeletePolicy.parse(policy),
+    )
+    harness = KeyTruthHarness(platform_env, spec)
+    harness.put("p1", 900, False, None, at(D))
+    harness.put("p2", 500, False, None, at(D))
+    harness.load(harness.stage_day(D))
+    harness.delete("p1")
+    harness.put("p2", 400, True, None, at(D, 11))
+    harness.load(harness.stage_day(D), allow_shrink=True)
+    held = dict(harness.warehouse.query("SELECT id, (amount, deleted_at IS NOT NULL)::text FROM raw_data.purchases"))
+    expected = {
+        "hard": {"p2": "(400,f)"},
+        "keep": {"p1": "(900,f)", "p2": "(400,f)"},
+        "soft(deleted_at)": {"p1": "(900,t)", "p2": "(400,f)"},
+    }[policy]
+    assert held == expected
 
 
 def test_a_day_loaded_from_an_old_view_keeps_a_key_another_days_load_moved_into_it_after_that_view(harness):
@@ -250,7 +306,7 @@ class KeysAcrossDays(RuleBasedStateMachine):
             assert self.h.differences() == []
 
 
-def test_for_every_key_raw_data_holds_the_sources_current_row_whatever_the_order_of_days(platform_env):
+def test_for_every_key_raw_data_holds_the_sources_current_row_whatever_the_order_of_days(load_path, platform_env):
     """KEY_TRUTH_STEPS and KEY_TRUTH_EXAMPLES make it longer; derandomized: the same walk every
     run, and a failure prints every step that led to it."""
     KeysAcrossDays.env, KeysAcrossDays.settled_checks = platform_env, 0

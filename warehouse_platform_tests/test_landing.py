@@ -103,7 +103,7 @@ def test_landed_files_load_once_and_a_second_file_joins_its_day(landing):
     # The same checks as extracted days; all pass but freshness (the day is weeks old).
     assert checks and all(c.passed for c in checks if c.check_name != "newest_day_fresh")
 
-    assert not _requests(_tick(defs, instance)), "a handed-over file is never requested again"
+    assert not _requests(_tick(defs, instance)), "a loaded file is never requested again"
 
     _drop(root, f"session_timestamp/day={DAY}/evening.csv.gz", _csv(_sessions("b", 2, hour=20)))
     [second] = _requests(_tick(defs, instance))
@@ -130,7 +130,7 @@ def test_a_reset_cursor_reloads_nothing(landing):
     _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
     first = _requests(_tick(defs, instance))
     _run(defs, instance, first[0])
-    # The record of handed files lives in the instance, not in the sensor's cursor.
+    # The record of loaded files lives in the instance, not in the sensor's cursor.
     for cursor in (None, "", '{"stale": "cursor"}'):
         assert not _requests(_tick(defs, instance, cursor=cursor))
     assert _count(warehouse) == 3
@@ -146,6 +146,116 @@ def test_a_file_rewritten_in_place_loads_again(landing):
     assert again.run_key != first.run_key and _landed(again) == _landed(first)
     _run(defs, instance, again)
     assert _count(warehouse) == 6
+
+
+def test_re_executing_an_older_run_over_fewer_files_keeps_every_file_of_the_day(landing):
+    """"Re-execute" in the UI is a new run, so a newer batch: it stages every file present for
+    the day, not only those its request named, and the day never loses the later file."""
+    defs, instance, root, warehouse = landing
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    [older] = _requests(_tick(defs, instance))
+    _run(defs, instance, older)
+    _drop(root, f"session_timestamp/day={DAY}/evening.csv.gz", _csv(_sessions("b", 2, hour=20)))
+    [newer] = _requests(_tick(defs, instance))
+    _run(defs, instance, newer)
+    assert _count(warehouse) == 5
+    again = _run(defs, instance, older)  # the run over morning.csv.gz alone, executed again
+    assert _count(warehouse) == 5
+    [stage_meta] = [m for m in again.get_asset_materialization_events() if m.asset_key.path[0] == "stage"]
+    assert stage_meta.materialization.metadata["dagster/row_count"].value == 5
+    assert not _requests(_tick(defs, instance)), "the day holds every file: nothing to ask for"
+
+
+def test_a_run_over_fewer_files_requested_after_one_over_more_loses_nothing(landing):
+    defs, instance, root, warehouse = landing
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    [first] = _requests(_tick(defs, instance))  # requested over morning alone, not yet run
+    _drop(root, f"session_timestamp/day={DAY}/evening.csv.gz", _csv(_sessions("b", 2, hour=20)))
+    [second] = _requests(_tick(defs, instance))
+    _run(defs, instance, second)
+    _run(defs, instance, first)  # requested (created) after the run over both files
+    assert _count(warehouse) == 5
+    assert not _requests(_tick(defs, instance))
+
+
+def test_a_file_the_days_record_lacks_is_requested_again(landing):
+    """The sensor asks by what the day's rows come from (written by the load), not by what a
+    run was handed: if a load over fewer files ever lands last, the missing file is asked for
+    again, under a new run key (the old one was used)."""
+    from warehouse_platform.stage.landing_record import read_loaded, record_loaded
+
+    defs, instance, root, warehouse = landing
+    _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv(_sessions("a", 3)))
+    _drop(root, f"session_timestamp/day={DAY}/evening.csv.gz", _csv(_sessions("b", 2, hour=20)))
+    [both] = _requests(_tick(defs, instance))
+    _run(defs, instance, both)
+    [loaded] = read_loaded(instance, [("session_timestamp", DAY)]).values()
+    assert sorted(loaded) == sorted(_landed(both))
+    # What a load over morning.csv.gz alone would leave as the day's record.
+    morning = f"landing/session_timestamp/day={DAY}/morning.csv.gz"
+    record_loaded(instance, "session_timestamp", DAY, {morning: loaded[morning]})
+    [again] = _requests(_tick(defs, instance))
+    assert again.run_key != both.run_key and _landed(again) == _landed(both)
+    _run(defs, instance, again)
+    assert _count(warehouse) == 5 and not _requests(_tick(defs, instance))
+
+
+def test_a_run_that_failed_is_not_requested_again_until_a_file_changes(landing):
+    defs, instance, root, warehouse = landing
+    path = _drop(root, f"session_timestamp/day={DAY}/morning.csv.gz", _csv([*_sessions("a", 2), "x,not a time"]))
+    [failing] = _requests(_tick(defs, instance))
+    assert not _run(defs, instance, failing, raise_on_error=False).success
+    [same] = _requests(_tick(defs, instance))
+    assert same.run_key == failing.run_key, "Dagster launches a run key once: no retry storm of a bad file"
+    path.write_bytes(gzip.compress(_csv(_sessions("a", 2)), mtime=0))
+    [fixed] = _requests(_tick(defs, instance))
+    assert fixed.run_key != failing.run_key
+    _run(defs, instance, fixed)
+    assert _count(warehouse) == 2
+
+
+def test_a_corrected_file_of_the_same_size_and_time_loads_again(landing):
+    """`rsync -a`, `cp -p` or a restore keep a file's size and modification time; the local
+    stage's version is the file's content hash (as S3's ETag is), so the new bytes are a new
+    version."""
+    defs, instance, root, warehouse = landing
+    path = _drop(root, f"session_timestamp/day={DAY}/morning.csv", _csv(_sessions("a", 3)), gz=False)
+    before = path.stat()
+    _run(defs, instance, _requests(_tick(defs, instance))[0])
+    corrected = _csv(_sessions("c", 3))
+    assert len(corrected) == before.st_size
+    path.write_bytes(corrected)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    [request] = _requests(_tick(defs, instance))
+    _run(defs, instance, request)
+    assert warehouse.query("SELECT count(*) FROM raw_data.session_timestamp WHERE sessionid LIKE 'c%'")[0][0] == 3
+    assert _count(warehouse) == 3
+
+
+def test_the_local_stage_version_changes_exactly_when_the_bytes_do(tmp_path):
+    from warehouse_platform.stage.storage import LocalFolderStage
+
+    stage = LocalFolderStage(root=str(tmp_path))
+    path = tmp_path / "landing" / "f.csv"
+    path.parent.mkdir()
+    path.write_bytes(b"abc\n")
+
+    def version():
+        [obj] = stage.list_objects("landing/", versions=True)
+        return obj.etag
+
+    first = version()
+    os.utime(path, (946684800, 946684800))
+    assert version() == first, "a new time alone is not a new version"
+    stat = path.stat()
+    path.write_bytes(b"abd\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert version() != first
+    path.write_bytes(b"abc\n")
+    assert version() == first, "the same bytes are the same version"
+    [unversioned] = stage.list_objects("landing/")
+    assert unversioned.etag is None, "versions cost a read of each file: only when asked"
 
 
 def test_the_run_key_names_every_file_version():

@@ -212,7 +212,7 @@ def test_a_landed_file_cut_into_pieces_stages_the_same_bytes_and_rejects_with_th
     files = [f for f in ON_TIME if f.day == DAYS[0] and "app_events" in f.key]
     stage = LocalFolderStage(root=str(tmp_path))
     land_in_folder(tmp_path, files)
-    landed = LandedFiles(table("app_events"), tuple(f.key for f in files))
+    landed = LandedFiles(table("app_events"), tuple((f.key, f"version-of-{f.key}") for f in files))
 
     def staged(prefix):
         batch, summary = log_structuring.structure_landed_logs(stage, prefix, str(DAYS[0]), landed, slice_count=2)

@@ -2,13 +2,14 @@
 dialect; the Postgres SQL from the same builders runs for real in the load tests."""
 
 import re
+from dataclasses import replace
 
 import pytest
 import sqlglot
 from sqlglot import exp
 
 from warehouse_platform.catalog import load_catalog, table
-from warehouse_platform.contract.table_spec import Column, DistStyle, LoadMode, TableSpec
+from warehouse_platform.contract.table_spec import Column, DeletePolicy, DistStyle, LoadMode, TableSpec
 from warehouse_platform.sql import ddl as ddl_builder
 from warehouse_platform.sql import load as load_sql_builder
 from warehouse_platform.sql.quoting import quote_ident, quote_literal
@@ -80,9 +81,19 @@ def test_every_statement_of_a_load_parses_as_redshift(spec):
     if spec.mode == LoadMode.UPSERT:
         statements.append(load_sql_builder.delete_superseded_sql(spec, quote_ident(load_sql_builder.staging_table_name(spec))))
     if spec.partitioned:
-        statements += [load_sql_builder.day_keys_sql(spec), load_sql_builder.delete_departed_sql(spec, [7, 8])]
+        statements.append(load_sql_builder.day_keys_sql(spec))
+    # Every delete policy's statements: a replaced day or table, and a moving day (the loads its extract saw).
+    marks = [c.name for c in spec.columns if c.nullable and c.sql_type.startswith("timestamp")]
+    for policy in ["hard", "keep", *(f"soft({c})" for c in marks[:1])]:
+        with_policy = replace(spec, deletes=DeletePolicy.parse(policy))
+        statements += [
+            load_sql_builder.departed_rows_sql(with_policy, None),
+            load_sql_builder.delete_replaced_rows_sql(with_policy) or "SELECT 1",
+        ]
+        if spec.partitioned:
+            statements.append(load_sql_builder.departed_rows_sql(with_policy, [7, 8]))
     if spec.moves_between_days:
-        statements.append(load_sql_builder.count_moved_staging_rows_sql(spec))
+        statements += [load_sql_builder.count_moved_staging_rows_sql(spec), load_sql_builder.staged_row_days_sql(spec)]
     for sql in statements:
         parsed = _parse_redshift(sql)
         assert not isinstance(parsed, exp.Command), sql  # parsed for real, not passed through
@@ -138,9 +149,16 @@ def test_a_redshift_upsert_of_a_day_whose_keys_move_keeps_newer_reads_and_puts_e
     assert "l.load_id = t.\"_load_id\"" in newer and "l.read_at > %(read_at)s" in newer
     assert "updated_at" not in newer
     # Rows the extract knew of and no longer offers leave the day; the ones it never saw stay.
-    departed = load_sql_builder.delete_departed_sql(SESSION_TRANSACTION, [11, 12])
+    departed = load_sql_builder.departed_rows_sql(SESSION_TRANSACTION, [11, 12])
+    assert departed.startswith("DELETE") and '"_partition_date" = %(partition_date)s' in departed
     assert '"_load_id" IN (%(held_load_0)s, %(held_load_1)s)' in departed and "NOT EXISTS" in departed
-    assert "FALSE" in load_sql_builder.delete_departed_sql(SESSION_TRANSACTION, [])
+    assert "FALSE" in load_sql_builder.departed_rows_sql(SESSION_TRANSACTION, [])
+    # Under keep the rows stay (counted); under soft they are marked once, at the read's time.
+    keep = replace(SESSION_TRANSACTION, deletes=DeletePolicy.parse("keep"))
+    assert load_sql_builder.departed_rows_sql(keep, [11]).startswith("SELECT count(*)")
+    # A replaced day under keep removes only the offered keys' rows, not the whole day.
+    replaced = load_sql_builder.delete_replaced_rows_sql(replace(SESSION_TIMESTAMP, deletes=DeletePolicy.parse("keep")))
+    assert "USING" in replaced and '"_partition_date" = %(partition_date)s' in replaced
     assert load_sql_builder.held_loads_params([11, 12]) == {"held_load_0": 11, "held_load_1": 12}
     # Each staged row goes to the day of its cursor, not the day being loaded.
     insert = _parse_redshift(load_sql_builder.insert_from_staging_sql(SESSION_TRANSACTION))

@@ -2,11 +2,12 @@
 at the keyboard, through the same stage -> load path, ledger and checks as extracted days.
 
 Each tick lists landing/ (folder or S3, one code path through the Stage resource) and, per table
-and day, compares the object versions present with the record of versions already handed to a
-run (staged_files/landing_layout.py, stage/handed_landing_files.py). A table and day with any version not handed
-yet gets one run over every file then present for it (a day's content is all its landed files,
-so a second file adds to the first). Run keys come from the files and their ETags, so a repeated
-tick never loads a file twice. A file that cannot be loaded (unknown table, a table fed by
+and day, compares the object versions present with the record of the versions the day's rows
+were loaded from (staged_files/landing_layout.py, stage/landing_record.py). A table and day with
+any version the record lacks gets one run, which stages every file then present for it (a day's
+content is all its landed files, so a second file adds to the first). Run keys come from the
+files, their ETags and the record, so a repeated tick never loads a file twice, and a day whose
+record lost a file (an older run loaded last) is asked for again. A file that cannot be loaded (unknown table, a table fed by
 extraction, a day before the first partition) is reported in the tick and skipped; a file for a
 day whose partition does not exist yet waits. No file can make a tick fail.
 """
@@ -19,14 +20,14 @@ import dagster as dg
 from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
 from warehouse_platform.conventions.partitions import daily_partitions
-from warehouse_platform.stage.handed_landing_files import read_handed
+from warehouse_platform.stage.landing_record import read_loaded
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.landing_layout import (
     LANDING_PREFIX,
     LandedFile,
     classify,
+    not_loaded,
     run_key,
-    unhanded,
 )
 
 
@@ -58,7 +59,7 @@ def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
         "fed by landed files. Off by default: turn it on under Automation.",
     )
     def landing_files(context: dg.SensorEvaluationContext, stage: Stage) -> dg.SensorResult | dg.SkipReason:
-        listed = stage.list_objects(LANDING_PREFIX)
+        listed = stage.list_objects(LANDING_PREFIX, versions=True)
         problems: list[str] = []
         waiting: list[str] = []
         present: dict[tuple[str, str | None], list[LandedFile]] = defaultdict(list)
@@ -80,15 +81,15 @@ def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
         if waiting:
             context.log.info(f"{len(waiting)} landed files wait for their day's partition: {waiting[:10]}")
 
-        handed = read_handed(context.instance, present) if present else {}
+        loaded = read_loaded(context.instance, present) if present else {}
         requests = []
         for (table, day), files in sorted(present.items(), key=lambda item: (item[0][0], item[0][1] or "")):
-            if not unhanded(files, handed[(table, day)]):
+            if not not_loaded(files, loaded[(table, day)]):
                 continue
             spec = specs[table]
             requests.append(
                 dg.RunRequest(
-                    run_key=run_key(table, day, files),
+                    run_key=run_key(table, day, files, loaded[(table, day)]),
                     partition_key=day,
                     asset_selection=[stage_asset_key(spec), raw_asset_key(spec)],
                     run_config={"ops": {stage_op_name(spec): {"config": {"landed_files": sorted(f.key for f in files)}}}},

@@ -74,7 +74,7 @@ def _run_contender(table: str, contender: str, workdir: Path) -> dict:
     if contender == "structuring":
         stage = LocalFolderStage(root=str(workdir))
         batch, summary = structure_landed_logs(
-            stage, f"raw_data/{table}/day=2026-11-03/batch=bench", "2026-11-03", LandedFiles(spec, (key,)), slice_count=4
+            stage, f"raw_data/{table}/day=2026-11-03/batch=bench", "2026-11-03", LandedFiles(spec, ((key, "bench"),)), slice_count=4
         )
         lines, note = summary.lines_read, f"{batch.row_count:,} rows, {summary.rejected} rejects, {len(batch.parts)} parts"
     else:

@@ -21,7 +21,6 @@ from warehouse_platform.extract.source_comparison import compare_by_buckets
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.sql import extract as extract_sql
 from warehouse_platform.sql.key_sets import key_array_params
-from warehouse_platform.stage.handed_landing_files import record_handed
 from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.landing_layout import landing_folder, mismatched_landed_keys
@@ -87,18 +86,21 @@ def _refuse(spec: TableSpec, partition_key: str | None, reason: str) -> dg.Failu
     return dg.Failure(description=f"{spec.qualified_name}{day}: {reason}. Nothing was staged or loaded.")
 
 
-def _take_landed_files(
-    context: dg.AssetExecutionContext, spec: TableSpec, stage: Stage, keys: list[str], partition_key: str | None
-) -> LandedFiles:
-    """Check the files belong to this table and day before anything is staged, then record their
-    versions as handed to this run (see stage/handed_landing_files.py)."""
+def _take_landed_files(spec: TableSpec, stage: Stage, keys: list[str], partition_key: str | None) -> LandedFiles:
+    """Every file present for the table and day, at its current version: the files the run was
+    asked for are checked to belong here and to be present, and the day is then staged from all
+    of its landed files, not only those. So a run can only add knowledge: re-executing an older
+    run (over fewer files), a retry, or a run that is merely late, stages what the newest one
+    would, and no file the day held is dropped from it."""
     if problems := mismatched_landed_keys(spec, keys, partition_key):
         raise _refuse(spec, partition_key, "landed files that do not belong here: " + "; ".join(problems))
-    versions = {o.key: o.etag for o in stage.list_objects(landing_folder(spec, partition_key))}
-    if missing := sorted(set(keys) - set(versions)):
+    present = {
+        o.key: o.etag for o in stage.list_objects(landing_folder(spec, partition_key), versions=True)
+        if not mismatched_landed_keys(spec, [o.key], partition_key)
+    }
+    if missing := sorted(set(keys) - set(present)):
         raise _refuse(spec, partition_key, f"landed files are gone: {missing}")
-    record_handed(context.instance, spec.name, partition_key, {k: versions[k] for k in keys})
-    return LandedFiles(spec, tuple(sorted(set(keys))))
+    return LandedFiles(spec, tuple(sorted(present.items())))
 
 
 def _extract(context: dg.AssetExecutionContext, spec: TableSpec, source_db: SourceDatabase, warehouse: Warehouse) -> CsvRecords:
@@ -215,8 +217,13 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     f"the table is fed by files landed under {landing_folder(spec)}, never extracted; the landing "
                     "sensor loads them (or give run config landed_files)"
                 ))
-            context.log.info(f"staging {len(config.landed_files)} landed files: {config.landed_files}")
-            return _take_landed_files(context, spec, stage, config.landed_files, partition_key)
+            landed = _take_landed_files(spec, stage, config.landed_files, partition_key)
+            joined = sorted(set(landed.keys) - set(config.landed_files))
+            context.log.info(
+                f"staging {len(landed.keys)} landed files: the {len(config.landed_files)} asked for"
+                + (f" and {len(joined)} more present for the day: {joined}" if joined else "")
+            )
+            return landed
         if config.landed_files:
             raise _refuse(spec, partition_key, (
                 "the table is fed by extraction from the application database, so landed files are not "

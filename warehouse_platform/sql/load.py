@@ -196,17 +196,25 @@ def row_day_sql(spec: TableSpec, alias: str = "") -> str:
     return f"CAST({prefix}{quote_ident(spec.source.day_column)} AS date)"
 
 
+def staged_row_days_sql(spec: TableSpec) -> str:
+    """The days the staging table's rows live in (a table whose keys move: each row's own)."""
+    return f"SELECT DISTINCT {row_day_sql(spec)} FROM {quote_ident(staging_table_name(spec))}"
+
+
 def delete_replaced_rows_sql(spec: TableSpec) -> str | None:
     """What a load removes from the target before inserting; None when it removes nothing."""
     target = quote_table(spec.schema, spec.name)
     if spec.mode == LoadMode.APPEND:
         return None
-    if spec.mode == LoadMode.REPLACE:
+    if spec.mode == LoadMode.REPLACE and spec.deletes.kind == DeleteKind.HARD:
         if spec.partitioned:
             return f"DELETE FROM {target} WHERE {quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"
         # DELETE, not TRUNCATE: TRUNCATE commits the transaction on Redshift.
         return f"DELETE FROM {target}"
-    return f"DELETE FROM {target} USING {quote_ident(staging_table_name(spec))} s WHERE {key_match_sql(spec, target, 's')}"
+    # Upsert, and replace under `deletes: keep | soft`: the offered keys' rows are replaced; the
+    # others stay (departed_rows_sql has marked the ones the source no longer holds).
+    day = f"{target}.{quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s AND " if spec.mode == LoadMode.REPLACE and spec.partitioned else ""
+    return f"DELETE FROM {target} USING {quote_ident(staging_table_name(spec))} s WHERE {day}{key_match_sql(spec, target, 's')}"
 
 
 def insert_from_staging_sql(spec: TableSpec) -> str:
@@ -286,18 +294,26 @@ def written_by_held_loads_sql(alias: str, load_ids: Sequence[int]) -> str:
     return f"{alias}.{quote_ident(LOAD_ID_COLUMN.name)} IN ({placeholders})"
 
 
-def delete_departed_sql(spec: TableSpec, load_ids: Sequence[int]) -> str:
-    """Staging-table path, a day of a table whose keys move: the day's rows the extract knew of
-    (written by the loads it saw) whose key the batch no longer offers have left the day (the
-    source moved them, and the batch carries them to their new day, or deleted them). Rows
-    written after the extract read the source stay: this batch cannot judge them."""
+def departed_rows_sql(spec: TableSpec, load_ids: Sequence[int] | None) -> str:
+    """Staging-table path: the target's rows this batch shows gone from the source, under the
+    table's delete policy: removed (hard), marked (soft), or left and counted (keep: a SELECT of
+    their count, the figure the other policies get as the statement's row count). Judged within the day being loaded
+    (the whole table when unpartitioned) and, for a day of a table whose keys move, among the
+    rows the extract knew of (`load_ids`: written by the loads it saw; the rows it did not see
+    were written after it read the source, so this batch cannot judge them). A row whose key the
+    batch offers has not departed: a key that moved is in the batch, carried to its new day."""
     target = quote_table(spec.schema, spec.name)
     staging = quote_ident(staging_table_name(spec))
-    return (
-        f"DELETE FROM {target} WHERE {quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s "
-        f"AND {written_by_held_loads_sql(target, load_ids)} "
-        f"AND NOT EXISTS (SELECT 1 FROM {staging} s WHERE {key_match_sql(spec, target, 's')})"
-    )
+    scope = [f"{quote_ident(PARTITION_COLUMN.name)} = %(partition_date)s"] if spec.partitioned else []
+    if load_ids is not None:
+        scope.append(written_by_held_loads_sql(target, load_ids))
+    gone = " AND ".join([*scope, f"NOT EXISTS (SELECT 1 FROM {staging} s WHERE {key_match_sql(spec, target, 's')})"])
+    if spec.deletes.kind == DeleteKind.HARD:
+        return f"DELETE FROM {target} WHERE {gone}"
+    if spec.deletes.kind == DeleteKind.SOFT:
+        column = quote_ident(spec.deletes.column)
+        return f"UPDATE {target} SET {column} = %(read_at)s WHERE {column} IS NULL AND {gone}"
+    return f"SELECT count(*) FROM {target} WHERE {gone}"
 
 
 def deleted_keys_params(keys: Sequence[Sequence[str]]) -> dict[str, str]:

@@ -35,6 +35,7 @@ def write_staged_batch(
     slice_count: int,
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES,
     batch_id: str | None = None,
+    landed_versions: tuple[tuple[str, str], ...] | None = None,
 ) -> StagedBatch:
     """Parts are published as they close; the manifest is written last, so a batch without one
     is incomplete and never loaded."""
@@ -80,6 +81,7 @@ def write_staged_batch(
         read_at=read.read_at if read else None,
         held_load_ids=read.held_load_ids if read else None,
         deleted_keys=read.deleted_keys if read else None,
+        landed_versions=landed_versions,
     )
     return publish_manifest(stage, prefix, batch)
 

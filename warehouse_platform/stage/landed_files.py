@@ -42,7 +42,13 @@ class LandedFiles:
     """What a stage asset hands to the stage IO manager when a table's rows were landed."""
 
     spec: TableSpec
-    keys: tuple[str, ...]
+    # (stage key, version) of every file of the table and day when the run took them: the batch
+    # records the versions, so the day's landing record says exactly what its rows come from.
+    versions: tuple[tuple[str, str], ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(sorted(key for key, _ in self.versions))
 
 
 class _Readable(io.RawIOBase):
@@ -153,5 +159,6 @@ def write_landed_batch(
     batch = StagedBatch(
         table=spec.qualified_name, partition_key=partition_key, columns=spec.column_names, parts=tuple(parts),
         duplicate_candidates=None if candidates is None else tuple(candidates), batch_id=batch_id,
+        landed_versions=landed.versions,
     )
     return publish_manifest(stage, prefix, batch)

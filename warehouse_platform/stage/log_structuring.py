@@ -136,7 +136,7 @@ def structure_landed_logs(
             stage.write_text(f"{prefix}/{SUMMARY_NAME}", summary.to_json())
             batch = write_staged_batch(
                 stage, prefix, spec.qualified_name, partition_key, rows, slice_count=slice_count,
-                max_part_bytes=max_part_bytes, batch_id=batch_id,
+                max_part_bytes=max_part_bytes, batch_id=batch_id, landed_versions=landed.versions,
             )
         finally:
             con.close()

@@ -4,6 +4,7 @@ Both expose the same small interface, so the stage IO manager, the loaders and t
 sensor have one code path; only these two classes know where bytes actually go.
 """
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -25,7 +26,10 @@ class StageObject:
     key: str
     size: int
     last_modified: datetime
-    etag: str
+    # The object's version: changes with any change of its bytes (S3's ETag; a content hash in
+    # the local folder). None where the listing was not asked for versions (local: hashing
+    # costs a read of every file).
+    etag: str | None
 
 
 class StagedObjectMissing(FileNotFoundError):
@@ -62,7 +66,8 @@ class Stage(dg.ConfigurableResource, ABC):
     def open_binary(self, key: str) -> Iterator[BinaryIO]: ...
 
     @abstractmethod
-    def list_objects(self, prefix: str) -> list[StageObject]: ...
+    def list_objects(self, prefix: str, *, versions: bool = False) -> list[StageObject]:
+        """Every object under `prefix`, by key; with `versions`, each with its version (etag)."""
 
     @abstractmethod
     def delete(self, keys: list[str]) -> None: ...
@@ -83,6 +88,29 @@ def _writing_path_beside(target: Path) -> Path:
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_WRITING_SUFFIX)
     os.close(handle)
     return Path(name)
+
+
+# (path, inode, size, mtime, ctime) -> MD5 of the bytes. ctime is in the signature because no
+# copy tool can set it: a file rewritten with its old size and modification time kept (`rsync -a`,
+# `cp -p`, a restore) still gets a new ctime, so it is hashed again and its version changes
+# exactly when its bytes do, as an S3 ETag's would. Per process (the sensor's code server keeps
+# it between ticks).
+_content_versions: dict[tuple, str] = {}
+
+
+def content_version(path: Path) -> str:
+    """The file's version: the MD5 of its bytes (what S3 gives a single-part upload as its ETag),
+    read once per change of the file."""
+    stat = path.stat()
+    signature = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if (known := _content_versions.get(signature)) is not None:
+        return known
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    _content_versions[signature] = version = digest.hexdigest()
+    return version
 
 
 def _file_url(path: Path) -> str:
@@ -142,7 +170,7 @@ class LocalFolderStage(Stage):
         with f:
             yield f
 
-    def list_objects(self, prefix: str) -> list[StageObject]:
+    def list_objects(self, prefix: str, *, versions: bool = False) -> list[StageObject]:
         base = self._path(prefix) if prefix else Path(self.root).resolve()
         if not base.exists():
             return []
@@ -155,7 +183,7 @@ class LocalFolderStage(Stage):
                     key=path.relative_to(root).as_posix(),
                     size=stat.st_size,
                     last_modified=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
-                    etag=f"{stat.st_size}-{stat.st_mtime_ns}",
+                    etag=content_version(path) if versions else None,
                 )
             )
         return objects
@@ -218,7 +246,7 @@ class S3Stage(Stage):
         finally:
             body.close()
 
-    def list_objects(self, prefix: str) -> list[StageObject]:
+    def list_objects(self, prefix: str, *, versions: bool = False) -> list[StageObject]:
         paginator = self.s3.get_client().get_paginator("list_objects_v2")
         full_prefix = self._object_key(prefix)
         strip = len(self._object_key(""))

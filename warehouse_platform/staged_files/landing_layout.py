@@ -6,10 +6,11 @@ its structuring declares (logs/app_events); the name ends as the table's format 
 (TableSpec.landed_suffixes: .csv[.gz] with a header row naming the columns, .jsonl[.gz],
 .log[.gz]). Only tables declared `rows_from: landing` take landed files.
 
-Which files are new is decided by a durable record of the object versions (key + ETag) already
-handed to a run, kept per table and day in the Dagster instance, not by modification times: a
-file copied with its old time (`rsync -a`, `cp -p`, a restored backup) is as new as any other,
-and resetting the sensor's cursor reloads nothing.
+Which files are new is decided by a durable record of the object versions (key + ETag: any
+change of bytes is a new version) whose rows each day holds, kept per table and day in the
+Dagster instance, not by modification times: a file copied with its old time (`rsync -a`,
+`cp -p`, a restored backup) is as new as any other, and resetting the sensor's cursor reloads
+nothing.
 """
 
 from __future__ import annotations
@@ -91,25 +92,30 @@ def mismatched_landed_keys(spec: TableSpec, keys: Iterable[str], partition_key: 
 
 
 def record_key(table: str, day: str | None) -> str:
-    """Where the instance keeps the object versions of a table and day handed to runs."""
-    return f"warehouse_platform/landing_handed/{table}/{day or 'all'}"
+    """Where the instance keeps the landed file versions a table's day was loaded from."""
+    return f"warehouse_platform/landing_loaded/{table}/{day or 'all'}"
 
 
-def decode_handed(text: str | None) -> dict[str, str]:
+def decode_versions(text: str | None) -> dict[str, str]:
     return json.loads(text) if text else {}
 
 
-def encode_handed(handed: Mapping[str, str]) -> str:
-    return json.dumps(dict(sorted(handed.items())), separators=(",", ":"))
+def encode_versions(versions: Mapping[str, str]) -> str:
+    return json.dumps(dict(sorted(versions.items())), separators=(",", ":"))
 
 
-def unhanded(files: Iterable[LandedFile], handed: Mapping[str, str]) -> list[LandedFile]:
-    """Files whose current version (key and ETag) no run has taken yet."""
-    return [f for f in files if handed.get(f.key) != f.etag]
+def not_loaded(files: Iterable[LandedFile], loaded: Mapping[str, str]) -> list[LandedFile]:
+    """Files whose current version (key and ETag) the day's rows do not come from."""
+    return [f for f in files if loaded.get(f.key) != f.etag]
 
 
-def run_key(table: str, day: str | None, files: Iterable[LandedFile]) -> str:
-    """Deterministic per set of file versions: a repeated tick asks for the same run, which
-    Dagster then does not launch twice; a file rewritten in place (new ETag) asks for a new one."""
-    digest = hashlib.sha256("\n".join(f"{f.key}@{f.etag}" for f in sorted(files, key=lambda f: f.key)).encode())
+def run_key(table: str, day: str | None, files: Iterable[LandedFile], loaded: Mapping[str, str] | None = None) -> str:
+    """Deterministic per set of file versions and what the day holds: a repeated tick asks for
+    the same run, which Dagster then does not launch twice (nor again after it failed: a fix is a
+    new version, or a re-execution); a file rewritten in place (new ETag) asks for a new one, and
+    so does a day whose record changed without taking every file (a run over fewer files loaded
+    last)."""
+    lines = [f"{f.key}@{f.etag}" for f in sorted(files, key=lambda f: f.key)]
+    lines += [f"loaded {key}@{etag}" for key, etag in sorted((loaded or {}).items())]
+    digest = hashlib.sha256("\n".join(lines).encode())
     return f"landing:{table}:{day or 'all'}:{digest.hexdigest()[:16]}"

@@ -86,6 +86,8 @@ class StagedBatch:
     read_at: datetime | None = None
     held_load_ids: tuple[int, ...] | None = None
     deleted_keys: tuple[tuple[str, ...], ...] | None = None
+    # For batches of landed files: (stage key, version) of each file the batch was made from.
+    landed_versions: tuple[tuple[str, str], ...] | None = None
 
     @property
     def row_count(self) -> int:
@@ -128,6 +130,7 @@ class StagedBatch:
                     **({"read_at": self.read_at.isoformat()} if self.read_at is not None else {}),
                     **({"held_load_ids": list(self.held_load_ids)} if self.held_load_ids is not None else {}),
                     **({"deleted_keys": [list(k) for k in self.deleted_keys]} if self.deleted_keys is not None else {}),
+                    **({"landed_versions": dict(self.landed_versions)} if self.landed_versions is not None else {}),
                     "files": {
                         p.url: {
                             "checksum": p.checksum,
@@ -180,4 +183,6 @@ class StagedBatch:
             # Text only: the loader binds them as parameters.
             deleted_keys=None if batch.get("deleted_keys") is None
             else tuple(tuple(str(v) for v in k) for k in batch["deleted_keys"]),
+            landed_versions=None if batch.get("landed_versions") is None
+            else tuple((str(k), str(v)) for k, v in batch["landed_versions"].items()),
         )

@@ -4,6 +4,7 @@ allows) is COPY-loaded into that table under its spec."""
 
 import dagster as dg
 
+from warehouse_platform.stage.landing_record import record_loaded
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.warehouse.load_request import StagedLoad
 from warehouse_platform.warehouse.loader import load_staged_batch
@@ -36,6 +37,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         report = load_staged_batch(self.warehouse, self.stage, spec, batch, context.run_id, allow_shrink=obj.allow_shrink)
         if report.already_loaded:
             context.log.info(f"{spec.qualified_name} {report.partition_key}: every file already loaded; nothing to do")
+        if report.day_holds_batch and batch.landed_versions is not None:
+            # The day's rows come from exactly these landed files (stage/landing_record.py).
+            record_loaded(context.step_context.instance, spec.name, report.partition_key, dict(batch.landed_versions))
         context.add_output_metadata(
             {
                 "dagster/row_count": report.table_rows,

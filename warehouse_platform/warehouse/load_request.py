@@ -70,6 +70,9 @@ class LoadOutcome:
     rows_moved: int = 0
     # Keys the source no longer holds, removed or marked under the table's delete policy.
     keys_deleted: int = 0
+    # Whether the day's rows are now exactly this batch's files: True after a load; after a
+    # no-op, only when the day already held these files (not when it held a newer view).
+    day_holds_batch: bool = True
 
 
 @dataclass(frozen=True)

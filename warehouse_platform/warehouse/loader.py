@@ -31,6 +31,8 @@ class LoadReport:
     partition_key: str
     load_id: int
     already_loaded: bool
+    # The day's rows are exactly this batch's files (loaded now, or already before).
+    day_holds_batch: bool
     rows_staged: int
     rows_loaded: int
     duplicates_skipped: int
@@ -95,6 +97,7 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         partition_key=request.partition_key,
         load_id=request.load_id,
         already_loaded=outcome.already_loaded,
+        day_holds_batch=outcome.day_holds_batch,
         rows_staged=outcome.rows_staged,
         rows_loaded=outcome.rows_loaded,
         duplicates_skipped=outcome.rows_staged - outcome.rows_loaded - outcome.rows_superseded,

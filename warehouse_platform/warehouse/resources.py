@@ -43,6 +43,7 @@ from warehouse_platform.stage.storage import Stage, StagedObjectMissing
 from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.staged_files.manifest import StagedBatch, StagedPart
 from warehouse_platform.staged_files.part_writer import DEFAULT_COMPRESSLEVEL, HashingWriter
+from warehouse_platform.warehouse import ledger
 from warehouse_platform.warehouse.load_errors import (
     ConnectionLost,
     connection_lost,
@@ -210,7 +211,9 @@ class Warehouse(dg.ConfigurableResource, ABC):
             cur.execute(load_sql_builder.count_partition_rows_sql(request.spec), request.params)
             partition_rows = cur.fetchone()[0]
             cur.execute(load_sql_builder.count_table_rows_sql(request.spec))
-            return LoadOutcome(True, partition_rows=partition_rows, table_rows=cur.fetchone()[0])
+            table_rows = cur.fetchone()[0]
+            holds = ledger.active_checksums(cur, request.spec, request.partition_key) == request.batch.checksums
+            return LoadOutcome(True, partition_rows=partition_rows, table_rows=table_rows, day_holds_batch=holds)
 
     @abstractmethod
     def export_query(self, name: str, select_sql: str, stage: Stage, prefix: str, options: ExportOptions) -> tuple[StagedBatch, str]:
@@ -231,6 +234,11 @@ class PostgresWarehouse(Warehouse):
     database: str = EMBEDDED_WAREHOUSE_DATABASE
     # Connections COPYing parts at once; Postgres parses each COPY on one core.
     max_parallel_copies: int = max(2, os.cpu_count() or 2)
+    # How day tables (replace, upsert) load: "swap" builds the day in a table of its own and
+    # swaps it in (the local default, and the fastest); "staging" is Redshift's path (a staging
+    # table, then DELETE and INSERT in the target, in one transaction), so Redshift's load SQL
+    # runs for real here: the tests of both paths choose it.
+    day_load_path: Literal["swap", "staging"] = "swap"
     _endpoint: PostgresEndpoint | None = PrivateAttr(default=None)
 
     @property
@@ -252,16 +260,22 @@ class PostgresWarehouse(Warehouse):
 
     def load_batch(self, stage: Stage, request: LoadRequest) -> LoadOutcome:
         spec = request.spec
-        if spec.partitioned and spec.mode in (LoadMode.REPLACE, LoadMode.UPSERT):
+        if spec.partitioned and spec.mode in (LoadMode.REPLACE, LoadMode.UPSERT) and self.day_load_path == "swap":
             return load_by_partition_swap(self, stage, request)
         return load_through_staging(self, stage, request)
 
     def prepare_load_target(self, cursor, request: LoadRequest) -> None:
-        # A daily table is partitioned locally; an append needs its day's partition to exist.
+        # A daily table is partitioned locally: the days a staging-table load inserts into (its
+        # own; for a table whose keys move, every staged row's) need their partitions.
         if request.spec.partitioned:
+            days = {request.partition_date}
+            if request.spec.moves_between_days:
+                cursor.execute(load_sql_builder.staged_row_days_sql(request.spec))
+                days |= {day for (day,) in cursor.fetchall()}
             self.lock_ddl(cursor)
-            for statement in partition_swap_sql.create_day_partition_sql(request.spec, request.partition_date):
-                cursor.execute(statement)
+            for day in sorted(days):
+                for statement in partition_swap_sql.create_day_partition_sql(request.spec, day):
+                    cursor.execute(statement)
 
     def sweep_abandoned_loads(self, schema: str, table: str | None = None) -> list[str]:
         return sweep_abandoned_load_tables(self, schema, table)

@@ -8,7 +8,7 @@ what the load replaces -> insert one row per key (ROW_NUMBER in the declared ord
 from __future__ import annotations
 
 from warehouse_platform.contract.redshift_types import varchar_bytes
-from warehouse_platform.contract.table_spec import LoadMode
+from warehouse_platform.contract.table_spec import DeleteKind, LoadMode
 from warehouse_platform.sql import load as sqlb
 from warehouse_platform.sql.quoting import quote_ident
 from warehouse_platform.staged_files.load_error import LoadError
@@ -91,23 +91,32 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             warehouse.prepare_load_target(cur, req)
             cur.execute(sqlb.count_partition_rows_sql(spec), req.params)
             rows_held = cur.fetchone()[0]
-            superseded = moved = 0
+            superseded = moved = departed = 0
+            held = req.batch.held_load_ids
             if spec.mode == LoadMode.UPSERT:
                 # Never put an older version of a key back (see sql/load.newer_row_sql).
                 cur.execute(sqlb.delete_superseded_sql(spec, quote_ident(sqlb.staging_table_name(spec))), req.params)
                 superseded = cur.rowcount
-                if (held := req.batch.held_load_ids) is not None and spec.partitioned:
-                    # Keys the day held when the extract read the source, and no longer offers,
-                    # have left the day (moved: the batch brings them to their new day; or deleted).
-                    cur.execute(sqlb.delete_departed_sql(spec, held), {**req.params, **sqlb.held_loads_params(held)})
-                if spec.moves_between_days:
-                    cur.execute(sqlb.count_moved_staging_rows_sql(spec), req.params)
-                    moved = cur.fetchone()[0]
+            # Rows the batch shows gone from the source, under the delete policy: those of a
+            # replaced day or table when the policy keeps or marks them (under hard the whole
+            # day is replaced below), and the rows a moving day held when its extract read the
+            # source whose keys it no longer offers (a moved key is offered, for its new day).
+            departed_sql = None
+            if spec.mode == LoadMode.REPLACE and spec.deletes.kind != DeleteKind.HARD:
+                departed_sql = sqlb.departed_rows_sql(spec, None)
+            elif spec.mode == LoadMode.UPSERT and spec.partitioned and held is not None:
+                departed_sql = sqlb.departed_rows_sql(spec, held)
+            if departed_sql is not None:
+                cur.execute(departed_sql, {**req.params, **sqlb.held_loads_params(held or ())})
+                departed = cur.fetchone()[0] if spec.deletes.kind == DeleteKind.KEEP else cur.rowcount
+            if spec.moves_between_days:
+                cur.execute(sqlb.count_moved_staging_rows_sql(spec), req.params)
+                moved = cur.fetchone()[0]
             if delete_sql := sqlb.delete_replaced_rows_sql(spec):
                 cur.execute(delete_sql, req.params)
             cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
             rows_loaded = cur.rowcount
-            deleted = _apply_deletes(cur, req)
+            deleted = departed + _apply_deletes(cur, req)
             ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
             cur.execute(sqlb.drop_staging_sql(spec))
             partition_rows, table_rows = _counts(cur, req)
