@@ -88,6 +88,31 @@ def _source_net_revenue(first_day: date, last_day: date, as_of: date, scale: flo
     )
 
 
+def _deletes_reached(warehouse, first_day: date, last_day: date, as_of: date, scale: float, skewed: bool) -> dict:
+    """What the application deleted outright between the first pass and `as_of` (from the
+    generator's truth, not from any table), and how much of it raw_data still holds."""
+    from warehouse_platform.sample_data.session_generator import (
+        GeneratorConfig,
+        days_between,
+        end_of,
+        generate_day,
+        users_as_of,
+    )
+
+    config = GeneratorConfig(scale=scale, skewed=skewed)
+    purged = [
+        sid for day in days_between(first_day, last_day)
+        for sid, at in zip(generate_day(day, config).txn_sessionid, generate_day(day, config).txn_deleted_at)
+        if at is not None and end_of(last_day) <= at < end_of(as_of)
+    ]
+    erased = sorted({u.userid for u in users_as_of(last_day, config)} - {u.userid for u in users_as_of(as_of, config)})
+    [(purged_held,)] = warehouse.query(
+        "SELECT count(*) FROM raw_data.session_transaction WHERE sessionid = ANY(%(keys)s)", {"keys": purged})
+    [(erased_held,)] = warehouse.query("SELECT count(*) FROM raw_data.users WHERE userid = ANY(%(keys)s)", {"keys": erased})
+    return {"purchases_purged": len(purged), "purged_still_in_raw_data": purged_held,
+            "users_erased": len(erased), "erased_still_in_raw_data": erased_held}
+
+
 def _load_summary(result) -> list[str]:
     """'raw_data.session_timestamp +1,857 rows' or '... already loaded' per raw table of a run."""
     lines = []
@@ -124,21 +149,38 @@ def _check_status(evaluation) -> str:
     return "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"
 
 
+def tick_and_run(defs, instance, sensor_name: str, resources: dict) -> tuple[list, list]:
+    """One tick of a sensor against the instance, and the runs it requests, run as the daemon
+    would (partition, selection, config, run key): (the requests, their results)."""
+    import dagster as dg
+
+    from warehouse_platform.instance.runs import cli_process_tags
+
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        tick = defs.resolve_sensor_def(sensor_name)(context)
+    requests = list(tick.run_requests) if isinstance(tick, dg.SensorResult) else []
+    job = defs.resolve_implicit_global_asset_job_def()
+    results = [
+        job.execute_in_process(
+            instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
+            run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags={**request.tags, "dagster/run_key": request.run_key, **cli_process_tags()}, raise_on_error=False,
+        )
+        for request in requests
+    ]
+    return requests, results
+
+
 def land_and_load_logs(defs, instance, first_day: date, days: int, scale: float) -> list:
     """Drop the generated logs under landing/logs/ in the stage and run what the landing sensor
     requests, as the daemon would: first the files that arrive on their day, then the late one."""
     import tempfile
 
-    import dagster as dg
-
-    from warehouse_platform.instance.runs import cli_process_tags
     from warehouse_platform.sample_data.log_generator import generate_logs
     from warehouse_platform.sample_data.session_generator import GeneratorConfig
 
     stage = defs.resources["stage"]
     logs = generate_logs([first_day + timedelta(days=i) for i in range(days)], GeneratorConfig(scale=scale))
-    sensor = defs.resolve_sensor_def("landing_files")
-    job = defs.resolve_implicit_global_asset_job_def()
     results = []
     for wave, files in (("on time", [f for f in logs.files if f.arrives_on == f.day]),
                         ("a day late", [f for f in logs.files if f.arrives_on != f.day])):
@@ -147,16 +189,8 @@ def land_and_load_logs(defs, instance, first_day: date, days: int, scale: float)
                 path = Path(scratch) / f.key.replace("/", "_")
                 path.write_bytes(f.data)
                 stage.put_file(path, f.key)
-        with dg.build_sensor_context(instance=instance, resources={"stage": stage}) as context:
-            tick = sensor(context)
-        requests = list(tick.run_requests) if isinstance(tick, dg.SensorResult) else []
-        for request in requests:
-            result = job.execute_in_process(
-                instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
-                run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                tags={**request.tags, "dagster/run_key": request.run_key, **cli_process_tags()}, raise_on_error=False,
-            )
-            results.append(result)
+        requests, ran = tick_and_run(defs, instance, "landing_files", {"stage": stage})
+        results.extend(ran)
         print(f"logs landed {wave}: {len(files)} files, {len(requests)} landing runs" + "".join(
             f"\n  {r.dagster_run.tags.get('dagster/partition', '')}: " + ", ".join(_load_summary(r)) for r in results[-len(requests):]
         ) if requests else f"logs landed {wave}: {len(files)} files, nothing new")
@@ -225,6 +259,16 @@ def run_demo(
                 f"arrive with them, each moving its purchase to the refund's day)"
             )
             load_days(last_day + timedelta(days=1), later_days)
+            # Purchases the application purged after their day's lookback, and users it erased:
+            # the whole users table finds its erased keys on its own load; the daily tables'
+            # days that now differ from the source are found by the sensor and read again.
+            requests, rereads = tick_and_run(defs, instance, "days_that_differ_from_the_source", {
+                "source_db": defs.resources["source_db"], "warehouse": defs.resources["warehouse"]})
+            results.extend(rereads)
+            if requests:
+                results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
+            print("days that differ from the source, read again: " + (", ".join(
+                f"{r.asset_selection[-1].path[-1]} {r.partition_key}" for r in requests) or "none"))
             after = _refunds_and_revenue(warehouse, first_day, last_day)
             late = {
                 "first_pass_days": f"{first_day}..{last_day}",
@@ -232,7 +276,15 @@ def run_demo(
                 "before": before,
                 "after": after,
                 "source_net_revenue": _source_net_revenue(first_day, last_day, as_of, scale, skewed),
+                "days_read_again": sorted(f"{r.asset_selection[-1].path[-1]} {r.partition_key}" for r in requests),
+                "deleted_in_the_source": _deletes_reached(warehouse, first_day, last_day, as_of, scale, skewed),
             }
+            gone = late["deleted_in_the_source"]
+            print(
+                f"deleted by the application since the first pass: {gone['purchases_purged']} purchases of "
+                f"{first_day}..{last_day} (raw_data still holding any: {gone['purged_still_in_raw_data']}), "
+                f"{gone['users_erased']} users (raw_data.users still holding any: {gone['erased_still_in_raw_data']})"
+            )
             print(
                 f"sessions of {first_day}..{last_day}: refunded purchases in raw_data.session_transaction "
                 f"{before['refunded_purchases']:,} -> {after['refunded_purchases']:,}; analytics net revenue "

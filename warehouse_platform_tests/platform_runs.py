@@ -67,6 +67,16 @@ def landing_requests(defs: dg.Definitions, instance: dg.DagsterInstance) -> list
     return list(result.run_requests) if isinstance(result, dg.SensorResult) else []
 
 
+def reread_days_that_differ(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
+    """One tick of the days_that_differ_from_the_source sensor, and the runs it requests, run."""
+    sensor = defs.get_sensor_def("days_that_differ_from_the_source")
+    resources = {"source_db": defs.resources["source_db"], "warehouse": defs.resources["warehouse"]}
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        result = sensor(context)
+    requests = list(result.run_requests) if isinstance(result, dg.SensorResult) else []
+    return [run_request(defs, instance, request) for request in requests]
+
+
 def run_request(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest, raise_on_error: bool = True):
     """Run what a sensor requested, as the daemon would (its partition, selection, config, tags)."""
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(

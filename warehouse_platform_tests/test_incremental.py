@@ -23,6 +23,7 @@ from warehouse_platform.quality import evaluations
 from warehouse_platform.sample_data.session_generator import (
     GeneratorConfig,
     days_between,
+    end_of,
     generate_day,
     transactions_as_of,
     users_as_of,
@@ -35,6 +36,7 @@ from warehouse_platform.staged_files.row_batches import CsvRecords
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform_tests.platform_runs import (
     platform_definitions,
+    reread_days_that_differ,
     run_job,
     seed,
 )
@@ -68,8 +70,9 @@ def test_the_generator_knows_the_source_as_of_any_day():
     assert all(t.updated_at.date() > FIRST for t in late if t.refunded)
     assert transactions_as_of(generate_day(FIRST, CONFIG), LATER) == transactions_as_of(data, LATER)  # deterministic
     before, after = users_as_of(LAST, CONFIG), users_as_of(date(2026, 12, 31), CONFIG)
-    assert len(before) == len(after) == CONFIG.user_count
-    changed = [(b, a) for b, a in zip(before, after) if b != a]
+    assert len(after) < len(before) <= CONFIG.user_count, "a few users are erased (their rows removed)"
+    erased = {u.userid for u in before} - {u.userid for u in after}
+    changed = [(b, a) for b, a in zip([u for u in before if u.userid not in erased], after) if b != a]
     assert any(b.country != a.country for b, a in changed) and any(a.deleted_at for _, a in changed)
     assert all(a.updated_at > b.updated_at for b, a in changed)
 
@@ -182,8 +185,11 @@ def late_refunds(module_platform_env):
         runs.append(run_job(defs, "build_analytics", instance))
         seed_days(LATER)
         runs += [run_job(defs, "extract_and_load_day", instance, d.isoformat()) for d in days_between(LAST + timedelta(days=1), LATER)]
+        # Purchases the application purged after their day's lookback: the sensor finds the days.
+        rereads = reread_days_that_differ(defs, instance)
+        runs += rereads
         runs.append(run_job(defs, "build_analytics", instance))
-        yield {**env, "runs": runs}
+        yield {**env, "runs": runs, "rereads": rereads}
 
 
 def _truth() -> list:
@@ -197,6 +203,18 @@ def test_late_refunds_update_raw_data_in_place_in_the_day_of_the_refund(late_ref
     assert late  # refunds of the first pass's purchases arrived in the second pass
     raw = late_refunds["warehouse"].query("SELECT sessionid, amount, refunded, updated_at, _partition_date FROM raw_data.session_transaction")
     assert sorted(raw) == sorted((t.sessionid, t.amount, t.refunded, t.updated_at, t.updated_at.date()) for t in truth)
+
+
+def test_purchases_the_application_purged_after_their_lookback_leave_raw_data(late_refunds):
+    purged = {
+        sid for d in days_between(FIRST, LAST) for sid, at in zip(*(lambda g: (g.txn_sessionid, g.txn_deleted_at))(generate_day(d, CONFIG)))
+        if at is not None and at < end_of(LATER)
+    }
+    assert purged, "the generator purges some of the first pass's purchases by the second"
+    held = {sid for (sid,) in late_refunds["warehouse"].query("SELECT sessionid FROM raw_data.session_transaction")}
+    assert not purged & held
+    reread = {r.dagster_run.tags.get("dagster/partition") for r in late_refunds["rereads"]}
+    assert reread and all(day <= LAST.isoformat() for day in reread), "only the first pass's days were re-read"
 
 
 def test_analytics_net_revenue_equals_the_sources_truth_after_late_refunds(late_refunds):
@@ -233,5 +251,6 @@ def test_source_parity_passes_for_every_loaded_day_and_fails_when_raw_data_is_ta
     sample = tampered.metadata["sample_of_differing_keys"].data
     assert sample["other_values"] == [[changed_key]] and sample["missing"] == sample["deleted_in_source"] == []
     users = evaluations.source_parity(warehouse, source_db, USERS, None)
-    assert not users.passed and f"{CONFIG.user_count:,} rows in the source, {CONFIG.user_count - 1:,}" in users.description
+    in_source = len(users_as_of(LATER, CONFIG))
+    assert not users.passed and f"{in_source:,} rows in the source, {in_source - 1:,}" in users.description
     assert users.metadata["sample_of_differing_keys"].data["missing"] == [["1"]]

@@ -6,7 +6,7 @@ import dagster as dg
 
 from warehouse_platform.automation.jobs import build_jobs, sweep_abandoned_loads
 from warehouse_platform.automation.schedules import build_daily_schedule
-from warehouse_platform.automation.sensors import build_landing_sensor
+from warehouse_platform.automation.sensors import build_days_that_differ_sensor, build_landing_sensor
 from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
 from warehouse_platform.quality.newest_day import build_freshness_sensor
 
@@ -32,5 +32,8 @@ def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
         # A catalog without a daily extracted table has no day to schedule.
         schedules=[build_daily_schedule(extract_and_load_day, tables)] if any(
             s.partitioned and s.rows_from == RowsFrom.EXTRACTION for s in tables) else [],
-        sensors=[build_landing_sensor(tables), declarative_automation, build_freshness_sensor(tables)],
+        sensors=[
+            build_landing_sensor(tables), declarative_automation, build_freshness_sensor(tables),
+            build_days_that_differ_sensor(tables),
+        ],
     )

@@ -12,14 +12,18 @@ extraction, a day before the first partition) is reported in the tick and skippe
 day whose partition does not exist yet waits. No file can make a tick fail.
 """
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 
 import dagster as dg
 
-from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.contract.table_spec import DeleteKind, RowsFrom, TableSpec
 from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
 from warehouse_platform.conventions.partitions import daily_partitions
+from warehouse_platform.extract.source_comparison import days_that_differ
+from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.stage.landing_record import read_loaded
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.landing_layout import (
@@ -29,6 +33,7 @@ from warehouse_platform.staged_files.landing_layout import (
     not_loaded,
     run_key,
 )
+from warehouse_platform.warehouse.resources import Warehouse
 
 
 def stage_op_name(spec: TableSpec) -> str:
@@ -113,3 +118,73 @@ def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
         return dg.SkipReason(summary)
 
     return landing_files
+
+
+# A scan of every loaded day on both sides (one grouped query each): a few times a day is enough
+# for changes no lookback reaches, and cheap next to the loads themselves.
+DAYS_THAT_DIFFER_INTERVAL_SECONDS = 6 * 3600
+# Re-reads requested per table and tick, oldest first: a source restored from an old backup
+# must not flood the run queue; the next tick asks for the rest.
+MAX_REREADS_PER_TABLE = 31
+
+
+def reconciled_tables(tables: Sequence[TableSpec]) -> list[TableSpec]:
+    """Daily tables extracted from the source under `deletes: hard`: a re-read day becomes the
+    source's rows exactly, so a day that differs is fixed by reading it again. (Tables that keep
+    or mark deleted keys differ from the source by design; landed days have no source to ask.)"""
+    return [
+        spec for spec in tables
+        if spec.partitioned and spec.rows_from == RowsFrom.EXTRACTION and spec.source is not None
+        and spec.source.day_column and spec.deletes.kind == DeleteKind.HARD
+    ]
+
+
+def build_days_that_differ_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
+    reconciled = reconciled_tables(tables)
+    days = daily_partitions()
+
+    @dg.sensor(
+        name="days_that_differ_from_the_source",
+        minimum_interval_seconds=DAYS_THAT_DIFFER_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        target=dg.AssetSelection.groups("stage", "raw_data"),
+        description="Every 6 hours, compares each loaded day of the daily extracted tables with the source (rows "
+        "and a hash of every column, one grouped scan per side) and re-reads the days that differ: a purchase "
+        "deleted or changed after its lookback, a row whose cursor moved back.",
+    )
+    def days_that_differ_from_the_source(
+        context: dg.SensorEvaluationContext, source_db: SourceDatabase, warehouse: Warehouse
+    ) -> dg.SensorResult | dg.SkipReason:
+        last = days.get_last_partition_key()
+        if last is None:
+            return dg.SkipReason("no partition yet")
+        requests, summary = [], []
+        for spec in reconciled:
+            loaded = warehouse.loaded_days(spec)
+            if not loaded:
+                continue
+            differing = days_that_differ(
+                spec, source_db.query, warehouse.query, warehouse.dialect,
+                date.fromisoformat(min(loaded)), date.fromisoformat(min(max(loaded), last)),
+            )
+            # Only days a load filled: a day never loaded is the backfill's to load, not this sensor's.
+            stale = sorted(day for day in differing if day.isoformat() in loaded)
+            if stale:
+                summary.append(f"{spec.qualified_name}: {len(stale)} days differ ({', '.join(d.isoformat() for d in stale[:5])}"
+                               + (", ..." if len(stale) > 5 else "") + ")")
+            for day in stale[:MAX_REREADS_PER_TABLE]:
+                # One run per difference: the same source figures ask for the same run (Dagster
+                # launches a run key once), a new change of the day for a new one.
+                figures = hashlib.sha256(repr(differing[day]).encode()).hexdigest()[:16]
+                requests.append(dg.RunRequest(
+                    run_key=f"days_that_differ:{spec.name}:{day.isoformat()}:{figures}",
+                    partition_key=day.isoformat(),
+                    asset_selection=[stage_asset_key(spec), raw_asset_key(spec)],
+                    tags={"warehouse_platform/source": "days_that_differ"},
+                ))
+        if not requests:
+            return dg.SkipReason(f"every loaded day of {len(reconciled)} tables agrees with the source")
+        context.log.info("re-reading days that differ from the source: " + "; ".join(summary))
+        return dg.SensorResult(run_requests=requests)
+
+    return days_that_differ_from_the_source

@@ -6,6 +6,7 @@ and learns which keys the source deleted)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from warehouse_platform.contract.table_spec import TableSpec
@@ -41,3 +42,21 @@ def compare_by_buckets(
         keyed_rows(in_source(parity_sql.rows_in_buckets_sql(spec, "source", len(differing)), keyed)),
         keyed_rows(in_warehouse(parity_sql.rows_in_buckets_sql(spec, dialect, len(differing)), keyed)),
     )
+
+
+def days_that_differ(
+    spec: TableSpec, in_source: Query, in_warehouse: Query, dialect: str, first_day: date, last_day: date
+) -> dict[date, tuple | None]:
+    """The days of a daily table, from `first_day` to `last_day`, whose rows differ between the
+    source and raw_data (every column, a day on one side only too): one grouped scan of the range
+    on each side, so days outside any lookback (a purchase deleted or changed weeks later) are
+    found without reading each day. A re-read of such a day brings it back to the source.
+    Returns each such day with the source's figures for it (rows, hash sum; None: no rows)."""
+    start = datetime.combine(first_day, time())
+    window = {
+        "range_start": start, "range_end": datetime.combine(last_day + timedelta(days=1), time()),
+        "first_day": first_day, "last_day": last_day,
+    }
+    source = _figures(in_source(parity_sql.day_totals_sql(spec, "source"), window))
+    raw = _figures(in_warehouse(parity_sql.day_totals_sql(spec, dialect), window))
+    return {day: source.get(day) for day in differing_buckets(source, raw)}

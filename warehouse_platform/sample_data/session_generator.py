@@ -67,6 +67,9 @@ class DayOfSessions:
     txn_refunded: list[bool]
     txn_ts: list[datetime]
     txn_refund_at: list[datetime | None]
+    # When the application deletes the purchase outright (a purge of test or fraudulent orders,
+    # 2-12 days after it): the row leaves app.transactions. None for most purchases.
+    txn_deleted_at: list[datetime | None]
 
 
 def _rng(config: GeneratorConfig, day: date) -> np.random.Generator:
@@ -118,7 +121,25 @@ def generate_day(day: date, config: GeneratorConfig = GeneratorConfig()) -> DayO
         txn_refunded=[bool(refunded[i]) for i in paid_idx],
         txn_ts=[ts[i] for i in paid_idx],
         txn_refund_at=[ts[i] + timedelta(seconds=int(refund_delay[i])) if refunded[i] else None for i in paid_idx],
+        txn_deleted_at=[_deleted_at(sessionid[i], ts[i]) for i in paid_idx],
     )
+
+
+# Shares of rows the application hard-deletes (the row is gone, not marked): decided by the
+# row's id, not by a draw, so every figure drawn above is unchanged.
+DELETED_PURCHASE_SHARE = 0.02
+ERASED_USER_SHARE = 0.005
+
+
+def _id_fraction(text: str, salt: str) -> float:
+    """A stable number in [0, 1) for an id: which rows are deleted, and when."""
+    return int(hashlib.md5(f"{salt}:{text}".encode()).hexdigest()[:12], 16) / 16**12
+
+
+def _deleted_at(sessionid: str, ts: datetime) -> datetime | None:
+    if _id_fraction(sessionid, "purge") >= DELETED_PURCHASE_SHARE:
+        return None
+    return ts + timedelta(days=2) + timedelta(days=10) * _id_fraction(sessionid, "purge-delay")
 
 
 def end_of(day: date) -> datetime:
@@ -139,9 +160,13 @@ def transactions_as_of(data: DayOfSessions, as_of: date) -> list[TransactionRow]
     has arrived by then flipped `refunded` and moved `updated_at` to its time."""
     cutoff = end_of(as_of)
     rows = []
-    for sid, amount, ts, refund_at in zip(data.txn_sessionid, data.txn_amount, data.txn_ts, data.txn_refund_at):
+    for sid, amount, ts, refund_at, deleted_at in zip(
+        data.txn_sessionid, data.txn_amount, data.txn_ts, data.txn_refund_at, data.txn_deleted_at
+    ):
         if ts >= cutoff:
             continue  # not purchased yet
+        if deleted_at is not None and deleted_at < cutoff:
+            continue  # purged by the application
         refunded = refund_at is not None and refund_at < cutoff
         rows.append(TransactionRow(sid, amount, refunded, refund_at if refunded else ts))
     return rows
@@ -171,7 +196,8 @@ def _instants(rng: np.random.Generator, period: tuple[datetime, datetime], n: in
 
 def users_as_of(as_of: date, config: GeneratorConfig = GeneratorConfig()) -> list[UserRow]:
     """app.users at the end of `as_of`: every user signed up by then (ids 1..user_count, the ids
-    sessions use), with the country changes and deletions that happened by then."""
+    sessions use), with the country changes and deletions that happened by then: most deleted
+    users are marked (deleted_at), a few are erased (the row removed, as a privacy request asks)."""
     rng = np.random.default_rng([config.seed, int(config.skewed), 7])
     n = config.user_count
     signup = _instants(rng, SIGNUP_PERIOD, n)
@@ -184,7 +210,7 @@ def users_as_of(as_of: date, config: GeneratorConfig = GeneratorConfig()) -> lis
     cutoff = end_of(as_of)
     rows = []
     for i in range(n):
-        if signup[i] >= cutoff:
+        if signup[i] >= cutoff or _erased_at(i + 1) < cutoff:
             continue
         changed = bool(changes[i]) and change_at[i] < cutoff
         gone = bool(deleted[i]) and delete_at[i] < cutoff
@@ -192,6 +218,13 @@ def users_as_of(as_of: date, config: GeneratorConfig = GeneratorConfig()) -> lis
         country = COUNTRIES[(first[i] + shift[i]) % len(COUNTRIES)] if changed else COUNTRIES[first[i]]
         rows.append(UserRow(i + 1, signup[i], country, updated, delete_at[i] if gone else None))
     return rows
+
+
+def _erased_at(userid: int) -> datetime:
+    """When the application erases the user's row (datetime.max: never)."""
+    if _id_fraction(str(userid), "erase") >= ERASED_USER_SHARE:
+        return datetime.max
+    return CHANGE_PERIOD[0] + (CHANGE_PERIOD[1] - CHANGE_PERIOD[0]) * _id_fraction(str(userid), "erase-at")
 
 
 def days_between(start: date, end_inclusive: date) -> list[date]:

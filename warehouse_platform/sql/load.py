@@ -249,6 +249,14 @@ def ledger_active_batch_sql(schema: str) -> str:
     )
 
 
+def ledger_loaded_days_sql(schema: str) -> str:
+    """The days of a table that hold a loaded batch (an empty day too: its marker row)."""
+    return (
+        f"SELECT DISTINCT partition_key FROM {quote_table(schema, LEDGER_TABLE)} "
+        "WHERE table_name = %(table_name)s AND active"
+    )
+
+
 def ledger_deactivate_sql(schema: str) -> str:
     return (
         f"UPDATE {quote_table(schema, LEDGER_TABLE)} SET active = false "

@@ -45,6 +45,22 @@ def totals_sql(spec: TableSpec, side: Side) -> str:
     return f"SELECT COUNT(*), {_row_hash_sum(spec, side)} FROM {table} WHERE {where}"
 
 
+def day_totals_sql(spec: TableSpec, side: Side) -> str:
+    """Per day of a range, in one scan: the day, its rows and the sum of their hashes (what
+    totals_sql gives for one day). The source's days by its day column (%(range_start)s up to
+    %(range_end)s, in its wall-clock time, as a day's extract reads them); raw_data's by partition
+    (%(first_day)s to %(last_day)s)."""
+    if side == "source":
+        table = extract_sql.source_from_sql(spec).removesuffix(" src") + " r"
+        column = f"r.{quote_ident(spec.source.day_column)}"
+        day, where = f"CAST({column} AS date)", f"{column} >= %(range_start)s AND {column} < %(range_end)s"
+    else:
+        table = f"{quote_table(spec.schema, spec.name)} r"
+        day = f"r.{quote_ident(PARTITION_COLUMN.name)}"
+        where = f"{day} >= %(first_day)s AND {day} <= %(last_day)s"
+    return f"SELECT {day}, COUNT(*), {_row_hash_sum(spec, side)} FROM {table} WHERE {where} GROUP BY 1"
+
+
 def buckets_sql(spec: TableSpec, side: Side) -> str:
     """Per bucket of keys: rows and the sum of their hashes."""
     table, where = _from_where(spec, "r", side)

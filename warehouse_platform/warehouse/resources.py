@@ -169,6 +169,12 @@ class Warehouse(dg.ConfigurableResource, ABC):
         [(found,)] = self.query(parity_sql.table_exists_sql(), {"schema": spec.schema, "table": spec.name})
         return bool(found)
 
+    def loaded_days(self, spec: TableSpec) -> set[str]:
+        """The partition keys of the days a load has filled (empty days included)."""
+        if not self.table_exists(spec):
+            return set()
+        return {day for (day,) in self.query(load_sql_builder.ledger_loaded_days_sql(spec.schema), {"table_name": spec.qualified_name})}
+
     def newest_loaded_cursor(self, spec: TableSpec):
         """The newest cursor value (e.g. updated_at) a whole-table incremental table holds; None
         before its first load."""
