@@ -117,6 +117,54 @@ def test_an_added_column_is_nullable_in_both_dialects_with_redshifts_encoding():
         ddl_builder.add_column_sql(SESSION_TRANSACTION, Column("doc", "json"), "redshift")
 
 
+def test_the_added_columns_are_kept_in_a_warehouse_table_read_and_written_by_parameters_in_both_dialects():
+    assert ddl_builder.create_added_columns_sql("raw_data") == (
+        'CREATE TABLE IF NOT EXISTS "raw_data"."_added_columns" (\n'
+        "    table_name varchar(256) NOT NULL,\n    column_name varchar(128) NOT NULL,\n    sql_type varchar(128) NOT NULL,\n"
+        "    added_at timestamp NOT NULL,\n    run_id varchar(64) NOT NULL\n)"
+    )
+    assert ddl_builder.added_columns_sql("raw_data") == (
+        'SELECT column_name, sql_type FROM "raw_data"."_added_columns" WHERE table_name = %(table)s ORDER BY added_at, column_name'
+    )
+    assert ddl_builder.record_added_column_sql("raw_data") == (
+        'INSERT INTO "raw_data"."_added_columns" (table_name, column_name, sql_type, added_at, run_id) '
+        "VALUES (%(table)s, %(column)s, %(sql_type)s, %(added_at)s, %(run_id)s)"
+    )
+    assert ddl_builder.forget_added_column_sql("raw_data") == (
+        'DELETE FROM "raw_data"."_added_columns" WHERE table_name = %(table)s AND column_name = %(column)s'
+    )
+    # One statement each: the same text runs on Redshift (parsed here) and on Postgres (load tests).
+    for sql in (ddl_builder.create_added_columns_sql("raw_data"), ddl_builder.added_columns_sql("raw_data"),
+                ddl_builder.record_added_column_sql("raw_data"), ddl_builder.forget_added_column_sql("raw_data")):
+        assert not isinstance(_redshift(re.sub(r"%\((\w+)\)s", r"'\1'", sql)), sqlglot.exp.Command), sql
+
+
+def test_the_added_columns_in_the_contract_are_those_recorded_still_in_the_table_and_not_declared_with_their_added_type():
+    recorded = [("currency", "varchar(12)"), ("gone", "int"), ("amount", "bigint"), ("currency", "varchar(48)")]
+    present = ["sessionid", "refunded", "amount", "updated_at", "_partition_date", "_load_id", "currency", "manual"]
+    kept = source_contract.kept_added_columns(SESSION_TRANSACTION, recorded, present)
+    # amount is declared (the declaration rules); gone was dropped from the table (ended on purpose);
+    # manual was never added by the platform; currency was re-added, its newest record wins.
+    assert [(c.name, c.sql_type, c.nullable) for c in kept] == [("currency", "varchar(48)", True)]
+    # The type comes back from the warehouse as text bound for DDL: only a plain type name passes.
+    for bad in ("int; DROP TABLE x", "varchar(12) DEFAULT 'x'", "Int", ""):
+        with pytest.raises(ValueError, match="not a type the platform adds a column with"):
+            source_contract.kept_added_columns(SESSION_TRANSACTION, [("c", bad)], ["c"])
+    assert source_contract.added_column("n", "numeric(38, 10)").sql_type == "numeric(38, 10)"
+
+
+def test_an_added_column_the_source_lost_fails_like_a_declared_one_saying_how_to_end_it():
+    S = source_contract.SourceColumn
+    contract = SESSION_TRANSACTION.with_added_columns((source_contract.added_column("currency", "varchar(12)"),))
+    source = [S("sessionid", "varchar(128)"), S("refunded", "boolean"), S("amount", "int"), S("updated_at", "timestamp")]
+    with pytest.raises(ValueError) as failure:
+        source_contract.resolve(contract, source_contract.compare(contract, source), added_before=["currency"])
+    message = str(failure.value)
+    assert message.startswith("raw_data.session_transaction: column 'currency', added to the table by on_new_column: add")
+    assert "missing from app.transactions" in message and "ALTER TABLE raw_data.session_transaction DROP COLUMN currency" in message
+    assert "declared columns" not in message
+
+
 def test_schema_drift_names_new_missing_and_retyped_columns():
     S = source_contract.SourceColumn
     source = [S("sessionid", "varchar(128)"), S("refunded", "boolean"), S("amount", "varchar(40)"), S("currency", "varchar(12)")]

@@ -68,6 +68,12 @@ def test_every_statement_of_a_load_parses_as_redshift(spec):
         ddl_builder.create_schema_sql(spec.schema),
         ddl_builder.create_table_sql(spec, "redshift"),
         ddl_builder.create_ledger_sql(spec.schema),
+        # the platform-kept contract of added columns (on_new_column: add), read and written by ensure_table
+        ddl_builder.create_added_columns_sql(spec.schema),
+        ddl_builder.added_columns_sql(spec.schema),
+        ddl_builder.forget_added_column_sql(spec.schema),
+        ddl_builder.record_added_column_sql(spec.schema),
+        ddl_builder.table_columns_sql(),
         load_sql_builder.create_staging_sql(spec, "redshift"),
         load_sql_builder.copy_from_s3_manifest_sql(spec, "s3://b/m.json", "arn:aws:iam::1:role/r"),
         load_sql_builder.count_null_keys_sql(spec),

@@ -4,10 +4,15 @@ A column the source gained is either a failure naming it (on_new_column: fail, t
 contract is reviewed first) or added to the raw table (on_new_column: add). A declared column the
 source no longer has, or has under another kind of type, always fails: loading on would put
 NULLs or mangled values under a name analysts trust.
+
+A column once added is part of the contract from then on, like a declared one (the platform keeps
+it in the warehouse: sql/ddl.create_added_columns_sql says why there): the source losing it
+fails the extract too, instead of every re-loaded day getting NULL in it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -95,12 +100,20 @@ def compare(spec: TableSpec, source_columns: Sequence[SourceColumn], ignore: Seq
     )
 
 
-def resolve(spec: TableSpec, drift: Drift) -> tuple[Column, ...]:
-    """The columns to add to the table (on_new_column: add), or ValueError naming every problem."""
+def resolve(spec: TableSpec, drift: Drift, added_before: Sequence[str] = ()) -> tuple[Column, ...]:
+    """The columns to add to the table (on_new_column: add), or ValueError naming every problem.
+    `added_before`: the columns of `spec` the platform added earlier (kept_added_columns); one the
+    source lost fails like a declared one, saying how to end it on purpose."""
     source = spec.source.table or "the declared query" if spec.source else "the source"
     problems = []
-    if drift.missing:
-        problems.append(f"declared columns {list(drift.missing)} are missing from {source}")
+    if missing := [m for m in drift.missing if m not in added_before]:
+        problems.append(f"declared columns {missing} are missing from {source}")
+    for name in (m for m in drift.missing if m in added_before):
+        problems.append(
+            f"column {name!r}, added to the table by on_new_column: add and part of its contract since, is missing "
+            f"from {source}; loading on would put NULL in it for every day loaded. Restore it in the source, or "
+            f"end it deliberately: ALTER TABLE {spec.qualified_name} DROP COLUMN {name} (its values go with it)"
+        )
     for name, declared, found in drift.retyped:
         problems.append(f"column {name!r} is declared {declared} but {source} now has {found}")
     if drift.new and spec.on_new_column == OnNewColumn.FAIL:
@@ -113,8 +126,26 @@ def resolve(spec: TableSpec, drift: Drift) -> tuple[Column, ...]:
     return tuple(added_column(c.name, c.sql_type) for c in drift.new)
 
 
+# The types an added column can have: what warehouse_type writes (a name, maybe with a length or a
+# precision and scale). The type reaches DDL as text, and it is read back from a manifest and from
+# the warehouse's record of added columns, so it is held to this before it is used.
+_ADDED_TYPE = re.compile(r"[a-z][a-z0-9 ]*(\(\d+(, ?\d+)?\))?")
+
+
 def added_column(name: str, sql_type: str) -> Column:
+    if not _ADDED_TYPE.fullmatch(sql_type):
+        raise ValueError(f"column {name!r}: {sql_type!r} is not a type the platform adds a column with")
     return Column(name, sql_type, description="Added from the source (on_new_column: add).")
+
+
+def kept_added_columns(spec: TableSpec, recorded: Sequence[tuple[str, str]], present: Sequence[str]) -> tuple[Column, ...]:
+    """The columns the platform added to the table earlier that belong to its contract now: those
+    recorded as added (name, type as added), in the table's order (`present`: its columns now),
+    which the table still has (dropping one from the raw table is how it is ended on purpose)
+    and the catalog does not declare (once declared, the declaration rules, type included)."""
+    types = dict(recorded)  # a column re-added after a drop: its newest record wins
+    declared = set(spec.column_names)
+    return tuple(added_column(name, types[name]) for name in present if name in types and name not in declared)
 
 
 def source_columns_sql() -> str:

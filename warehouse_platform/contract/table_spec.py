@@ -268,11 +268,12 @@ class TableSpec:
 
     def with_added_columns(self, added: tuple[Column, ...]) -> TableSpec:
         """The spec once columns the source gained were added to the table (on_new_column: add):
-        they follow the declared ones, in files and in the table."""
+        they follow the declared ones, in files and in the table. Whether a new column may be
+        added is source_contract.resolve's rule; a column added earlier stays in the contract
+        even after the table is set back to on_new_column: fail (that setting is about columns
+        the source gains next)."""
         if not added:
             return self
-        if self.on_new_column != OnNewColumn.ADD:
-            raise ValueError(f"{self.qualified_name}: columns {[c.name for c in added]} are not declared")
         return replace(self, columns=self.columns + tuple(c for c in added if c.name not in self.column_names))
 
     def column(self, name: str) -> Column:

@@ -125,12 +125,17 @@ def extract_records(
     # A query's day column may be there only for the window; it is not a column to load.
     ignore = (spec.source.day_column,) if spec.source.day_column else ()
     try:
-        added = source_contract.resolve(spec, source_contract.compare(spec, source_db.columns_of(spec), ignore))
+        # Columns the platform added earlier are part of the contract, as if declared: the
+        # source losing one fails here, not as NULLs in every day loaded from now on.
+        kept = warehouse.added_columns(spec)
+        contract = spec.with_added_columns(kept)
+        drift = source_contract.compare(contract, source_db.columns_of(spec), ignore)
+        added = source_contract.resolve(contract, drift, added_before=[c.name for c in kept])
     except ValueError as drift:
         raise _refuse(spec, partition_key, str(drift)) from None
     if added:
         log.warning(f"{spec.qualified_name}: adding columns the source gained: {[c.name for c in added]}")
-    effective = spec.with_added_columns(added)
+    effective = contract.with_added_columns(added)
     params: dict = {}
     since = held = reconcile = False
     if spec.partitioned:
@@ -154,7 +159,7 @@ def extract_records(
         columns=effective.column_names,
         copy_to=lambda sink: source_db.copy_csv(query, params or None, sink, after_snapshot=after_snapshot),
         text_columns=effective.text_column_names, key_columns=spec.primary_key, integer_columns=effective.integer_columns,
-        added_columns=tuple((c.name, c.sql_type) for c in added), spec=effective,
+        added_columns=tuple((c.name, c.sql_type) for c in (*kept, *added)), spec=effective,
         check_header=lambda names: extract_sql.cursor_columns_problem(effective, names),
     )
 

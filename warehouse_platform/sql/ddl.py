@@ -21,6 +21,8 @@ Dialect = Literal["postgres", "redshift"]
 
 WAREHOUSE_SCHEMAS = ("raw_data", "analytics", "adhoc")
 LEDGER_TABLE = "_load_ledger"
+# The platform-kept part of each table's contract: the columns on_new_column: add put in it.
+ADDED_COLUMNS_TABLE = "_added_columns"
 
 
 def create_schema_sql(schema: str) -> str:
@@ -118,6 +120,51 @@ def add_column_sql(spec: TableSpec, column: Column, dialect: Dialect) -> str:
     if dialect == "redshift":
         check_redshift_type(spec.qualified_name, column.name, column.sql_type)
     return f"ALTER TABLE {quote_table(spec.schema, spec.name)} ADD COLUMN {_column_sql(column, dialect)}"
+
+
+def create_added_columns_sql(schema: str) -> str:
+    """The columns the platform added to the schema's tables (on_new_column: add), one row per
+    table and column, written in the same transaction as the ALTER TABLE that added it.
+
+    Why a table in the warehouse, beside the raw tables, and not a write-back into the catalog:
+    the catalog is the code location's source, read-only where it is deployed (an image, a
+    checkout), and a run that rewrote it would leave the contract on one machine. The warehouse
+    is what every run of every machine shares, on Redshift as locally; it holds the added
+    column's data, so it holds the fact that the column belongs to the table too. The raw
+    table's own columns alone would not do: they cannot tell a column the platform added from
+    one an operator added or one a catalog entry stopped declaring, and their reported types
+    are not the added type (Postgres stands in unbounded varchar for truncate_columns tables)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote_table(schema, ADDED_COLUMNS_TABLE)} (\n"
+        "    table_name varchar(256) NOT NULL,\n"
+        "    column_name varchar(128) NOT NULL,\n"
+        # the warehouse type it was added with (source_contract.added_column checks it on read)
+        "    sql_type varchar(128) NOT NULL,\n"
+        "    added_at timestamp NOT NULL,\n"
+        "    run_id varchar(64) NOT NULL\n"
+        ")"
+    )
+
+
+def added_columns_sql(schema: str) -> str:
+    """The columns recorded as added to %(table)s (its qualified name), oldest first."""
+    return (
+        f"SELECT column_name, sql_type FROM {quote_table(schema, ADDED_COLUMNS_TABLE)} "
+        "WHERE table_name = %(table)s ORDER BY added_at, column_name"
+    )
+
+
+def forget_added_column_sql(schema: str) -> str:
+    """Before a column is recorded (again): a record left from a column the table no longer has
+    (dropped deliberately, then re-added by the source) must not keep its old type."""
+    return f"DELETE FROM {quote_table(schema, ADDED_COLUMNS_TABLE)} WHERE table_name = %(table)s AND column_name = %(column)s"
+
+
+def record_added_column_sql(schema: str) -> str:
+    return (
+        f"INSERT INTO {quote_table(schema, ADDED_COLUMNS_TABLE)} (table_name, column_name, sql_type, added_at, run_id) "
+        "VALUES (%(table)s, %(column)s, %(sql_type)s, %(added_at)s, %(run_id)s)"
+    )
 
 
 def table_columns_sql() -> str:

@@ -79,7 +79,8 @@ class StagedBatch:
     duplicate_candidates: tuple[tuple[str, ...], ...] | None = None
     # Orders batches of one table and day (see batch_id_for); None for batches made by hand.
     batch_id: str | None = None
-    # Columns the source gained and the table takes (on_new_column: add): name -> warehouse type.
+    # The undeclared columns the files carry, added by the platform (on_new_column: add) earlier or
+    # by this extract: name -> warehouse type.
     added_columns: tuple[tuple[str, str], ...] = ()
     # What the extract's read of the source was (row_batches.SourceRead); None for batches that
     # read no source (landed files, batches made by hand).

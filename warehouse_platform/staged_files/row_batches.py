@@ -28,7 +28,8 @@ class RowBatches:
     key_columns: tuple[str, ...] = ()
     # (name, declared type) of integer columns whose values the stage checks against the type's range.
     integer_columns: tuple[tuple[str, str], ...] = ()
-    # Columns the source gained that the table takes (on_new_column: add): (name, warehouse type).
+    # The undeclared columns the files carry, added by the platform (on_new_column: add) earlier or
+    # by this extract: (name, warehouse type).
     added_columns: tuple[tuple[str, str], ...] = ()
     # The table the rows are for (where the stage IO manager writes them); the other fields are
     # the spec's unless a caller stages rows by hand.

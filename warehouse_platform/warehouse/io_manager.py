@@ -44,7 +44,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             {
                 "dagster/row_count": report.table_rows,
                 "dagster/partition_row_count": report.partition_rows,
-                "dagster/column_schema": table_schema(spec),
+                # With the columns the platform added (on_new_column: add), which the catalog's
+                # definition metadata cannot know.
+                "dagster/column_schema": table_schema(spec, report.columns),
                 "rows_staged": report.rows_staged,
                 "rows_loaded": report.rows_loaded,
                 "duplicates_skipped": report.duplicates_skipped,

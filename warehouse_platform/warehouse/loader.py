@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from warehouse_platform.contract import source_contract
-from warehouse_platform.contract.table_spec import TableSpec
+from warehouse_platform.contract.table_spec import Column, TableSpec
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.staged_files.manifest import StagedBatch
@@ -49,6 +49,9 @@ class LoadReport:
     partition_rows: int
     table_rows: int
     copy_statement: str
+    # The table's columns as this load saw them: the declared ones, those the platform added,
+    # the loader's own (the UI's column schema of the raw asset).
+    columns: tuple[Column, ...] = ()
 
 
 def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
@@ -78,12 +81,17 @@ def load_staged_batch(
 
 def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatch, run_id: str, allow_shrink: bool) -> LoadReport:
     started = time.monotonic()
-    # Columns the extract found new in the source and the table takes (on_new_column: add).
-    spec = spec.with_added_columns(tuple(source_contract.added_column(n, t) for n, t in batch.added_columns))
+    # Columns the platform added to the table (on_new_column: add), earlier or found new in the
+    # source by this batch's extract: the files carry them after the declared ones.
+    try:
+        added = tuple(source_contract.added_column(n, t) for n, t in batch.added_columns)
+    except ValueError as error:
+        raise LoadError(spec.qualified_name, batch.manifest_url, None, None, str(error)) from None
+    spec = spec.with_added_columns(added)
     if problem := spec.file_columns_problem(tuple(batch.columns)):
         raise LoadError(spec.qualified_name, batch.manifest_url, None, None, problem)
     check_staged_widths(spec, batch)
-    warehouse.ensure_table(spec)
+    warehouse.ensure_table(spec, added=tuple(c.name for c in added), run_id=run_id)
     request = LoadRequest(spec, batch, run_id, allow_shrink)
     with warehouse.connection() as conn, conn.cursor() as cur:
         # Cheap early exit for retries; the load re-checks under its table lock.
@@ -111,4 +119,5 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         partition_rows=outcome.partition_rows,
         table_rows=outcome.table_rows,
         copy_statement=outcome.copy_statement or "-- nothing ran: every file was already loaded",
+        columns=spec.table_columns,
     )

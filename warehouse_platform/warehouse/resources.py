@@ -12,9 +12,10 @@ import json
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -25,7 +26,8 @@ from isal import igzip
 from pydantic import Field, PrivateAttr
 
 from warehouse_platform import secrets
-from warehouse_platform.contract.table_spec import LoadMode, TableSpec
+from warehouse_platform.contract import source_contract
+from warehouse_platform.contract.table_spec import Column, LoadMode, TableSpec
 from warehouse_platform.postgres_endpoint import PostgresEndpoint, resolve_endpoint
 from warehouse_platform.settings import EMBEDDED_WAREHOUSE_DATABASE
 from warehouse_platform.sql import ddl as ddl_builder
@@ -149,21 +151,51 @@ class Warehouse(dg.ConfigurableResource, ABC):
             cur.execute(ddl_builder.create_ledger_sql("raw_data"))
             conn.commit()
 
-    def ensure_table(self, spec: TableSpec) -> None:
+    def ensure_table(self, spec: TableSpec, added: Sequence[str] = (), run_id: str = "") -> None:
+        """The table exists with every column of `spec`. `added`: the columns of `spec` the
+        platform added (on_new_column: add, not declared); they are recorded as part of the
+        table's contract in the same transaction as the ALTER that adds them."""
         with self.connection() as conn, conn.cursor() as cur:
             self.lock_ddl(cur)
             cur.execute(ddl_builder.create_schema_sql(spec.schema))
             cur.execute(ddl_builder.create_ledger_sql(spec.schema))
+            cur.execute(ddl_builder.create_added_columns_sql(spec.schema))
             if self.dialect == "postgres":
                 cur.execute(ddl_builder.upgrade_ledger_sql(spec.schema))
             cur.execute(ddl_builder.create_table_sql(spec, self.dialect))
             # A table created before the source gained columns (on_new_column: add) gains them.
             cur.execute(ddl_builder.table_columns_sql(), {"schema": spec.schema, "table": spec.name})
             present = {name for (name,) in cur.fetchall()}
+            cur.execute(ddl_builder.added_columns_sql(spec.schema), {"table": spec.qualified_name})
+            recorded = {name for name, _ in cur.fetchall()}
             for column in spec.columns:
+                params = {"table": spec.qualified_name, "column": column.name}
                 if column.name not in present:
                     cur.execute(ddl_builder.add_column_sql(spec, column, self.dialect))
+                    cur.execute(ddl_builder.forget_added_column_sql(spec.schema), params)
+                    recorded.discard(column.name)
+                # Recorded also when the table already had it: a column added before the
+                # platform kept the record joins the contract at its next load.
+                if column.name in added and column.name not in recorded:
+                    cur.execute(ddl_builder.record_added_column_sql(spec.schema), {
+                        **params, "sql_type": column.sql_type, "run_id": run_id,
+                        "added_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                    })
             conn.commit()
+
+    def added_columns(self, spec: TableSpec) -> tuple[Column, ...]:
+        """The columns the platform added to the table (on_new_column: add) that are part of its
+        contract now (source_contract.kept_added_columns); none before the table exists. Two
+        plain queries, not a join: Redshift refuses a query joining its catalog (leader node)
+        with a table (compute nodes)."""
+        [(kept,)] = self.query(parity_sql.table_exists_sql(), {"schema": spec.schema, "table": ddl_builder.ADDED_COLUMNS_TABLE})
+        if not kept:
+            return ()
+        recorded = self.query(ddl_builder.added_columns_sql(spec.schema), {"table": spec.qualified_name})
+        if not recorded:
+            return ()
+        present = [name for (name,) in self.query(ddl_builder.table_columns_sql(), {"schema": spec.schema, "table": spec.name})]
+        return source_contract.kept_added_columns(spec, recorded, present)
 
     def table_exists(self, spec: TableSpec) -> bool:
         [(found,)] = self.query(parity_sql.table_exists_sql(), {"schema": spec.schema, "table": spec.name})
