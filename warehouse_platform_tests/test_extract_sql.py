@@ -160,7 +160,7 @@ def test_an_added_column_the_source_lost_fails_like_a_declared_one_saying_how_to
     with pytest.raises(ValueError) as failure:
         source_contract.resolve(contract, source_contract.compare(contract, source), added_before=["currency"])
     message = str(failure.value)
-    assert message.startswith("raw_data.session_transaction: column 'currency', added to the table by on_new_column: add")
+    assert message.startswith("column 'currency', added to the table by on_new_column: add")
     assert "missing from app.transactions" in message and "ALTER TABLE raw_data.session_transaction DROP COLUMN currency" in message
     assert "declared columns" not in message
 

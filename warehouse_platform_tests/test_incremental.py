@@ -126,6 +126,8 @@ def test_a_source_that_changed_shape_fails_naming_the_column(platform_env, sourc
         result = _load_evolving(EVOLVING, instance)
     assert not result.success
     assert re.search(expected, _failure(result)), _failure(result)
+    # Said once: the table, the problem, and that nothing was staged or loaded.
+    assert _failure(result).count("raw_data.evolving") == 1 and _failure(result).count("Nothing was staged") == 1
 
 
 def test_on_new_column_add_adds_the_column_to_the_raw_table_and_loads_it(platform_env):

@@ -122,7 +122,8 @@ def resolve(spec: TableSpec, drift: Drift, added_before: Sequence[str] = ()) -> 
             "(declare them, or set on_new_column: add to load them)"
         )
     if problems:
-        raise ValueError(f"{spec.qualified_name}: " + "; ".join(problems) + ". Nothing was staged")
+        # The caller names the table and day, and what was not done (extract/assets.py _refuse).
+        raise ValueError("; ".join(problems))
     return tuple(added_column(c.name, c.sql_type) for c in drift.new)
 
 
