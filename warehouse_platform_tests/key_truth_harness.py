@@ -14,7 +14,9 @@ from warehouse_platform.contract.table_spec import Column, Incremental, LoadMode
 from warehouse_platform.extract.assets import extract_records
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.staged_files.manifest import StagedBatch, batch_folder, batch_id_for, day_folder, table_folder
+from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
 from warehouse_platform.warehouse.loader import LoadReport, load_staged_batch
+from warehouse_platform.warehouse.staging_load import load_through_staging
 
 # A purchase lives in the day of its latest change (updated_at): a refund moves it forward, a
 # clock-skewed server moves it back.
@@ -64,10 +66,13 @@ class Staged:
 
 class KeyTruthHarness:
     """One source table and one raw table; every stage gets a batch id later than the last
-    (as runs requested one after another), and loads may run in any order."""
+    (as runs requested one after another), and loads may run in any order. `path`: how a day
+    is loaded, the partition swap (Postgres's own) or the staging table (the statements
+    Redshift runs, on the same Postgres)."""
 
-    def __init__(self, platform_env: dict, spec: TableSpec = PURCHASES):
-        self.spec, self.source = spec, platform_env["source"]
+    def __init__(self, platform_env: dict, spec: TableSpec = PURCHASES, path: str = "partition_swap"):
+        assert path in ("partition_swap", "staging_table"), path
+        self.spec, self.source, self.path = spec, platform_env["source"], path
         self.warehouse = environment.build_warehouse().process_config_and_initialize()
         self.source_db = environment.build_source_database().process_config_and_initialize()
         self.stage = environment.build_stage()
@@ -115,10 +120,18 @@ class KeyTruthHarness:
         )
         return Staged(day, batch, order)
 
-    def load(self, staged: Staged, *, allow_shrink: bool = False) -> LoadReport:
-        report = load_staged_batch(
-            self.warehouse, self.stage, self.spec, staged.batch, f"run-{staged.order}", allow_shrink=allow_shrink
-        )
+    def load(self, staged: Staged, *, allow_shrink: bool = False) -> LoadReport | LoadOutcome:
+        if self.path == "staging_table":
+            # On Redshift every load takes this path; on Postgres a daily upsert goes through
+            # the partition swap unless asked for the staging table, as here. The days a moved
+            # row goes to must already have their partitions (Postgres only; Redshift has none).
+            self.warehouse.ensure_table(self.spec)
+            request = LoadRequest(self.spec, staged.batch, f"run-{staged.order}", allow_shrink)
+            report = load_through_staging(self.warehouse, self.stage, request)
+        else:
+            report = load_staged_batch(
+                self.warehouse, self.stage, self.spec, staged.batch, f"run-{staged.order}", allow_shrink=allow_shrink
+            )
         # The day's row count the load reports (derived from its statements) is what the day holds.
         [(held,)] = self.warehouse.query(
             "SELECT count(*) FROM raw_data.purchases WHERE _partition_date = %(d)s", {"d": staged.day}

@@ -6,6 +6,7 @@ and load; the stateful property test at the end interleaves all of it."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -19,7 +20,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from warehouse_platform_tests.key_truth_harness import KeyTruthHarness, Staged
+from warehouse_platform.contract.table_spec import Column, DeletePolicy
+from warehouse_platform_tests.key_truth_harness import PURCHASES, KeyTruthHarness, Staged
 
 D = date(2026, 11, 10)
 
@@ -81,6 +83,64 @@ def test_under_deletes_keep_a_re_read_day_keeps_the_key_the_source_deleted(platf
     report = harness.load(harness.stage_day(D))
     assert report.keys_deleted == 1
     assert sorted(harness.raw_rows()) == ["p1", "p2"]
+
+
+# Both load paths: the partition swap (Postgres's daily upserts) and the staging table (the
+# statements Redshift runs for every load), on the same embedded Postgres.
+PATHS = pytest.mark.parametrize("path", ["partition_swap", "staging_table"])
+
+
+@PATHS
+def test_reloading_an_earlier_day_takes_a_key_out_of_the_later_day_that_held_it(platform_env, path):
+    harness = KeyTruthHarness(platform_env, path=path)
+    harness.put("p1", 900, False, None, at(D + timedelta(days=1)))
+    harness.put("p2", 500, False, None, at(D))
+    harness.load(harness.stage_day(D))
+    harness.load(harness.stage_day(D + timedelta(days=1)))
+    # A skewed clock moves p1's newer row back to D, the earlier day; D is re-read and loaded.
+    harness.put("p1", 901, False, "skewed back", at(D, 20))
+    harness.load(harness.stage_day(D))
+    held = harness.raw_rows()["p1"]
+    assert [row[-1] for row in held] == [D], held  # once, in D; not left behind in D+1
+    assert harness.differences() == []
+
+
+def _without_departed_rows_policy(path: str, deletes: str):
+    """The staging-table path removes every key a day's re-read no longer finds (sql/load.py
+    delete_departed_sql), whatever the table's `deletes` policy (issue 18, being fixed)."""
+    if path == "staging_table" and deletes != "hard":
+        return pytest.mark.xfail(strict=True, reason="issue 18: delete_departed_sql ignores deletes: keep / soft")
+    return ()
+
+
+@pytest.mark.parametrize(
+    ("path", "deletes"),
+    [
+        pytest.param(path, deletes, marks=_without_departed_rows_policy(path, deletes), id=f"{path}-{deletes}")
+        for path in ("partition_swap", "staging_table")
+        for deletes in ("hard", "keep", "soft(gone_at)")
+    ],
+)
+def test_a_key_the_source_deleted_follows_the_delete_policy_when_its_day_is_re_read_on_either_path(
+    platform_env, path, deletes
+):
+    spec = replace(PURCHASES, columns=(*PURCHASES.columns, Column("gone_at", "timestamp")), deletes=DeletePolicy.parse(deletes))
+    harness = KeyTruthHarness(platform_env, spec, path=path)
+    harness.execute("ALTER TABLE app.purchases ADD COLUMN gone_at timestamp")
+    harness.put("p1", 900, False, None, at(D))
+    harness.put("p2", 500, False, None, at(D))
+    harness.load(harness.stage_day(D))
+    before = sorted(harness.warehouse.query("SELECT id, amount, gone_at, _partition_date FROM raw_data.purchases"))
+    harness.delete("p1")
+    reread = harness.stage_day(D)
+    harness.load(reread)
+    held = sorted(harness.warehouse.query("SELECT id, amount, gone_at, _partition_date FROM raw_data.purchases"))
+    if deletes == "hard":
+        assert held == [before[1]]
+    elif deletes == "keep":
+        assert held == before
+    else:  # marked with when the read saw it gone
+        assert held == [("p1", 900, reread.batch.read_at, D), before[1]]
 
 
 def test_a_day_loaded_from_an_old_view_keeps_a_key_another_days_load_moved_into_it_after_that_view(harness):
