@@ -6,6 +6,7 @@ and load; the stateful property test at the end interleaves all of it."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -19,7 +20,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from warehouse_platform_tests.key_truth_harness import KeyTruthHarness, Staged
+from warehouse_platform.contract.table_spec import DeletePolicy
+from warehouse_platform_tests.key_truth_harness import PURCHASES, KeyTruthHarness, Staged
 
 D = date(2026, 11, 10)
 
@@ -75,42 +77,6 @@ def test_a_key_the_source_deleted_leaves_the_day_it_was_read_from(harness):
     assert harness.differences() == []
 
 
-def test_under_deletes_keep_a_re_read_day_keeps_the_key_the_source_deleted(load_path, platform_env):
-    from dataclasses import replace
-
-    from warehouse_platform.contract.table_spec import DeletePolicy
-    from warehouse_platform_tests.key_truth_harness import PURCHASES
-
-    harness = KeyTruthHarness(platform_env, replace(PURCHASES, deletes=DeletePolicy.parse("keep")))
-    harness.put("p1", 900, False, None, at(D))
-    harness.put("p2", 500, False, None, at(D))
-    harness.load(harness.stage_day(D))
-    harness.delete("p1")
-    report = harness.load(harness.stage_day(D))
-    assert report.keys_deleted == 1
-    assert sorted(harness.raw_rows()) == ["p1", "p2"]
-
-
-def test_under_deletes_soft_a_re_read_day_marks_the_key_the_source_deleted_once(load_path, platform_env):
-    from dataclasses import replace
-
-    from warehouse_platform.contract.table_spec import DeletePolicy
-    from warehouse_platform_tests.key_truth_harness import PURCHASES
-
-    soft = replace(PURCHASES, deletes=DeletePolicy.parse("soft(deleted_at)"))
-    harness = KeyTruthHarness(platform_env, soft)
-    harness.put("p1", 900, False, None, at(D))
-    harness.put("p2", 500, False, None, at(D))
-    harness.load(harness.stage_day(D))
-    harness.delete("p1")
-    first = harness.load(harness.stage_day(D))
-    [(marked_at,)] = harness.warehouse.query("SELECT deleted_at FROM raw_data.purchases WHERE id = 'p1'")
-    assert first.keys_deleted == 1 and marked_at is not None
-    assert harness.warehouse.query("SELECT deleted_at FROM raw_data.purchases WHERE id = 'p2'") == [(None,)]
-    harness.load(harness.stage_day(D))  # a later re-read keeps the first time it was seen gone
-    assert harness.warehouse.query("SELECT deleted_at FROM raw_data.purchases WHERE id = 'p1'") == [(marked_at,)]
-
-
 @pytest.mark.parametrize("policy", ["hard", "keep", "soft(deleted_at)"])
 def test_a_replaced_day_applies_its_delete_policy_to_the_keys_the_source_no_longer_holds(load_path, platform_env, policy):
     """A daily table loaded by replacing its day (no cursor): its re-read is the day's truth under
@@ -137,6 +103,44 @@ def test_a_replaced_day_applies_its_delete_policy_to_the_keys_the_source_no_long
         "soft(deleted_at)": {"p1": "(900,t)", "p2": "(400,f)"},
     }[policy]
     assert held == expected
+
+
+@pytest.mark.usefixtures("load_path")
+def test_reloading_an_earlier_day_takes_a_key_out_of_the_later_day_that_held_it(harness):
+    harness.put("p1", 900, False, None, at(D + timedelta(days=1)))
+    harness.put("p2", 500, False, None, at(D))
+    harness.load(harness.stage_day(D))
+    harness.load(harness.stage_day(D + timedelta(days=1)))
+    # A skewed clock moves p1's newer row back to D, the earlier day; D is re-read and loaded.
+    harness.put("p1", 901, False, "skewed back", at(D, 20))
+    harness.load(harness.stage_day(D))
+    held = harness.raw_rows()["p1"]
+    assert [row[-1] for row in held] == [D], held  # once, in D; not left behind in D+1
+    assert harness.differences() == []
+
+
+@pytest.mark.parametrize("deletes", ["hard", "keep", "soft(deleted_at)"])
+def test_a_key_the_source_deleted_follows_the_delete_policy_when_its_day_is_re_read_on_either_path(
+    load_path, platform_env, deletes
+):
+    harness = KeyTruthHarness(platform_env, replace(PURCHASES, deletes=DeletePolicy.parse(deletes)))
+    harness.put("p1", 900, False, None, at(D))
+    harness.put("p2", 500, False, None, at(D))
+    harness.load(harness.stage_day(D))
+    before = sorted(harness.warehouse.query("SELECT id, amount, deleted_at, _partition_date FROM raw_data.purchases"))
+    harness.delete("p1")
+    reread = harness.stage_day(D)
+    report = harness.load(reread)
+    held = sorted(harness.warehouse.query("SELECT id, amount, deleted_at, _partition_date FROM raw_data.purchases"))
+    assert report.keys_deleted == 1
+    if deletes == "hard":
+        assert held == [before[1]]
+    elif deletes == "keep":
+        assert held == before
+    else:  # marked with when the read saw it gone, once: a later re-read keeps that time
+        assert held == [("p1", 900, reread.batch.read_at, D), before[1]]
+        harness.load(harness.stage_day(D))
+        assert sorted(harness.warehouse.query("SELECT id, amount, deleted_at, _partition_date FROM raw_data.purchases")) == held
 
 
 def test_a_day_loaded_from_an_old_view_keeps_a_key_another_days_load_moved_into_it_after_that_view(harness):

@@ -205,6 +205,24 @@ def test_a_load_that_would_empty_or_halve_a_loaded_day_fails_and_changes_nothing
     assert load(0).partition_rows == 0  # nothing held, nothing to protect
 
 
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partition_swap", "staging_table"])
+def test_the_shrink_guard_counts_a_batchs_rows_after_its_duplicate_keys_are_removed(env, partitioned):
+    warehouse, stage = env
+    spec = replace(EVENTS, name="test_daily_dup_shrink" if partitioned else "test_events_dup_shrink", partitioned=partitioned)
+    day = "2026-11-01" if partitioned else None
+
+    def load(rows, run_id):
+        return load_staged_batch(warehouse, stage, spec, platform_batch(stage, spec, day, rows, slice_count=1), run_id)
+
+    load([(f"{i:032x}", "1") for i in range(10)], "r1")
+    snapshot = _table(warehouse, spec, ", _load_id")
+    # Ten rows staged, but only two keys (five copies each): the day would keep 2 of its 10 rows.
+    with pytest.raises(LoadError) as raised:
+        load([(f"{i:032x}", str(n)) for i in range(2) for n in range(5)], "r2")
+    assert "it holds 10 rows and this load offers 2 (2 rows, less than half)" in str(raised.value)
+    assert _table(warehouse, spec, ", _load_id") == snapshot
+
+
 def test_an_empty_re_extract_fails_the_days_run_and_keeps_its_rows_unless_the_run_config_allows_it(platform_env):
     import dagster as dg
 

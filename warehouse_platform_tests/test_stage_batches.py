@@ -4,11 +4,13 @@ file."""
 
 import json
 import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.execution.api import execute_run
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
@@ -94,6 +96,37 @@ def test_a_restaged_day_leaves_one_batch_in_the_stage(platform_env):
     assert listed | {"manifest.json"} == {p.name for p in folder.iterdir()}
     rows = sum(e["meta"]["record_count"] for e in manifest["entries"])
     assert rows == len(generate_day(date.fromisoformat(DAY), GeneratorConfig(scale=0.1)).sessionid)
+
+
+def _extract_and_load_day() -> dg.JobDefinition:
+    """The code location's day job, rebuilt by Dagster from this module (dg.reconstructable)."""
+    return platform_definitions().resolve_job_def("extract_and_load_day")
+
+
+def test_an_older_run_that_stages_last_leaves_the_newer_runs_batch_in_place_to_load(platform_env):
+    # Two runs of a day, requested one after the other; the older one waited in the queue, so
+    # it stages (and cleans up the day's older batches) after the newer one has staged.
+    seed(platform_env["source"], date.fromisoformat(DAY), 1, GeneratorConfig(scale=0.1))
+    job = dg.reconstructable(_extract_and_load_day)
+    stage_only = {dg.AssetKey(["stage", "raw_data", "session_timestamp"])}
+    config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    with dg.instance_for_test() as instance:
+        def request():
+            return instance.create_run_for_job(
+                job.get_definition(), run_config=config, tags={"dagster/partition": DAY}, asset_selection=stage_only,
+            )
+
+        older = request()
+        time.sleep(1.1)  # the run storage records when a run was requested to the second
+        newer = request()
+        for run in (newer, older):
+            assert execute_run(job, run, instance).success
+    stage = environment.build_stage()
+    newest = read_staged_batch(stage, KEY, DAY)
+    assert newest.batch_id.endswith(newer.run_id)  # the newer view is still the day's newest batch ...
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    report = load_staged_batch(warehouse, stage, SESSION_TIMESTAMP, newest, newer.run_id)  # ... and whole: it loads
+    assert report.rows_loaded == len(generate_day(date.fromisoformat(DAY), GeneratorConfig(scale=0.1)).sessionid)
 
 
 def test_concurrent_writers_of_one_manifest_never_fail_or_expose_half_a_file(tmp_path):

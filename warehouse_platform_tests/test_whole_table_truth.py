@@ -108,6 +108,20 @@ def test_keep_leaves_a_deleted_key_as_it_was_last_read(platform_env):
     assert kept.raw() == before
 
 
+def test_an_incremental_read_takes_every_row_changed_within_the_lookback_of_the_newest_loaded_change(accounts):
+    table = accounts("hard")
+    _seed(table)  # ids 1..40, changed a minute apart: the newest loaded change is id 40's
+    table.load()
+    # Committed late: its change (T0 + 10.5 min) is older than the newest one loaded, inside the
+    # one-day lookback.
+    table.sql("INSERT INTO app.accounts VALUES (41, 'JP', %(t)s, NULL)", params={"t": T0 + timedelta(minutes=10, seconds=30)})
+    batch, report = table.load()
+    # Read by its cursor, with every row changed since the newest loaded change minus the
+    # lookback (all 41), not only through the bucket of keys the comparison found different.
+    assert report.rows_staged == 41, f"read {report.rows_staged} rows, not the 41 changed within the lookback"
+    assert table.raw() == table.source_rows()
+
+
 def test_changes_an_incremental_read_cannot_see_are_repaired_by_the_next_load(accounts):
     table = accounts("hard")
     _seed(table)
