@@ -70,6 +70,12 @@ class LoadOutcome:
     rows_moved: int = 0
     # Keys the source no longer holds, removed or marked under the table's delete policy.
     keys_deleted: int = 0
+    # Tables declaring key_window_days (sql/key_window.py): the batch's copies held back because a
+    # later day of the window holds their key; copies of earlier days the batch's now beat; and
+    # held-back copies of earlier days given back to raw_data (the copy that beat them is gone).
+    rows_held_back: int = 0
+    earlier_copies_held_back: int = 0
+    copies_restored: int = 0
 
 
 @dataclass(frozen=True)

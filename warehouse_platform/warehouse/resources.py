@@ -156,12 +156,19 @@ class Warehouse(dg.ConfigurableResource, ABC):
             if self.dialect == "postgres":
                 cur.execute(ddl_builder.upgrade_ledger_sql(spec.schema))
             cur.execute(ddl_builder.create_table_sql(spec, self.dialect))
-            # A table created before the source gained columns (on_new_column: add) gains them.
-            cur.execute(ddl_builder.table_columns_sql(), {"schema": spec.schema, "table": spec.name})
-            present = {name for (name,) in cur.fetchall()}
-            for column in spec.columns:
-                if column.name not in present:
-                    cur.execute(ddl_builder.add_column_sql(spec, column, self.dialect))
+            schemas = [spec.schema]
+            if spec.key_window_days:
+                for statement in ddl_builder.create_held_back_table_sql(spec, self.dialect):
+                    cur.execute(statement)
+                schemas.append(ddl_builder.held_back_schema(spec))
+            # A table created before the source gained columns (on_new_column: add), or before the
+            # catalog declared more, gains them (its held-back copies' table too).
+            for schema in schemas:
+                cur.execute(ddl_builder.table_columns_sql(), {"schema": schema, "table": spec.name})
+                present = {name for (name,) in cur.fetchall()}
+                for column in spec.columns:
+                    if column.name not in present:
+                        cur.execute(ddl_builder.add_column_sql(spec, column, self.dialect, schema))
             conn.commit()
 
     def table_exists(self, spec: TableSpec) -> bool:
