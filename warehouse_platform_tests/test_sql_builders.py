@@ -246,8 +246,15 @@ def test_a_redshift_load_of_a_day_whose_keys_repeat_in_neighbouring_days_reads_o
 
     offered_insert, offered_delete = key_window_sql.hold_back_offered_copies_sql(APP_EVENTS, staging)
     # A later copy, held or held back, within (day, day + window]; one held-back copy per key.
-    later = 'later."_partition_date" > %(partition_date)s AND later."_partition_date" <= %(key_window_end)s'
+    later = '"_partition_date" > %(partition_date)s AND "_partition_date" <= %(key_window_end)s'
     assert offered_insert.count(later) == 2 and offered_delete.count(later) == 2
+    # One EXISTS over both tables' copies: a semi-join, never a subquery run per row of the day.
+    assert offered_delete == (
+        'DELETE FROM "stg_app_events" WHERE EXISTS (SELECT 1 FROM ('
+        f'SELECT "event_id" FROM "raw_data"."app_events" WHERE {later} UNION ALL '
+        f'SELECT "event_id" FROM "raw_data_held_back"."app_events" WHERE {later}) later '
+        'WHERE later."event_id" = "stg_app_events"."event_id")'
+    )
     assert 'ROW_NUMBER() OVER (PARTITION BY "event_id" ORDER BY "landed_file" ASC NULLS LAST, "landed_line" ASC NULLS LAST)' in offered_insert
     insert = _parse_redshift(offered_insert)
     assert [c.name for c in insert.this.expressions][-2:] == ["_partition_date", "_load_id"]
@@ -255,8 +262,8 @@ def test_a_redshift_load_of_a_day_whose_keys_repeat_in_neighbouring_days_reads_o
     restore_insert, restore_delete = key_window_sql.restore_held_back_sql(APP_EVENTS)
     assert restore_insert.startswith('INSERT INTO "raw_data"."app_events" (')
     for sql in (restore_insert, restore_delete):
-        assert '"raw_data_held_back"."app_events"."_partition_date" = %(restore_day)s AND NOT (EXISTS' in sql
-        assert 'later."_partition_date" <= %(restore_window_end)s' in sql
+        assert '"raw_data_held_back"."app_events"."_partition_date" = %(restore_day)s AND NOT EXISTS' in sql
+        assert '"_partition_date" <= %(restore_window_end)s' in sql
     # Redshift has no DELETE ... RETURNING: a move is an INSERT and a DELETE with the same predicate.
     assert "RETURNING" not in " ".join([earlier_delete, offered_delete, restore_delete])
 

@@ -106,7 +106,8 @@ def create_ledger_sql(schema: str) -> str:
         "    file_url varchar(1024) NOT NULL,\n"
         "    checksum varchar(80) NOT NULL,\n"
         "    row_count bigint NOT NULL,\n"
-        # rows the whole batch left in the partition, after in-batch duplicates were dropped
+        # rows the whole batch left in the partition, after in-batch duplicates were dropped (with
+        # key_window_days: those held back for a later day's copy of their key included)
         "    batch_rows_loaded bigint NOT NULL,\n"
         "    load_id bigint NOT NULL,\n"
         "    run_id varchar(64) NOT NULL,\n"

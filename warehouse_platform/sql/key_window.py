@@ -68,14 +68,16 @@ def restore_params(spec: TableSpec, day: date) -> dict:
 
 def _has_later_copy(spec: TableSpec, row: str, after: str, until: str) -> str:
     """The key of `row` has a copy, in raw_data or held back, in a day after %(`after`)s up to
-    %(`until`)s. Both tables are read by day: Postgres prunes raw_data to those days' partitions."""
-    def in_table(table: str) -> str:
-        return (
-            f"EXISTS (SELECT 1 FROM {table} later WHERE {key_match_sql(spec, 'later', row)} "
-            f"AND later.{DAY} > %({after})s AND later.{DAY} <= %({until})s)"
-        )
-
-    return f"({in_table(quote_table(spec.schema, spec.name))} OR {in_table(held_back_table_sql(spec))})"
+    %(`until`)s. Both tables are read by day (Postgres prunes raw_data to those days' partitions),
+    and as one EXISTS over their union, not two EXISTS joined by OR: Postgres plans an OR of
+    correlated subqueries as a subquery run per row (a scan of the later days for every row of the
+    day), and a single EXISTS as a hash semi-join."""
+    keys = quote_idents(spec.primary_key)
+    days = f"{DAY} > %({after})s AND {DAY} <= %({until})s"
+    copies = " UNION ALL ".join(
+        f"SELECT {keys} FROM {table} WHERE {days}" for table in (quote_table(spec.schema, spec.name), held_back_table_sql(spec))
+    )
+    return f"EXISTS (SELECT 1 FROM ({copies}) later WHERE {key_match_sql(spec, 'later', row)})"
 
 
 def drop_held_back_of_day_sql(spec: TableSpec) -> str:
