@@ -51,6 +51,8 @@ def test_the_catalog_holds_the_raw_tables_with_their_load_specs():
     assert specs["session_transaction"].incremental.cursor == specs["session_transaction"].source.day_column == "updated_at"
     assert specs["users"].incremental.soft_delete_column == "deleted_at" and not specs["users"].partitioned
     assert specs["channel"].mode == LoadMode.REPLACE and not specs["channel"].partitioned
+    # A retried event can land in the next day's files; an access line has no id to retry.
+    assert (specs["app_events"].key_window_days, specs["access_log"].key_window_days) == (1, 0)
 
 
 def test_catalog_tables_and_dbt_raw_data_sources_are_the_same_set():
@@ -148,6 +150,22 @@ def test_a_key_naming_no_column_is_an_error_of_its_entry_at_the_entry_line(tmp_p
     # No stack trace to read: the entry (tables.0), its file and line, and TableSpec's reason.
     assert entry_line in message
     assert "raw_data.things: unknown columns ['id'] in key/dist/sort declaration" in message
+
+
+def test_a_key_window_on_a_table_that_is_not_a_landed_daily_replace_is_an_error_of_its_entry_at_the_entry_line(
+    tmp_path, monkeypatch
+):
+    message, entry_line = _loading_error(tmp_path, monkeypatch, _entry().replace("      mode: upsert\n", "      mode: upsert\n      key_window_days: 1\n"))
+    assert entry_line in message
+    assert "raw_data.things: key_window_days is for a landed daily table loaded with mode replace" in message
+
+
+def test_dg_check_yaml_points_at_the_line_of_a_key_window_out_of_range(tmp_path):
+    write_catalog_project(tmp_path, _log_entry() + "      key_window_days: 30\n")
+    result = _dg(tmp_path, "check", "yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "14 |       key_window_days: 30" in output and "30 is greater than the maximum of 7" in output
 
 
 def test_a_valid_entry_loads_through_dagsters_loader(tmp_path, monkeypatch):

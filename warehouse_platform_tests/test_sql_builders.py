@@ -11,6 +11,7 @@ from sqlglot import exp
 from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.contract.table_spec import Column, DeletePolicy, DistStyle, LoadMode, TableSpec
 from warehouse_platform.sql import ddl as ddl_builder
+from warehouse_platform.sql import key_window as key_window_sql
 from warehouse_platform.sql import load as load_sql_builder
 from warehouse_platform.sql.quoting import quote_ident, quote_literal
 
@@ -100,6 +101,17 @@ def test_every_statement_of_a_load_parses_as_redshift(spec):
             statements.append(load_sql_builder.departed_rows_sql(with_policy, [7, 8]))
     if spec.moves_between_days:
         statements += [load_sql_builder.count_moved_staging_rows_sql(spec), load_sql_builder.staged_row_days_sql(spec)]
+    if spec.key_window_days:
+        staging = quote_ident(load_sql_builder.staging_table_name(spec))
+        statements += [
+            *ddl_builder.create_held_back_table_sql(spec, "redshift"),
+            key_window_sql.drop_held_back_of_day_sql(spec),
+            *key_window_sql.hold_back_earlier_copies_sql(spec, staging),
+            *key_window_sql.hold_back_offered_copies_sql(spec, staging),
+            key_window_sql.held_back_days_sql(spec),
+            *key_window_sql.restore_held_back_sql(spec),
+            key_window_sql.count_held_back_of_day_sql(spec),
+        ]
     for sql in statements:
         parsed = _parse_redshift(sql)
         assert not isinstance(parsed, exp.Command), sql  # parsed for real, not passed through
@@ -241,3 +253,50 @@ def test_unload_and_local_export_share_the_options():
     )
     with pytest.raises(ValueError, match="UTF-8"):
         unload_sql(select, "s3://b/p", "arn", ExportOptions(encoding="EUC_KR"))
+
+
+APP_EVENTS = table("app_events")
+
+
+def test_a_redshift_load_of_a_day_whose_keys_repeat_in_neighbouring_days_reads_only_the_windows_days():
+    """app_events declares key_window_days: the statements of its Redshift load name the window's
+    days on every read of the table, and move copies with explicit column lists."""
+    staging = quote_ident(load_sql_builder.staging_table_name(APP_EVENTS))
+    earlier_insert, earlier_delete = key_window_sql.hold_back_earlier_copies_sql(APP_EVENTS, staging)
+    assert earlier_insert.startswith('INSERT INTO "raw_data_held_back"."app_events" ("event_id", ')
+    assert 'WHERE "raw_data"."app_events"."_partition_date" >= %(key_window_start)s' in earlier_insert
+    assert 'AND "raw_data"."app_events"."_partition_date" < %(partition_date)s' in earlier_delete
+    assert earlier_delete.startswith('DELETE FROM "raw_data"."app_events" USING "stg_app_events" s ')
+
+    offered_insert, offered_delete = key_window_sql.hold_back_offered_copies_sql(APP_EVENTS, staging)
+    # A later copy, held or held back, within (day, day + window]; one held-back copy per key.
+    later = '"_partition_date" > %(partition_date)s AND "_partition_date" <= %(key_window_end)s'
+    assert offered_insert.count(later) == 2 and offered_delete.count(later) == 2
+    # One EXISTS over both tables' copies: a semi-join, never a subquery run per row of the day.
+    assert offered_delete == (
+        'DELETE FROM "stg_app_events" WHERE EXISTS (SELECT 1 FROM ('
+        f'SELECT "event_id" FROM "raw_data"."app_events" WHERE {later} UNION ALL '
+        f'SELECT "event_id" FROM "raw_data_held_back"."app_events" WHERE {later}) later '
+        'WHERE later."event_id" = "stg_app_events"."event_id")'
+    )
+    assert 'ROW_NUMBER() OVER (PARTITION BY "event_id" ORDER BY "landed_file" ASC NULLS LAST, "landed_line" ASC NULLS LAST)' in offered_insert
+    insert = _parse_redshift(offered_insert)
+    assert [c.name for c in insert.this.expressions][-2:] == ["_partition_date", "_load_id"]
+
+    restore_insert, restore_delete = key_window_sql.restore_held_back_sql(APP_EVENTS)
+    assert restore_insert.startswith('INSERT INTO "raw_data"."app_events" (')
+    for sql in (restore_insert, restore_delete):
+        assert '"raw_data_held_back"."app_events"."_partition_date" = %(restore_day)s AND NOT EXISTS' in sql
+        assert '"_partition_date" <= %(restore_window_end)s' in sql
+    # Redshift has no DELETE ... RETURNING: a move is an INSERT and a DELETE with the same predicate.
+    assert "RETURNING" not in " ".join([earlier_delete, offered_delete, restore_delete])
+
+
+def test_the_held_back_table_is_the_targets_columns_outside_raw_data_distributed_like_it():
+    schema, create = ddl_builder.create_held_back_table_sql(APP_EVENTS, "redshift")
+    assert schema == 'CREATE SCHEMA IF NOT EXISTS "raw_data_held_back"'
+    assert create.startswith('CREATE TABLE IF NOT EXISTS "raw_data_held_back"."app_events" (\n    "event_id" varchar(36) NOT NULL ENCODE zstd,')
+    assert create.endswith('DISTSTYLE KEY DISTKEY("userid") SORTKEY("event_ts")')
+    assert '"_partition_date" date NOT NULL' in create
+    [_, local] = ddl_builder.create_held_back_table_sql(APP_EVENTS, "postgres")
+    assert "PARTITION BY" not in local  # one plain table: it holds only repeated keys

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from warehouse_platform.automation import definitions as automation
 from warehouse_platform.contract.log_formats import LogFormat
 from warehouse_platform.contract.table_spec import (
+    MAX_KEY_WINDOW_DAYS,
     Column,
     DeletePolicy,
     DistStyle,
@@ -142,6 +143,11 @@ class TableEntry(dg.Model):
         description="What a key the source no longer holds does to raw_data: hard (removed), keep, or "
         "soft(<column>) (kept, that nullable timestamp column set to when the platform saw it gone).",
     )
+    key_window_days: int = Field(
+        default=0, json_schema_extra={"minimum": 0, "maximum": MAX_KEY_WINDOW_DAYS},
+        description="Landed daily tables: a key repeated in the files of days up to this many apart (an event retried "
+        "across midnight) is loaded once, the copy landed in the latest day winning. 0 (default): each day on its own.",
+    )
 
     @model_validator(mode="after")
     def _is_a_valid_table(self) -> TableEntry:
@@ -200,6 +206,7 @@ class TableEntry(dg.Model):
             if self.structuring is None
             else Structuring(self.structuring.format, self.structuring.landing_folder, self.structuring.reject_share_limit),
             deletes=DeletePolicy.parse(self.deletes),
+            key_window_days=self.key_window_days,
         )
 
 

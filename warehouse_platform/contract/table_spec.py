@@ -132,6 +132,11 @@ class DeletePolicy:
         return f"soft({self.column})" if self.kind == DeleteKind.SOFT else self.kind.value
 
 
+# A wider window reads more neighbouring days of the table on every load of a day; a retry that
+# lands a week later is not a retry the window should hide (the duplicate check names it).
+MAX_KEY_WINDOW_DAYS = 7
+
+
 # Columns the loader adds to every raw table: which partition a row was loaded under (so a
 # partition re-run can replace exactly its rows) and which load wrote it (joins the ledger).
 PARTITION_COLUMN = Column("_partition_date", "date", nullable=False, description="Partition the row was loaded under.")
@@ -168,6 +173,10 @@ class TableSpec:
     structuring: Structuring | None = None
     # What a key the source no longer holds does to raw_data.
     deletes: DeletePolicy = field(default_factory=DeletePolicy)
+    # A landed daily table whose key may repeat in the files of neighbouring days (an event
+    # retried across midnight): a key held in days up to this many apart is one row, the copy
+    # landed in the latest day (sql/key_window.py). 0: each day is deduplicated on its own.
+    key_window_days: int = 0
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -196,6 +205,19 @@ class TableSpec:
                 )
         if self.structuring is not None:
             self._check_structuring(names)
+        if self.key_window_days:
+            self._check_key_window()
+
+    def _check_key_window(self) -> None:
+        if not 0 < self.key_window_days <= MAX_KEY_WINDOW_DAYS:
+            raise ValueError(f"{self.qualified_name}: key_window_days is a number of days, 0 to {MAX_KEY_WINDOW_DAYS}")
+        # The later day's copy wins: that needs days (a daily table), files that landed (their
+        # day is where the shipper filed them), and a day that replaces its own rows.
+        if not self.partitioned or self.rows_from != RowsFrom.LANDING or self.mode != LoadMode.REPLACE:
+            raise ValueError(
+                f"{self.qualified_name}: key_window_days is for a landed daily table loaded with mode replace "
+                "(partitioning: daily, rows_from: landing)"
+            )
 
     def _check_structuring(self, names: list[str]) -> None:
         if self.rows_from != RowsFrom.LANDING:

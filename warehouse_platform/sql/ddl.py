@@ -25,6 +25,11 @@ LEDGER_TABLE = "_load_ledger"
 ADDED_COLUMNS_TABLE = "_added_columns"
 
 
+def held_back_schema(spec: TableSpec) -> str:
+    """Where a table declaring key_window_days keeps the copies of keys a later day holds."""
+    return f"{spec.schema}_held_back"
+
+
 def create_schema_sql(schema: str) -> str:
     return f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"
 
@@ -67,18 +72,31 @@ def create_table_sql(spec: TableSpec, dialect: Dialect) -> str:
     enforce it (and its planner would trust it), so uniqueness is the loader's dedupe and the
     duplicate-key check's job, and the local table must behave the same way.
     """
-    if dialect == "redshift":
-        for column in spec.table_columns:
-            check_redshift_type(spec.qualified_name, column.name, column.sql_type)
-    columns = ",\n    ".join(_column_sql(c, dialect, spec.truncate_columns) for c in spec.table_columns)
-    sql = f"CREATE TABLE IF NOT EXISTS {quote_table(spec.schema, spec.name)} (\n    {columns}\n)"
-    if dialect == "redshift":
-        sql += "\n" + _distribution_sql(spec)
-    elif spec.partitioned:
+    sql = _create_table_sql(spec, dialect, quote_table(spec.schema, spec.name))
+    if dialect == "postgres" and spec.partitioned:
         # Locally each day is its own Postgres partition, so replacing a day is a swap of
         # tables (see warehouse/partition_swap.py) instead of a delete plus a second write.
         sql += f"\nPARTITION BY LIST ({quote_ident(PARTITION_COLUMN.name)})"
     return sql
+
+
+def _create_table_sql(spec: TableSpec, dialect: Dialect, qualified: str) -> str:
+    if dialect == "redshift":
+        for column in spec.table_columns:
+            check_redshift_type(spec.qualified_name, column.name, column.sql_type)
+    columns = ",\n    ".join(_column_sql(c, dialect, spec.truncate_columns) for c in spec.table_columns)
+    sql = f"CREATE TABLE IF NOT EXISTS {qualified} (\n    {columns}\n)"
+    if dialect == "redshift":
+        sql += "\n" + _distribution_sql(spec)
+    return sql
+
+
+def create_held_back_table_sql(spec: TableSpec, dialect: Dialect) -> list[str]:
+    """Tables declaring key_window_days: where the copies of a key that lost to a later day's copy
+    are kept (sql/key_window.py), outside the analysts' schema. The target's columns, one plain
+    table (few rows: only repeated keys; on Redshift distributed like the target)."""
+    schema = held_back_schema(spec)
+    return [create_schema_sql(schema), _create_table_sql(spec, dialect, quote_table(schema, spec.name))]
 
 
 def create_ledger_sql(schema: str) -> str:
@@ -90,7 +108,8 @@ def create_ledger_sql(schema: str) -> str:
         "    file_url varchar(1024) NOT NULL,\n"
         "    checksum varchar(80) NOT NULL,\n"
         "    row_count bigint NOT NULL,\n"
-        # rows the whole batch left in the partition, after in-batch duplicates were dropped
+        # rows the whole batch left in the partition, after in-batch duplicates were dropped (with
+        # key_window_days: those held back for a later day's copy of their key included)
         "    batch_rows_loaded bigint NOT NULL,\n"
         "    load_id bigint NOT NULL,\n"
         "    run_id varchar(64) NOT NULL,\n"
@@ -113,13 +132,13 @@ def upgrade_ledger_sql(schema: str) -> str:
     return f"ALTER TABLE {ledger} ADD COLUMN IF NOT EXISTS batch_id varchar(128), ADD COLUMN IF NOT EXISTS read_at timestamp"
 
 
-def add_column_sql(spec: TableSpec, column: Column, dialect: Dialect) -> str:
+def add_column_sql(spec: TableSpec, column: Column, dialect: Dialect, schema: str | None = None) -> str:
     """A column the source gained (on_new_column: add). Nullable: the rows already loaded have no
     value for it. Redshift adds one column per ALTER and has no IF NOT EXISTS, so the caller adds
     only what information_schema does not list."""
     if dialect == "redshift":
         check_redshift_type(spec.qualified_name, column.name, column.sql_type)
-    return f"ALTER TABLE {quote_table(spec.schema, spec.name)} ADD COLUMN {_column_sql(column, dialect)}"
+    return f"ALTER TABLE {quote_table(schema or spec.schema, spec.name)} ADD COLUMN {_column_sql(column, dialect)}"
 
 
 def create_added_columns_sql(schema: str) -> str:

@@ -55,6 +55,16 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "rows_superseded": report.rows_superseded,
                 "rows_moved_to_other_days": report.rows_moved,
                 f"keys_deleted_in_the_source ({spec.deletes})": report.keys_deleted,
+                **(
+                    {
+                        # A key repeated within key_window_days: one copy, the latest day's;
+                        # the others wait in <schema>_held_back (sql/key_window.py).
+                        "rows_held_back_for_a_later_day": report.rows_held_back,
+                        "earlier_days_copies_held_back": report.earlier_copies_held_back,
+                        "held_back_copies_restored": report.copies_restored,
+                    }
+                    if spec.key_window_days else {}
+                ),
                 "already_loaded": report.already_loaded,
                 "allow_shrink": obj.allow_shrink,
                 "files": report.files,

@@ -73,6 +73,12 @@ class LoadOutcome:
     # Whether the day's rows are now exactly this batch's files: True after a load; after a
     # no-op, only when the day already held these files (not when it held a newer view).
     day_holds_batch: bool = True
+    # Tables declaring key_window_days (sql/key_window.py): the batch's copies held back because a
+    # later day of the window holds their key; copies of earlier days the batch's now beat; and
+    # held-back copies of earlier days given back to raw_data (the copy that beat them is gone).
+    rows_held_back: int = 0
+    earlier_copies_held_back: int = 0
+    copies_restored: int = 0
 
 
 @dataclass(frozen=True)

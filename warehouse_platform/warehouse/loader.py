@@ -43,6 +43,11 @@ class LoadReport:
     rows_moved: int
     # Keys the source no longer holds: removed, kept or marked under the table's delete policy.
     keys_deleted: int
+    # key_window_days (sql/key_window.py): the batch's copies held back for a later day's copy of
+    # their key, earlier days' copies its copies now beat, held-back copies given back to raw_data.
+    rows_held_back: int
+    earlier_copies_held_back: int
+    copies_restored: int
     files: int
     bytes: int
     seconds: float
@@ -108,11 +113,14 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         day_holds_batch=outcome.day_holds_batch,
         rows_staged=outcome.rows_staged,
         rows_loaded=outcome.rows_loaded,
-        duplicates_skipped=outcome.rows_staged - outcome.rows_loaded - outcome.rows_superseded,
+        duplicates_skipped=outcome.rows_staged - outcome.rows_loaded - outcome.rows_superseded - outcome.rows_held_back,
         duplicate_keys_sample=outcome.duplicate_keys,
         rows_superseded=outcome.rows_superseded,
         rows_moved=outcome.rows_moved,
         keys_deleted=outcome.keys_deleted,
+        rows_held_back=outcome.rows_held_back,
+        earlier_copies_held_back=outcome.earlier_copies_held_back,
+        copies_restored=outcome.copies_restored,
         files=len(batch.parts),
         bytes=batch.content_length,
         seconds=round(time.monotonic() - started, 3),

@@ -25,6 +25,7 @@ from warehouse_platform.sql.key_sets import key_array_params
 from warehouse_platform.sql.quoting import quote_table
 from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.warehouse import ledger
+from warehouse_platform.warehouse.key_window_load import HeldBack, hold_back_repeated_keys, restore_unbeaten_copies
 from warehouse_platform.warehouse.load_errors import load_transaction
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
 from warehouse_platform.warehouse.staging_load import enforce_text_widths_in_table
@@ -164,6 +165,11 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                     key_array_params(spec, "duplicates", [d[:-1] for d in duplicates]),
                 )
                 rows_loaded -= cur.rowcount
+            held_back = HeldBack()
+            if spec.key_window_days:
+                # A key repeated in a neighbouring day: the later day's copy is the one held.
+                held_back = hold_back_repeated_keys(cur, req, loaded)
+                rows_loaded -= held_back.rows_removed
             superseded = moved = carried = 0
             if spec.mode == LoadMode.UPSERT:
                 superseded, moved, carried = _apply_key_versions(warehouse, cur, req, load_table, loaded)
@@ -174,8 +180,9 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
             # What the day will hold, derived from the statements' row counts (no scan of the
             # new day): the batch's rows taken, plus rows carried over or kept, minus those moved.
             day_rows = rows_loaded + carried + kept - moved
-            # Rows that moved to their own days left this day but are not lost.
-            req.refuse_sharp_shrink(rows_held, day_rows + moved)
+            # Rows that moved to their own days, or were held back for a later day's copy of
+            # their key, left this day but are not lost.
+            req.refuse_sharp_shrink(rows_held, day_rows + moved + held_back.offered)
             cur.execute(
                 swap.find_day_partition_sql(),
                 {"parent": f"{spec.schema}.{spec.name}", "bound": swap.partition_bound(day)},
@@ -185,13 +192,17 @@ def _swap_in(warehouse, req: LoadRequest, load_table: str, rows_staged: int) -> 
                     cur.execute(statement)
             for statement in swap.attach_sql(spec, load_table, day):
                 cur.execute(statement)
-            ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
+            restored = restore_unbeaten_copies(cur, req) if spec.key_window_days else 0
+            # The batch's rows after its own duplicates, those held back included: with the day's
+            # held-back copies, what the day holds (the reconciliation check counts both).
+            ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded + held_back.offered)
             cur.execute(sqlb.count_table_rows_sql(spec))
             table_rows = cur.fetchone()[0]
     return LoadOutcome(
         False, rows_staged, rows_loaded, day_rows, table_rows,
         tuple(tuple(d) for d in duplicates[:DUPLICATE_SAMPLE]), rows_superseded=superseded, rows_moved=moved,
-        keys_deleted=deleted,
+        keys_deleted=deleted, rows_held_back=held_back.offered, earlier_copies_held_back=held_back.earlier,
+        copies_restored=restored,
     )
 
 

@@ -163,24 +163,32 @@ class Warehouse(dg.ConfigurableResource, ABC):
             if self.dialect == "postgres":
                 cur.execute(ddl_builder.upgrade_ledger_sql(spec.schema))
             cur.execute(ddl_builder.create_table_sql(spec, self.dialect))
-            # A table created before the source gained columns (on_new_column: add) gains them.
-            cur.execute(ddl_builder.table_columns_sql(), {"schema": spec.schema, "table": spec.name})
-            present = {name for (name,) in cur.fetchall()}
+            schemas = [spec.schema]
+            if spec.key_window_days:
+                for statement in ddl_builder.create_held_back_table_sql(spec, self.dialect):
+                    cur.execute(statement)
+                schemas.append(ddl_builder.held_back_schema(spec))
             cur.execute(ddl_builder.added_columns_sql(spec.schema), {"table": spec.qualified_name})
             recorded = {name for name, _ in cur.fetchall()}
-            for column in spec.columns:
-                params = {"table": spec.qualified_name, "column": column.name}
-                if column.name not in present:
-                    cur.execute(ddl_builder.add_column_sql(spec, column, self.dialect))
-                    cur.execute(ddl_builder.forget_added_column_sql(spec.schema), params)
-                    recorded.discard(column.name)
-                # Recorded also when the table already had it: a column added before the
-                # platform kept the record joins the contract at its next load.
-                if column.name in added and column.name not in recorded:
-                    cur.execute(ddl_builder.record_added_column_sql(spec.schema), {
-                        **params, "sql_type": column.sql_type, "run_id": run_id,
-                        "added_at": datetime.now(timezone.utc).replace(tzinfo=None),
-                    })
+            # A table created before the source gained columns (on_new_column: add), or before the
+            # catalog declared more, gains them (its held-back copies' table too).
+            for schema in schemas:
+                cur.execute(ddl_builder.table_columns_sql(), {"schema": schema, "table": spec.name})
+                present = {name for (name,) in cur.fetchall()}
+                for column in spec.columns:
+                    params = {"table": spec.qualified_name, "column": column.name}
+                    if column.name not in present:
+                        cur.execute(ddl_builder.add_column_sql(spec, column, self.dialect, schema))
+                        if schema == spec.schema:
+                            cur.execute(ddl_builder.forget_added_column_sql(spec.schema), params)
+                            recorded.discard(column.name)
+                    # Recorded also when the table already had it: a column added before the
+                    # platform kept the record joins the contract at its next load.
+                    if schema == spec.schema and column.name in added and column.name not in recorded:
+                        cur.execute(ddl_builder.record_added_column_sql(spec.schema), {
+                            **params, "sql_type": column.sql_type, "run_id": run_id,
+                            "added_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                        })
             conn.commit()
 
     def added_columns(self, spec: TableSpec) -> tuple[Column, ...]:

@@ -13,6 +13,7 @@ from warehouse_platform.sql import load as sqlb
 from warehouse_platform.sql.quoting import quote_ident
 from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.warehouse import ledger
+from warehouse_platform.warehouse.key_window_load import HeldBack, hold_back_repeated_keys, restore_unbeaten_copies
 from warehouse_platform.warehouse.load_errors import load_transaction
 from warehouse_platform.warehouse.load_request import LoadOutcome, LoadRequest
 
@@ -112,17 +113,24 @@ def load_through_staging(warehouse, stage, req: LoadRequest) -> LoadOutcome:
             if spec.moves_between_days:
                 cur.execute(sqlb.count_moved_staging_rows_sql(spec), req.params)
                 moved = cur.fetchone()[0]
+            held_back = HeldBack()
+            if spec.key_window_days:
+                # A key repeated in a neighbouring day: the later day's copy is the one held.
+                held_back = hold_back_repeated_keys(cur, req, quote_ident(sqlb.staging_table_name(spec)))
             if delete_sql := sqlb.delete_replaced_rows_sql(spec):
                 cur.execute(delete_sql, req.params)
             cur.execute(sqlb.insert_from_staging_sql(spec), req.params)
             rows_loaded = cur.rowcount
+            restored = restore_unbeaten_copies(cur, req) if spec.key_window_days else 0
             deleted = departed + _apply_deletes(cur, req)
-            ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded)
+            # With the held-back copies: what the day holds plus its copies held back (see partition_swap_load).
+            ledger.record(cur, spec, req.batch, req.partition_key, req.load_id, req.run_id, rows_loaded + held_back.offered)
             cur.execute(sqlb.drop_staging_sql(spec))
             partition_rows, table_rows = _counts(cur, req)
             # Judged on what the load leaves, before the commit: a refusal rolls back everything.
-            req.refuse_sharp_shrink(rows_held, partition_rows + moved)
+            req.refuse_sharp_shrink(rows_held, partition_rows + moved + held_back.offered)
     return LoadOutcome(
         False, rows_staged, rows_loaded, partition_rows, table_rows, copy_statement=statement, rows_superseded=superseded,
-        rows_moved=moved, keys_deleted=deleted,
+        rows_moved=moved, keys_deleted=deleted, rows_held_back=held_back.offered, earlier_copies_held_back=held_back.earlier,
+        copies_restored=restored,
     )
