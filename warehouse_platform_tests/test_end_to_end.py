@@ -13,6 +13,7 @@ from warehouse_platform.sample_data.session_generator import (
     GeneratorConfig,
     generate_day,
     transactions_as_of,
+    users_as_of,
 )
 from warehouse_platform_tests.platform_runs import (
     job_check_keys,
@@ -167,7 +168,13 @@ def test_daily_active_users_and_http_status_daily_match_the_generators_truth(loa
     per_day = dau.groupby("day")[["active_users", "events"]].sum()  # a user has one country: the sum is distinct
     assert per_day.active_users.to_dict() == {day: len(users) for day, users in truth.active_users.items()}
     assert per_day.events.to_dict() == dict(truth.events_by_utc_day)
-    assert "unknown" not in set(dau.country)  # every event's user is in raw_data.users
+    # A user the application erased (its row removed) counts under 'unknown'; every other user
+    # has its country from raw_data.users.
+    known = {u.userid for u in users_as_of(DAYS[-1], CONFIG)}
+    erased = {user for users in truth.active_users.values() for user in users if user not in known}
+    unknown = dau[dau.country == "unknown"].groupby("day").active_users.sum().to_dict()
+    assert unknown == {day: n for day, users in truth.active_users.items() if (n := len(set(users) - known))}
+    assert erased, "the sample's erased users had sessions: the case is exercised"
 
     http = _query(wh, "SELECT day, status_class, requests, day_requests, day_error_rate FROM analytics.http_status_daily")
     expected = {}
