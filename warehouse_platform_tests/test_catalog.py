@@ -309,3 +309,58 @@ def test_dg_check_defs_fails_naming_the_entry_and_line_of_a_type_carrying_sql(tm
     assert result.returncode != 0, output
     assert "attributes.tables.0 at" in output and "defs.yaml:4" in output, output
     assert "type 'int); DROP TABLE x; --' is not one the platform knows" in output, output
+
+
+# A table a user adds (daily, incremental with a longer lookback than any shipped table), and its
+# dbt source, as "Add a table" says.
+ADDED_ENTRY = """
+    - name: rentals
+      description: Rentals of the application's films, by the day they last changed.
+      source: {table: app.rentals}
+      partitioning: {daily_by: updated_at}
+      columns:
+        - {name: rental_id, type: bigint, nullable: false}
+        - {name: amount, type: "numeric(5,2)", default: 0}
+        - {name: status, type: varchar(16), default: open}
+        - {name: updated_at, type: timestamp, nullable: false, default: getdate()}
+      primary_key: [rental_id]
+      mode: upsert
+      dedupe_order: [updated_at desc nulls last]
+      incremental: {cursor: updated_at, lookback_days: 5}
+"""
+ADDED_SOURCE = "\n      - name: rentals\n        description: Rentals.\n"
+# The tests that read the project's own catalog (the others write catalogs of their own).
+READING_THE_CATALOG = [
+    "warehouse_platform_tests/test_catalog.py::test_the_catalog_holds_the_shipped_raw_tables_with_their_load_specs",
+    "warehouse_platform_tests/test_catalog.py::test_catalog_tables_and_dbt_raw_data_sources_are_the_same_set",
+    "warehouse_platform_tests/test_catalog.py::test_the_code_location_serves_what_the_catalog_declares",
+    "warehouse_platform_tests/test_catalog.py::test_every_name_derived_from_the_shipped_catalog_is_distinct_and_fits_63_bytes",
+    "warehouse_platform_tests/test_catalog.py::test_the_catalog_file_is_the_one_in_the_defs_folder",
+    "warehouse_platform_tests/test_automation.py::test_daily_schedule_requests_yesterday_then_the_incremental_tables_lookback_days",
+]
+
+
+def test_a_catalog_with_an_added_table_passes_the_catalog_tests(tmp_path):
+    """Tests take their expectations from the catalog: a copy of the project with one more table
+    (and its dbt source) passes the tests that read the catalog, run from that copy."""
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(
+        PROJECT_ROOT, copy,
+        ignore=shutil.ignore_patterns(".git", ".venv", ".platform", "target", "logs", "__pycache__", ".ruff_cache", "*.egg-info"),
+    )
+    catalog = copy / CATALOG_PATH.relative_to(PROJECT_ROOT)
+    catalog.write_text(catalog.read_text().rstrip("\n") + "\n" + ADDED_ENTRY)
+    sources = copy / "dbt_project" / "models" / "sources.yml"
+    marker = "    tables:\n"
+    text = sources.read_text()
+    raw_data_tables = text.index(marker, text.index("- name: raw_data")) + len(marker)
+    sources.write_text(text[:raw_data_tables] + ADDED_SOURCE.lstrip("\n") + text[raw_data_tables:])
+    env = {**os.environ, "PYTHONPATH": str(copy), "PLATFORM_STATE_DIR": str(tmp_path / "state")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'bt'}", *READING_THE_CATALOG],
+        cwd=copy, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert f"{len(READING_THE_CATALOG)} passed" in result.stdout
