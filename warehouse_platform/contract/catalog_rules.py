@@ -17,7 +17,13 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from warehouse_platform.contract.identifiers import identifier_problem
-from warehouse_platform.contract.redshift_types import integer_range, utf8_width, validate_type, varchar_bytes
+from warehouse_platform.contract.redshift_types import (
+    check_redshift_type,
+    integer_range,
+    utf8_width,
+    validate_type,
+    varchar_bytes,
+)
 from warehouse_platform.contract.table_spec import RESERVED_COLUMN_NAMES, TableSpec
 
 # The expressions a default may be besides a literal: the load's time, in UTC (sql/ddl.py renders
@@ -151,6 +157,8 @@ def table_problems(spec: TableSpec) -> list[str]:
         seen.add(column.name)
         try:
             validate_type(column.sql_type)
+            # A type the grammar knows but Redshift cannot hold (yet) fails here, not at its first load.
+            check_redshift_type(spec.qualified_name, column.name, column.sql_type)
         except ValueError as error:
             problems.append(f"{where}: {error}")
             continue
