@@ -84,6 +84,8 @@ def test_a_name_is_lower_case_plain_and_at_most_63_bytes():
     assert identifier_problem("session_2015") is None and identifier_problem("이벤트") is None
     assert "upper case" in identifier_problem("Sessions") and "plain identifier" in identifier_problem("a-b")
     assert "64 bytes" in identifier_problem("t" * 64) and "66 bytes" in identifier_problem("이" * 22)
+    assert identifier_problem("이벤트", table=True).endswith("(it also names the table's Dagster ops)")
+    assert identifier_problem("a$b") is None and identifier_problem("a$b", table=True) is not None
 
 
 def test_a_derived_name_fits_63_bytes_and_long_stems_that_share_a_start_stay_distinct():

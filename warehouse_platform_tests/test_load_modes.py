@@ -12,9 +12,9 @@ from warehouse_platform import environment
 from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.contract.table_spec import Column, LoadMode, TableSpec
 from warehouse_platform.quality import evaluations
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.sql.load import staging_table_name
 from warehouse_platform.sql.partition_swap import load_table_name
-from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.staged_files.load_error import LoadError

@@ -26,6 +26,7 @@ from pydantic_core import InitErrorDetails
 
 from warehouse_platform.automation import definitions as automation
 from warehouse_platform.contract import catalog_rules
+from warehouse_platform.contract.identifiers import identifier_problem
 from warehouse_platform.contract.log_formats import LogFormat
 from warehouse_platform.contract.table_spec import (
     MAX_KEY_WINDOW_DAYS,
@@ -238,6 +239,8 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
         """A name declared twice, or a table whose derived names (partition tables, load and
         staging tables, landing folder) another table already has, is an error of the later
         entry, at its own line: the error is placed at tables.<i>, where the loader finds it."""
+        if problem := identifier_problem(self.warehouse_schema, table=True):
+            raise ValueError(f"warehouse_schema: {problem}")
         problems = catalog_rules.repeated_names([t.name for t in self.tables])
         if not problems:
             problems = derived_name_collisions(self.specs)

@@ -143,7 +143,7 @@ def table_problems(spec: TableSpec) -> list[str]:
     """Every reason the entry behind `spec` cannot be loaded, beyond TableSpec's own rules; empty
     when it can. (TableSpec's rules hold any spec; these hold what a user may declare.)"""
     problems = []
-    if problem := identifier_problem(spec.name):
+    if problem := identifier_problem(spec.name, table=True):
         problems.append(f"table name: {problem}")
     seen: set[str] = set()
     for column in spec.columns:

@@ -23,11 +23,14 @@ MAX_IDENTIFIER_BYTES = 63
 # A standard identifier (the same in both dialects): a letter, underscore or non-ASCII character,
 # then those, digits or $. Upper case is refused separately, with its own reason.
 _STANDARD = re.compile(r"^[^\W\d][\w$]*$")
+# A table's name also names its Dagster assets' ops (`raw_data__<name>`), which take ASCII letters,
+# digits and _ only.
+_TABLE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _HASH_CHARS = 8
 
 
-def identifier_problem(name: str) -> str | None:
-    """Why `name` cannot be a declared table or column name, or None."""
+def identifier_problem(name: str, table: bool = False) -> str | None:
+    """Why `name` cannot be a declared column name (with `table`, a table name), or None."""
     if not name:
         return "a name is not empty"
     if name != name.lower():
@@ -37,6 +40,8 @@ def identifier_problem(name: str) -> str | None:
         )
     if not _STANDARD.match(name):
         return f"{name!r} is not a plain identifier (a letter or _ first, then letters, digits, _ or $)"
+    if table and not _TABLE.match(name):
+        return f"{name!r}: a table name is ASCII letters, digits and _ (it also names the table's Dagster ops)"
     if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
         return f"{name!r} is {len(name.encode('utf-8'))} bytes; a name is at most {MAX_IDENTIFIER_BYTES} bytes (Postgres cuts longer ones)"
     return None
