@@ -12,6 +12,7 @@ import yaml
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
+from warehouse_platform.components.raw_table_catalog import RawTableCatalog
 from warehouse_platform.contract.table_spec import DistStyle, LoadMode
 from warehouse_platform.definitions import build_definitions
 from warehouse_platform.settings import PROJECT_ROOT
@@ -364,3 +365,22 @@ def test_a_catalog_with_an_added_table_passes_the_catalog_tests(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert f"{len(READING_THE_CATALOG)} passed" in result.stdout
+
+
+def test_defaults_written_unquoted_are_the_literals_they_look_like(tmp_path, monkeypatch):
+    """YAML reads `2015-01-01` as a date, `false` as a boolean and `1.5` as a number: each is
+    taken as the text written, checked against its column's type and loads through Dagster's loader."""
+    columns = (
+        "        - {name: since, type: date, default: 2015-01-01}\n"
+        "        - {name: seen_at, type: timestamp, default: 2015-01-01 10:00:00}\n"
+        "        - {name: active, type: boolean, default: false}\n"
+        "        - {name: price, type: 'numeric(5,2)', default: 1.5}\n"
+    )
+    catalog = _entry().replace(_LABEL, _LABEL + columns)
+    write_catalog_project(tmp_path, catalog)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    dg.load_from_defs_folder(path_within_project=tmp_path)
+    [spec] = RawTableCatalog.model_validate(yaml.safe_load(catalog)["attributes"]).specs
+    assert [(c.name, c.default) for c in spec.columns[2:]] == [
+        ("since", "2015-01-01"), ("seen_at", "2015-01-01 10:00:00"), ("active", "false"), ("price", "1.5"),
+    ]

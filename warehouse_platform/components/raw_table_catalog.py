@@ -18,10 +18,11 @@ jobs, schedule, landing sensor) is built from those specs by build_table_definit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
 from warehouse_platform.automation import definitions as automation
@@ -67,6 +68,15 @@ class ColumnEntry(dg.Model):
         description="Structured log tables: a field of the line's format (combined_log: client_ip, time, status, ...) "
         "or of its provenance (landed_file, landed_line, line_id).",
     )
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _a_day_or_time_as_written(cls, value: object) -> object:
+        # YAML reads an unquoted 2015-01-01 (or 2015-01-01 10:00:00) as a date (datetime): the
+        # default is the text the user wrote, in ISO form, checked against the column's type later.
+        if isinstance(value, datetime):
+            return value.isoformat(sep=" ")
+        return value.isoformat() if isinstance(value, date) else value
 
 
 class SourceEntry(dg.Model):
