@@ -203,6 +203,10 @@ BAD_ENTRIES = {
     "a_numeric_wider_than_redshift_holds": (
         _LABEL, '        - {name: label, type: "numeric(39,2)"}\n', "a numeric's precision is 1 to 38",
     ),
+    "an_encoding_carrying_sql": (
+        _LABEL, '        - {name: label, type: varchar(64), encoding: "zstd, x int); DROP TABLE y; --"}\n',
+        "column 'label': encoding 'zstd, x int); DROP TABLE y; --' is not one of Redshift's: raw, az64,",
+    ),
     "a_default_that_is_sql": (
         _KEY, '        - {name: thingid, type: int, nullable: false, default: "0; DROP TABLE x"}\n',
         "column 'thingid': default '0; DROP TABLE x' is not a literal of type int",

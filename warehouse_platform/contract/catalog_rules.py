@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from warehouse_platform.contract.identifiers import identifier_problem
 from warehouse_platform.contract.redshift_types import (
     check_redshift_type,
+    encoding_problem,
     integer_range,
     utf8_width,
     validate_type,
@@ -162,6 +163,8 @@ def table_problems(spec: TableSpec) -> list[str]:
         except ValueError as error:
             problems.append(f"{where}: {error}")
             continue
+        if column.encoding is not None and (problem := encoding_problem(column.encoding)):
+            problems.append(f"{where}: {problem}")
         if column.default is not None:
             try:
                 parse_default(column.default, column.sql_type)

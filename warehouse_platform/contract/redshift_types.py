@@ -170,3 +170,16 @@ def validate_type(text: str) -> str:
         if match[group] is not None and match[group].lower() != "max" and not 1 <= int(match[group]) <= limit:
             raise InvalidTypeError(f"type {text!r}: the length is 1 to {limit:,} bytes (Redshift's limit)")
     return re.sub(r"\s+", " ", str(text).strip().lower()).replace(" (", "(").replace(" [", "[")
+
+
+# Redshift's column compression encodings (ENCODE), the only words a catalog `encoding` may be.
+REDSHIFT_ENCODINGS = (
+    "raw", "az64", "bytedict", "delta", "delta32k", "lzo", "mostly8", "mostly16", "mostly32", "runlength",
+    "text255", "text32k", "zstd",
+)
+
+
+def encoding_problem(encoding: str) -> str | None:
+    if encoding.lower() in REDSHIFT_ENCODINGS:
+        return None
+    return f"encoding {encoding!r} is not one of Redshift's: {', '.join(REDSHIFT_ENCODINGS)}"

@@ -8,6 +8,7 @@ from warehouse_platform.contract.catalog_rules import parse_default
 from warehouse_platform.contract.identifiers import fit_identifier
 from warehouse_platform.contract.redshift_types import (
     check_redshift_type,
+    encoding_problem,
     postgres_type,
     varchar_bytes,
 )
@@ -75,7 +76,9 @@ def _column_sql(column: Column, dialect: Dialect, cut_text: bool = False) -> str
     if not column.nullable:
         parts.append("NOT NULL")
     if dialect == "redshift" and column.encoding:
-        parts.append(f"ENCODE {column.encoding}")
+        if problem := encoding_problem(column.encoding):  # a word from a closed list, never pasted
+            raise ValueError(f"{column.name}: {problem}")
+        parts.append(f"ENCODE {column.encoding.lower()}")
     return " ".join(parts)
 
 
