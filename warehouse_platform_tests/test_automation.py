@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 
 from warehouse_platform import environment
+from warehouse_platform.catalog import load_catalog
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
 
@@ -22,11 +23,16 @@ def test_daily_schedule_requests_yesterday_then_the_incremental_tables_lookback_
     )
     request, *lookback = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-24" and request.asset_selection is None  # every daily table
-    # session_transaction (lookback_days 2) alone re-reads the two days before, newest first.
-    assert [r.partition_key for r in lookback] == ["2026-11-23", "2026-11-22"]
-    for r in lookback:
+    # Each day before, newest first, as far back as the longest lookback, for the tables whose
+    # lookback reaches it (shipped: session_transaction, lookback_days 2; a table a user adds counts too).
+    reach = {s.name: s.incremental.lookback_days for s in load_catalog() if s.partitioned and s.incremental and s.source}
+    assert reach.get("session_transaction") == 2
+    assert [r.partition_key for r in lookback] == [
+        (date(2026, 11, 24) - timedelta(days=back)).isoformat() for back in range(1, max(reach.values()) + 1)
+    ]
+    for back, r in enumerate(lookback, 1):
         assert {k.to_user_string() for k in r.asset_selection} == {
-            "stage/raw_data/session_transaction", "raw_data/session_transaction"
+            f"{layer}raw_data/{name}" for name, days in reach.items() if days >= back for layer in ("stage/", "")
         }
     assert schedule.execution_timezone == "UTC" and schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "extract_and_load_day"

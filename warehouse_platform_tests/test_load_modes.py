@@ -13,6 +13,8 @@ from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.contract.table_spec import Column, LoadMode, TableSpec
 from warehouse_platform.quality import evaluations
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
+from warehouse_platform.sql.load import staging_table_name
+from warehouse_platform.sql.partition_swap import load_table_name
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.storage import LocalFolderStage
 from warehouse_platform.staged_files.load_error import LoadError
@@ -318,7 +320,7 @@ def test_the_reported_copy_is_the_statement_that_ran(env, partitioned):
     batch = platform_batch(stage, spec, day, [("1", "10", "2026-11-01 08:00:00")])
     report = load_staged_batch(warehouse, stage, spec, batch, "r")
     # The swap COPYs into the day's new table, the staging path into its temporary table.
-    target = f'"raw_data_partitions"."{spec.name}__load_{report.load_id:x}"' if partitioned else f'"stg_{spec.name}"'
+    target = f'"raw_data_partitions"."{load_table_name(spec, report.load_id)}"' if partitioned else f'"{staging_table_name(spec)}"'
     assert report.copy_statement.startswith(f"COPY {target} (")
     assert load_staged_batch(warehouse, stage, spec, batch, "r2").copy_statement.startswith("-- nothing ran")
 

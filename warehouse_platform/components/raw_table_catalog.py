@@ -18,12 +18,16 @@ jobs, schedule, landing sensor) is built from those specs by build_table_definit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails
 
 from warehouse_platform.automation import definitions as automation
+from warehouse_platform.contract import catalog_rules
+from warehouse_platform.contract.identifiers import identifier_problem
 from warehouse_platform.contract.log_formats import LogFormat
 from warehouse_platform.contract.table_spec import (
     MAX_KEY_WINDOW_DAYS,
@@ -40,6 +44,7 @@ from warehouse_platform.contract.table_spec import (
 )
 from warehouse_platform.extract import assets as extract_assets
 from warehouse_platform.quality import checks as quality_checks
+from warehouse_platform.sql.derived_names import derived_name_collisions
 from warehouse_platform.warehouse import assets as warehouse_assets
 
 
@@ -49,7 +54,12 @@ class ColumnEntry(dg.Model):
     nullable: bool = True
     description: str = ""
     encoding: str | None = Field(default=None, description="Redshift compression encoding (ENCODE); ignored on Postgres.")
-    default: str | None = Field(default=None, description="A SQL expression filling the column when a file lacks it.")
+    # A number or boolean as YAML reads it is taken as written (0, 2.5, false): the literal is checked against the type.
+    default: str | bool | int | float | None = Field(
+        default=None,
+        description="Fills the column when a file lacks it: a literal of the column's type (0, 'n/a', 2015-01-01), "
+        "or current_timestamp / getdate() / current_date for timestamp and date columns. Never SQL.",
+    )
     from_json: str | None = Field(
         default=None, description="Structured log tables, json_lines: the JSON path of the value, e.g. $.properties.page."
     )
@@ -58,6 +68,15 @@ class ColumnEntry(dg.Model):
         description="Structured log tables: a field of the line's format (combined_log: client_ip, time, status, ...) "
         "or of its provenance (landed_file, landed_line, line_id).",
     )
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _a_day_or_time_as_written(cls, value: object) -> object:
+        # YAML reads an unquoted 2015-01-01 (or 2015-01-01 10:00:00) as a date (datetime): the
+        # default is the text the user wrote, in ISO form, checked against the column's type later.
+        if isinstance(value, datetime):
+            return value.isoformat(sep=" ")
+        return value.isoformat() if isinstance(value, date) else value
 
 
 class SourceEntry(dg.Model):
@@ -97,6 +116,11 @@ class StructuringEntry(dg.Model):
         default=0.02, json_schema_extra={"minimum": 0, "maximum": 1},
         description="Share of a day's lines (0 to 1) that may be rejected before rejected_lines fails (blocking).",
     )
+
+
+def _default_text(value: str | bool | int | float) -> str:
+    """A default as YAML read it, as text: booleans as true/false, numbers as written."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _optional_sections_are_checked_inside(schema: dict) -> None:
@@ -177,13 +201,14 @@ class TableEntry(dg.Model):
         incremental = None
         if self.incremental is not None:
             incremental = Incremental(self.incremental.cursor, self.incremental.lookback_days, self.incremental.soft_delete_column)
-        return TableSpec(
+        spec = TableSpec(
             schema=schema,
             name=self.name,
             description=self.description,
             columns=tuple(
                 Column(
-                    c.name, c.type, nullable=c.nullable, description=c.description, encoding=c.encoding, default=c.default,
+                    c.name, c.type, nullable=c.nullable, description=c.description, encoding=c.encoding,
+                    default=None if c.default is None else _default_text(c.default),
                     from_json=c.from_json, from_field=c.from_field,
                 )
                 for c in self.columns
@@ -208,6 +233,9 @@ class TableEntry(dg.Model):
             deletes=DeletePolicy.parse(self.deletes),
             key_window_days=self.key_window_days,
         )
+        if problems := catalog_rules.table_problems(spec):
+            raise ValueError(f"{spec.qualified_name}: " + "; ".join(problems))
+        return spec
 
 
 class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
@@ -218,9 +246,25 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RawTableCatalog:
-        names = [t.name for t in self.tables]
-        if repeated := sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(f"tables declared more than once: {repeated}")
+        """A name declared twice, or a table whose derived names (partition tables, load and
+        staging tables, landing folder) another table already has, is an error of the later
+        entry, at its own line: the error is placed at tables.<i>, where the loader finds it."""
+        if problem := identifier_problem(self.warehouse_schema, table=True):
+            raise ValueError(f"warehouse_schema: {problem}")
+        problems = catalog_rules.repeated_names([t.name for t in self.tables])
+        if not problems:
+            problems = derived_name_collisions(self.specs)
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type="value_error", loc=("tables", i), input=self.tables[i].name,
+                        ctx={"error": ValueError(f"table {self.tables[i].name!r}: {message}")},
+                    )
+                    for i, message in problems
+                ],
+            )
         return self
 
     @classmethod

@@ -125,3 +125,61 @@ def column_byte_limit(sql_type: str) -> int:
     """The bytes a value of a text column may take: its varchar(n), at most Redshift's 65,535
     (a text column without a width is held to the most Redshift allows)."""
     return min(varchar_bytes(sql_type) or VARCHAR_MAX_BYTES, VARCHAR_MAX_BYTES)
+
+
+class InvalidTypeError(ValueError):
+    pass
+
+
+# The declared types: a closed grammar, so a catalog `type` is one of these or refused, and never
+# reaches DDL as text it chose. Extend the map here (one alternative per family).
+_DECLARED_TYPE = re.compile(
+    r"""^(?:
+        (?P<plain>smallint|int2|integer|int4|int|bigint|int8|real|float4|double\s+precision|float8|float
+            |boolean|bool|text|date|super|uuid|jsonb|json|bytea|inet|cidr|timestamptz|timetz
+            |timestamp(?:\s+with(?:out)?\s+time\s+zone)?|time(?:\s+with(?:out)?\s+time\s+zone)?)
+        |(?P<numeric>numeric|decimal)(?:\s*\(\s*(?P<precision>\d+)\s*(?:,\s*(?P<scale>\d+)\s*)?\))?
+        |(?P<char>char|character|bpchar)(?:\s*\(\s*(?P<char_length>\d+)\s*\))?
+        |(?P<varchar>varchar|character\s+varying|nvarchar)\s*\(\s*(?P<varchar_length>\d+|max)\s*\)
+        |(?P<varbyte>varbyte|varbinary)(?:\s*\(\s*(?P<varbyte_length>\d+)\s*\))?
+    )(?P<array>(?:\s*\[\s*\])*)$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+NUMERIC_MAX_PRECISION = 38  # Redshift's; Postgres allows more, which Redshift could not hold
+CHAR_MAX_BYTES = 4_096
+VARBYTE_MAX_BYTES = 1_024_000
+
+
+def validate_type(text: str) -> str:
+    """The declared type, normalised (lower case, single spaces), or InvalidTypeError saying why
+    not. Only this grammar is accepted: nothing else a catalog says reaches DDL."""
+    match = _DECLARED_TYPE.match(str(text).strip())
+    if not match:
+        raise InvalidTypeError(
+            f"type {text!r} is not one the platform knows: smallint, int, bigint, numeric(p,s), real, double precision, "
+            "boolean, char(n), varchar(n), text, date, time, timestamp, timestamptz, uuid, json, jsonb, super, bytea, "
+            "varbyte(n), inet, cidr, or an array of one (int[])"
+        )
+    if match["precision"] is not None:
+        precision, scale = int(match["precision"]), int(match["scale"] or 0)
+        if not 1 <= precision <= NUMERIC_MAX_PRECISION:
+            raise InvalidTypeError(f"type {text!r}: a numeric's precision is 1 to {NUMERIC_MAX_PRECISION} (Redshift's limit)")
+        if scale > precision:
+            raise InvalidTypeError(f"type {text!r}: a numeric's scale is at most its precision")
+    for group, limit in (("char_length", CHAR_MAX_BYTES), ("varchar_length", VARCHAR_MAX_BYTES), ("varbyte_length", VARBYTE_MAX_BYTES)):
+        if match[group] is not None and match[group].lower() != "max" and not 1 <= int(match[group]) <= limit:
+            raise InvalidTypeError(f"type {text!r}: the length is 1 to {limit:,} bytes (Redshift's limit)")
+    return re.sub(r"\s+", " ", str(text).strip().lower()).replace(" (", "(").replace(" [", "[")
+
+
+# Redshift's column compression encodings (ENCODE), the only words a catalog `encoding` may be.
+REDSHIFT_ENCODINGS = (
+    "raw", "az64", "bytedict", "delta", "delta32k", "lzo", "mostly8", "mostly16", "mostly32", "runlength",
+    "text255", "text32k", "zstd",
+)
+
+
+def encoding_problem(encoding: str) -> str | None:
+    if encoding.lower() in REDSHIFT_ENCODINGS:
+        return None
+    return f"encoding {encoding!r} is not one of Redshift's: {', '.join(REDSHIFT_ENCODINGS)}"

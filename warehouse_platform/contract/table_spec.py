@@ -142,6 +142,10 @@ MAX_KEY_WINDOW_DAYS = 7
 PARTITION_COLUMN = Column("_partition_date", "date", nullable=False, description="Partition the row was loaded under.")
 # bigint, not a uuid string: it is stored in every row, so it is kept to 8 bytes.
 LOAD_ID_COLUMN = Column("_load_id", "bigint", nullable=False, description="Load that wrote the row; see the load ledger.")
+# The rank the load's dedupe computes beside the contract columns (sql/load.py).
+DEDUPE_RANK_COLUMN = "_row_rank"
+# Column names the platform's own SQL gives its columns: a declared column may not take one.
+RESERVED_COLUMN_NAMES = (PARTITION_COLUMN.name, LOAD_ID_COLUMN.name, DEDUPE_RANK_COLUMN)
 
 
 @dataclass(frozen=True)

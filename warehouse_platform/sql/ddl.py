@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from warehouse_platform.contract.catalog_rules import parse_default
+from warehouse_platform.contract.identifiers import fit_identifier
 from warehouse_platform.contract.redshift_types import (
     check_redshift_type,
+    encoding_problem,
     postgres_type,
     varchar_bytes,
 )
@@ -15,7 +18,7 @@ from warehouse_platform.contract.table_spec import (
     DistStyle,
     TableSpec,
 )
-from warehouse_platform.sql.quoting import quote_ident, quote_idents, quote_table
+from warehouse_platform.sql.quoting import quote_ident, quote_idents, quote_literal, quote_table
 
 Dialect = Literal["postgres", "redshift"]
 
@@ -27,7 +30,7 @@ ADDED_COLUMNS_TABLE = "_added_columns"
 
 def held_back_schema(spec: TableSpec) -> str:
     """Where a table declaring key_window_days keeps the copies of keys a later day holds."""
-    return f"{spec.schema}_held_back"
+    return fit_identifier(spec.schema, "_held_back")
 
 
 def create_schema_sql(schema: str) -> str:
@@ -45,14 +48,37 @@ def column_type(column: Column, dialect: Dialect, cut_text: bool = False) -> str
     return postgres_type(column.sql_type)
 
 
+# The default expressions (contract/catalog_rules.DEFAULT_EXPRESSIONS) in each dialect: the
+# load's time in UTC, as Redshift's GETDATE() gives it; Postgres' now() is in the session's zone.
+_DEFAULT_EXPRESSIONS = {
+    ("now", "postgres"): "(now() AT TIME ZONE 'UTC')",
+    ("now", "redshift"): "GETDATE()",
+    ("today", "postgres"): "((now() AT TIME ZONE 'UTC')::date)",
+    ("today", "redshift"): "TRUNC(GETDATE())",
+}
+
+
+def default_sql(column: Column, dialect: Dialect) -> str | None:
+    """` DEFAULT ...` for a column declaring one, from the parsed default (a quoted literal or a
+    known expression): the declared text itself is never written into the statement."""
+    if column.default is None:
+        return None
+    parsed = parse_default(column.default, column.sql_type)
+    if parsed.expression is not None:
+        return f"DEFAULT {_DEFAULT_EXPRESSIONS[parsed.expression, dialect]}"
+    return f"DEFAULT {parsed.literal if parsed.bare else quote_literal(parsed.literal)}"
+
+
 def _column_sql(column: Column, dialect: Dialect, cut_text: bool = False) -> str:
     parts = [quote_ident(column.name), column_type(column, dialect, cut_text)]
-    if column.default is not None:
-        parts.append(f"DEFAULT {column.default}")
+    if (default := default_sql(column, dialect)) is not None:
+        parts.append(default)
     if not column.nullable:
         parts.append("NOT NULL")
     if dialect == "redshift" and column.encoding:
-        parts.append(f"ENCODE {column.encoding}")
+        if problem := encoding_problem(column.encoding):  # a word from a closed list, never pasted
+            raise ValueError(f"{column.name}: {problem}")
+        parts.append(f"ENCODE {column.encoding.lower()}")
     return " ".join(parts)
 
 

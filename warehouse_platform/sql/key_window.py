@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from warehouse_platform.contract.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, TableSpec
+from warehouse_platform.contract.table_spec import DEDUPE_RANK_COLUMN, LOAD_ID_COLUMN, PARTITION_COLUMN, TableSpec
 from warehouse_platform.sql.ddl import held_back_schema
 from warehouse_platform.sql.load import dedupe_order_sql, key_match_sql
 from warehouse_platform.sql.quoting import quote_ident, quote_idents, quote_table
@@ -107,11 +107,11 @@ def hold_back_offered_copies_sql(spec: TableSpec, offered: str) -> list[str]:
     later = _has_later_copy(spec, offered, "partition_date", "key_window_end")
     ranked = (
         f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {quote_idents(spec.primary_key)} "
-        f"ORDER BY {dedupe_order_sql(spec)}) AS _row_rank FROM {offered} WHERE {later}"
+        f"ORDER BY {dedupe_order_sql(spec)}) AS {DEDUPE_RANK_COLUMN} FROM {offered} WHERE {later}"
     )
     return [
         f"INSERT INTO {held_back_table_sql(spec)} ({quote_idents(_all_columns(spec))}) "
-        f"SELECT {columns}, %(partition_date)s, %(load_id)s FROM ({ranked}) ranked WHERE _row_rank = 1",
+        f"SELECT {columns}, %(partition_date)s, %(load_id)s FROM ({ranked}) ranked WHERE {DEDUPE_RANK_COLUMN} = 1",
         f"DELETE FROM {offered} WHERE {later}",
     ]
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from warehouse_platform.contract.catalog_rules import parse_order_term
+from warehouse_platform.contract.identifiers import fit_identifier
 from warehouse_platform.contract.redshift_types import column_byte_limit
-from warehouse_platform.contract.table_spec import LOAD_ID_COLUMN, PARTITION_COLUMN, DeleteKind, LoadMode, TableSpec
-from warehouse_platform.sql.ddl import LEDGER_TABLE, Dialect, column_type
+from warehouse_platform.contract.table_spec import (
+    DEDUPE_RANK_COLUMN,
+    LOAD_ID_COLUMN,
+    PARTITION_COLUMN,
+    DeleteKind,
+    LoadMode,
+    TableSpec,
+)
+from warehouse_platform.sql.ddl import LEDGER_TABLE, Dialect, column_type, default_sql
 from warehouse_platform.sql.quoting import (
     quote_ident,
     quote_idents,
@@ -27,7 +36,7 @@ LEDGER_COLUMNS = (
 
 
 def staging_table_name(spec: TableSpec) -> str:
-    return f"stg_{spec.name}"
+    return fit_identifier(spec.name, prefix="stg_")
 
 
 def lock_table_sql(spec: TableSpec) -> str:
@@ -41,7 +50,7 @@ def create_staging_sql(spec: TableSpec, dialect: Dialect) -> str:
     check (with a readable message) instead of failing COPY on a NOT NULL constraint."""
     columns = ", ".join(
         f"{quote_ident(c.name)} {column_type(c, dialect, spec.truncate_columns)}"
-        + (f" DEFAULT {c.default}" if c.default is not None else "")
+        + (f" {default}" if (default := default_sql(c, dialect)) is not None else "")
         for c in spec.columns
     )
     name = quote_ident(staging_table_name(spec))
@@ -129,15 +138,17 @@ def count_staging_sql(spec: TableSpec) -> str:
 
 
 def _order_term(spec: TableSpec, term: str) -> str:
-    """'ts desc' -> '"ts" DESC NULLS LAST', refusing anything that is not a column and a direction.
+    """'ts desc' -> '"ts" DESC NULLS LAST', refusing anything that is not a declared column with a
+    direction (contract/catalog_rules.parse_order_term).
 
-    NULLS LAST is spelled out: Postgres and Redshift both sort NULLs first under DESC, so a
-    duplicate without a value would beat the one with a value under "latest ts wins"."""
-    words = term.split()
-    direction = words[1].upper() if len(words) == 2 else "ASC"
-    if len(words) not in (1, 2) or direction not in ("ASC", "DESC") or words[0] not in spec.column_names:
-        raise ValueError(f"{spec.qualified_name}: bad dedupe_order term {term!r} (want '<column> [asc|desc]')")
-    return f"{quote_ident(words[0])} {direction} NULLS LAST"
+    NULLS LAST unless the term says otherwise: Postgres and Redshift both sort NULLs first under
+    DESC, so a duplicate without a value would beat the one with a value under "latest ts wins"."""
+    try:
+        parsed = parse_order_term(term, spec.column_names)
+    except ValueError as error:
+        raise ValueError(f"{spec.qualified_name}: {error}") from None
+    direction = "DESC" if parsed.descending else "ASC"
+    return f"{quote_ident(parsed.column)} {direction} NULLS {'FIRST' if parsed.nulls_first else 'LAST'}"
 
 
 def dedupe_order_sql(spec: TableSpec) -> str:
@@ -148,7 +159,7 @@ def _deduplicated_staging_sql(spec: TableSpec) -> str:
     order = dedupe_order_sql(spec)
     return (
         f"SELECT {quote_idents(spec.column_names)}, ROW_NUMBER() OVER ("
-        f"PARTITION BY {quote_idents(spec.primary_key)} ORDER BY {order}) AS _row_rank "
+        f"PARTITION BY {quote_idents(spec.primary_key)} ORDER BY {order}) AS {DEDUPE_RANK_COLUMN} "
         f"FROM {quote_ident(staging_table_name(spec))}"
     )
 
@@ -228,7 +239,7 @@ def insert_from_staging_sql(spec: TableSpec) -> str:
         f"INSERT INTO {quote_table(spec.schema, spec.name)} ({quote_idents(target_columns)})\n"
         f"SELECT {quote_idents(spec.column_names)}, {', '.join(loader_values)}\n"
         f"FROM ({_deduplicated_staging_sql(spec)}) deduplicated\n"
-        "WHERE _row_rank = 1"
+        f"WHERE {DEDUPE_RANK_COLUMN} = 1"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from warehouse_platform.contract.identifiers import fit_identifier
 from warehouse_platform.contract.table_spec import (
     LOAD_ID_COLUMN,
     PARTITION_COLUMN,
@@ -32,18 +33,23 @@ def partitions_schema(spec: TableSpec) -> str:
 
 def partitions_schema_of(schema: str) -> str:
     """Partition tables live beside, not in, the analysts' schema."""
-    return f"{schema}_partitions"
+    return fit_identifier(schema, "_partitions")
 
 
 def partition_table_name(spec: TableSpec, day: date) -> str:
-    return f"{spec.name}__{day:%Y%m%d}"
+    return fit_identifier(spec.name, f"__{day:%Y%m%d}")
 
 
 _LOAD_MARK = "__load_"
 
 
 def load_table_name(spec: TableSpec, load_id: int) -> str:
-    return f"{spec.name}{_LOAD_MARK}{load_id:x}"
+    return load_table_name_of(spec.name, load_id)
+
+
+def load_table_name_of(table: str, load_id: int) -> str:
+    # The id in a fixed width, so a long table's fitted stem is the same for every load of it.
+    return fit_identifier(table, f"{_LOAD_MARK}{load_id:016x}")
 
 
 def parse_load_table_name(name: str) -> tuple[str, int] | None:

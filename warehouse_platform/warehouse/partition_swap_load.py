@@ -71,7 +71,7 @@ def sweep_abandoned_load_tables(warehouse, schema: str, table: str | None = None
             cur.execute(swap.tables_in_schema_sql(), {"schema": partitions})
             for (name,) in cur.fetchall():
                 parsed = swap.parse_load_table_name(name)
-                if parsed is None or (table is not None and parsed[0] != table):
+                if parsed is None or (table is not None and name != swap.load_table_name_of(table, parsed[1])):
                     continue
                 cur.execute(swap.try_claim_load_sql(), {"load_id": parsed[1]})
                 if not cur.fetchone()[0]:
