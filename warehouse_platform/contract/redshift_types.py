@@ -12,10 +12,10 @@ import re
 
 import pyarrow as pa
 
-VARCHAR_MAX_BYTES = 65_535
+from warehouse_platform.contract.column_types import VARCHAR_MAX_BYTES, parse_type
+
 DEFAULT_VARCHAR_BYTES = 256
 _VARCHAR = re.compile(r"^(?:varchar|character varying|nvarchar)\s*\(\s*(\d+|max)\s*\)$", re.IGNORECASE)
-_TYPES_REDSHIFT_LACKS = {"json", "jsonb", "xml", "uuid", "bytea", "text[]", "int[]", "hstore"}
 
 
 class UnsupportedTypeError(ValueError):
@@ -48,19 +48,16 @@ def varchar_bytes(sql_type: str) -> int | None:
 
 
 def check_redshift_type(table: str, column: str, sql_type: str) -> None:
-    base = sql_type.strip().lower()
-    if base in _TYPES_REDSHIFT_LACKS:
-        hint = " use SUPER (or VARCHAR holding JSON text)" if base.startswith("json") else ""
-        raise UnsupportedTypeError(f"{table}.{column}: Redshift has no {sql_type} type;{hint}")
-    length = varchar_bytes(sql_type)
-    if length is not None and length > VARCHAR_MAX_BYTES:
-        raise UnsupportedTypeError(
-            f"{table}.{column}: {sql_type} exceeds Redshift's VARCHAR limit of {VARCHAR_MAX_BYTES} bytes"
-        )
+    """Refuse a declared type outside the grammar (contract/column_types.py), naming the column."""
+    try:
+        parse_type(sql_type)
+    except ValueError as error:
+        raise UnsupportedTypeError(f"{table}.{column}: {error}") from None
 
 
 def postgres_type(sql_type: str) -> str:
-    """The local stand-in for a Redshift type (SUPER is JSONB locally).
+    """The local stand-in for a declared type (SUPER is JSONB locally, VARBYTE bytea; the map is
+    contract/column_types.py).
 
     SUPER columns are staged like any other: as JSON text in a CSV field. AWS documents COPY
     filling SUPER from text and CSV files ("Copying data from text and CSV" in
@@ -69,7 +66,11 @@ def postgres_type(sql_type: str) -> str:
     serialized as JSON, which must be valid JSON for it to load with its types (objects and
     arrays unquoted inside the JSON, strings double-quoted), with the CSV quoting rules around
     it. Postgres' COPY parses the same field into jsonb."""
-    return "jsonb" if sql_type.strip().lower() == "super" else sql_type
+    return parse_type(sql_type).postgres
+
+
+def redshift_type(sql_type: str) -> str:
+    return parse_type(sql_type).redshift
 
 
 def redshift_type_for_arrow(arrow_type: pa.DataType, max_bytes: int | None = None) -> str:

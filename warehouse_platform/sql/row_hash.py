@@ -8,28 +8,16 @@ alike, and NULL stays distinct from any text."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
-
-from warehouse_platform.contract.source_contract import type_family
 from warehouse_platform.contract.table_spec import Column, TableSpec
 from warehouse_platform.sql.quoting import quote_ident
-
-Side = Literal["source", "postgres", "redshift"]  # the application database, or the warehouse's dialect
-
-
-def _value_text(column: Column, alias: str, side: Side) -> str:
-    value = f"{alias}.{quote_ident(column.name)}"
-    if type_family(column.sql_type) == "text":
-        # The extract stages empty text as NULL (sql/extract.py): the source is compared as loaded.
-        return f"NULLIF(CAST({value} AS varchar), '')" if side == "source" else f"CAST({value} AS varchar)"
-    return f"CAST({value} AS varchar)"
+from warehouse_platform.sql.value_text import Side, value_text_sql
 
 
 def _render(columns: Sequence[Column], alias: str, side: Side) -> str:
     """One text for the columns: each as `<length>:<text>`, or `N` for NULL, joined by '|'."""
     parts = []
     for column in columns:
-        text = _value_text(column, alias, side)
+        text = value_text_sql(column, f"{alias}.{quote_ident(column.name)}", side)
         parts.append(f"COALESCE(CAST(LENGTH({text}) AS varchar) || ':' || {text}, 'N')")
     return " || '|' || ".join(parts)
 
