@@ -187,7 +187,9 @@ def test_schema_drift_names_new_missing_and_retyped_columns():
 
 
 def test_postgres_varchar_characters_become_redshift_bytes():
-    assert source_contract.warehouse_type("character varying", 3) == "varchar(12)"
-    assert source_contract.warehouse_type("text") == "varchar(65535)"
-    assert source_contract.warehouse_type("integer") == "int"
-    assert source_contract.warehouse_type("timestamp without time zone") == "timestamp"
+    from warehouse_platform.contract.column_types import SourceType
+
+    assert source_contract.warehouse_type(SourceType("character varying", char_length=3)) == "varchar(12)"
+    assert source_contract.warehouse_type(SourceType("text")) == "varchar(65535)"
+    assert source_contract.warehouse_type(SourceType("integer")) == "int"
+    assert source_contract.warehouse_type(SourceType("timestamp without time zone")) == "timestamp"

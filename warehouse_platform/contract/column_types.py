@@ -229,11 +229,13 @@ def warehouse_type_for_source(source: SourceType, widest_bytes: int | None = Non
             return "super", f"the composite type {source.udt_name}: staged as a JSON object"
         return "varchar(65535)", f"the type {source.udt_name}: its text form (check it is what analysts need)"
     if data_type in ("character varying", "character", "varchar", "char", "bpchar"):
-        name = "char" if data_type in ("character", "char", "bpchar") else "varchar"
         if source.char_length:
-            cap = CHAR_MAX_BYTES if name == "char" else VARCHAR_MAX_BYTES
-            note = "Redshift's char holds single-byte characters only" if name == "char" else None
-            return f"{name}({min(4 * source.char_length, cap)})", note
+            note = None
+            if data_type in ("character", "char", "bpchar"):
+                # Redshift's CHAR holds single-byte characters only; Postgres ignores char's padding
+                # (its text form drops it), so the value is the same text in a varchar.
+                note = "char(n): held as varchar, without the padding Postgres ignores too"
+            return f"varchar({min(4 * source.char_length, VARCHAR_MAX_BYTES)})", note
         return _text_width(widest_bytes)
     if data_type in ("text", "tsvector", "xml", "citext"):
         return _text_width(widest_bytes)

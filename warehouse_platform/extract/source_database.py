@@ -73,7 +73,7 @@ class SourceDatabase(dg.ConfigurableResource):
                 if spec.source.table is not None:
                     schema, _, table = spec.source.table.rpartition(".")
                     cur.execute(source_contract.source_columns_sql(), {"schema": schema or "public", "table": table})
-                    return tuple(SourceColumn(n, source_contract.warehouse_type(t, length)) for n, t, length in cur.fetchall())
+                    return tuple(source_contract.source_column(row) for row in cur.fetchall())
                 cur.execute(extract_sql.probe_columns_sql(spec))
                 return source_contract.columns_from_description(cur.description)
         finally:

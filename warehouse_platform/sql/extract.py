@@ -18,6 +18,7 @@ from warehouse_platform.sql.quoting import quote_ident, quote_table
 from warehouse_platform.sql.row_hash import bucket_sql
 from warehouse_platform.sql.value_text import value_text_sql
 
+
 def source_from_sql(spec: TableSpec) -> str:
     """`FROM` target of the extract: the source table, or the declared query as a subquery."""
     source = spec.source

@@ -8,9 +8,17 @@ alike, and NULL stays distinct from any text."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from warehouse_platform.contract.column_types import type_kind
 from warehouse_platform.contract.table_spec import Column, TableSpec
 from warehouse_platform.sql.quoting import quote_ident
 from warehouse_platform.sql.value_text import Side, value_text_sql
+
+
+def _without_trailing_zeros(text: str) -> str:
+    """A number's text without the zeros its scale pads it with (0.5000 and 0.5 are one value: an
+    unconstrained source numeric is held in a numeric(p,s)); a value the scale rounded still differs."""
+    return f"REGEXP_REPLACE(REGEXP_REPLACE({text}, '(\\.[0-9]*[1-9])0+$', '\\1'), '\\.0+$', '')"
 
 
 def _render(columns: Sequence[Column], alias: str, side: Side) -> str:
@@ -18,6 +26,8 @@ def _render(columns: Sequence[Column], alias: str, side: Side) -> str:
     parts = []
     for column in columns:
         text = value_text_sql(column, f"{alias}.{quote_ident(column.name)}", side)
+        if type_kind(column.sql_type) == "decimal":
+            text = _without_trailing_zeros(text)
         parts.append(f"COALESCE(CAST(LENGTH({text}) AS varchar) || ':' || {text}, 'N')")
     return " || '|' || ".join(parts)
 
