@@ -163,3 +163,20 @@ def test_the_redshift_ddl_copy_and_parity_sql_for_every_type_parse_as_redshift(p
         assert expected in table, (expected, table)
     assert "NULL AS ''" in statements[2] and "EMPTYASNULL" not in statements[2]
 
+
+
+def test_catalog_diff_finds_the_shipped_catalog_in_agreement_with_its_source_and_names_a_change(platform_env, capsys):
+    from datetime import date
+
+    from warehouse_platform.sample_data.session_generator import GeneratorConfig
+    from warehouse_platform_tests.platform_runs import seed
+
+    seed(platform_env["source"], date(2026, 11, 1), 1, GeneratorConfig(scale=0.01))
+    code = cli.main(["catalog", "diff"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.strip().endswith("the catalog and the source agree"), out
+    _execute(platform_env["source"], "ALTER TABLE app.transactions ALTER COLUMN amount TYPE numeric(12, 2)")
+    assert cli.main(["catalog", "diff"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "raw_data.session_transaction: amount: declared int, the source's numeric maps to numeric(12,2)"
+    ]

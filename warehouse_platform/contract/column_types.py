@@ -142,7 +142,7 @@ def parse_type(text: str) -> ColumnType:
         raise _refuse(text, "an array is declared super (its value is staged as a JSON array)")
     if normal in _INSTEAD:
         raise _refuse(text, f"declare {_INSTEAD[normal]}")
-    if "(" in normal and not normal.endswith(")"):
+    if re.fullmatch(r"[a-z ]+\(\s*[0-9]+\s*", normal):
         # YAML's flow mapping {name: x, type: numeric(12,2)} ends the value at the comma.
         raise _refuse(
             text,

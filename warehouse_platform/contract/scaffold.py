@@ -269,11 +269,13 @@ def disagreements(spec: TableSpec, table: SourceTable) -> list[str]:
         if type_kind(mapped) != type_kind(column.sql_type):
             found.append(f"{column.name}: declared {column.sql_type}, the source's {source.type.data_type} maps to {mapped}")
         elif type_kind(mapped) == "text" and source.type.char_length:
-            declared, needed = parse_type(column.sql_type).length, parse_type(mapped).length
-            if declared < needed:
+            # Fewer bytes than the source's characters is too narrow for any text; between n and
+            # 4n bytes holds ASCII, and the stage's width check names any wider value.
+            declared = parse_type(column.sql_type).length
+            if declared < source.type.char_length:
                 found.append(
-                    f"{column.name}: declared {column.sql_type}, the source's {source.type.data_type}"
-                    f"({source.type.char_length}) can hold {needed} bytes"
+                    f"{column.name}: declared {column.sql_type}, narrower than the source's "
+                    f"{source.type.data_type}({source.type.char_length}) (up to {parse_type(mapped).length} bytes)"
                 )
         if not column.nullable and source.nullable:
             found.append(f"{column.name}: declared NOT NULL, the source allows NULL")
