@@ -198,3 +198,26 @@ def test_diff_names_each_disagreement_of_the_catalog_with_its_source():
         "raw_data.film: last_update: in app.film, not declared",
         "raw_data.film: primary key: declared ['title'], the source's is ['film_id']",
     ]
+
+
+def test_a_catalog_column_whose_numeric_type_yaml_cut_at_the_comma_is_refused_saying_to_quote_it():
+    from warehouse_platform.components.raw_table_catalog import RawTableCatalog
+
+    entry = """tables:
+  - name: prices
+    description: Prices.
+    source: {table: app.prices}
+    partitioning: whole_table
+    columns:
+      - {name: id, type: int}
+      - {name: price, type: numeric(5,2)}
+      - name: tax
+        type: numeric(5,2)
+    primary_key: [id]
+"""
+    with pytest.raises(ValueError, match=re.escape('must be quoted: type: "numeric(12,2)"')):
+        RawTableCatalog.model_validate(yaml.safe_load(entry))
+    # Quoted inside { }, or unquoted in a block mapping, it is read as written.
+    fixed = entry.replace("type: numeric(5,2)}", 'type: "numeric(5,2)"}')
+    [spec] = RawTableCatalog.model_validate(yaml.safe_load(fixed)).specs
+    assert [c.sql_type for c in spec.columns] == ["int", "numeric(5,2)", "numeric(5,2)"]
