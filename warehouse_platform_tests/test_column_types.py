@@ -221,3 +221,12 @@ def test_a_catalog_column_whose_numeric_type_yaml_cut_at_the_comma_is_refused_sa
     fixed = entry.replace("type: numeric(5,2)}", 'type: "numeric(5,2)"}')
     [spec] = RawTableCatalog.model_validate(yaml.safe_load(fixed)).specs
     assert [c.sql_type for c in spec.columns] == ["int", "numeric(5,2)", "numeric(5,2)"]
+
+
+def test_a_query_sources_enum_composite_and_enum_array_columns_are_read_by_what_their_type_oids_are():
+    # OIDs of the database's own types, as type_kinds_sql reports them.
+    description = [("rating", 16_500, None, 4), ("pair", 16_510, None, -1), ("moods", 16_499, None, -1)]
+    kinds = {16_500: "e", 16_510: "c", 16_499: "A"}
+    assert [c.sql_type for c in source_contract.columns_from_description(description, kinds)] == [
+        "varchar(256)", "super", "super",
+    ]

@@ -36,7 +36,7 @@ SCHEMA_SQL = [
         flag boolean, code char(3), label varchar(20), body text,
         day date, at_time time, seen timestamp, seen_tz timestamptz,
         ident uuid, doc jsonb, raw_json json, tags text[], nums int[], pair kinds.pair, mood kinds.mood,
-        blob bytea, addr inet, net cidr
+        blob bytea, addr inet, net cidr, search tsvector
     )""",
     "COMMENT ON TABLE kinds.every_type IS 'One row per edge case of every type.'",
     "COMMENT ON COLUMN kinds.every_type.amount IS 'The largest numeric(38,10), and its negative.'",
@@ -50,17 +50,17 @@ ROWS_SQL = f"""INSERT INTO kinds.every_type VALUES
      '0001-01-01', '00:00:00', '1999-12-31 23:59:59.999999', '2026-03-08 01:59:59.999999-05',
      '00000000-0000-0000-0000-000000000000', 'null', '{{"a": {{"b": [1, "two", null, {{"c": "한글"}}]}}}}',
      ARRAY['with "quotes"', NULL, 'a,b', '', '😀 4 bytes'], ARRAY[NULL, -1, 2]::int[], ROW(-1, 'x,"y"'), 'it''s "quoted"',
-     '\\x00ff10', '::1', '2001:db8::/32'),
+     '\\x00ff10', '::1', '2001:db8::/32', to_tsvector('simple', 'the quick brown fox''s tail')),
     (2, 2, 32767, 2147483647, 9223372036854775807, {LARGEST}, 999.99, 0.5,
      1.17549435e-38, 5e-324, true, 'é', '네이버 é', E'two\\nlines, "quoted", \\\\N and \\r',
      '9999-12-31', '23:59:59.999999', '2026-11-01 00:00:00', '2026-03-08 03:00:00-04',
      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{{"nested": {{"deeper": [{{}}, [], "", null]}}, "n": 1.5e300}}', '[]',
-     ARRAY[]::text[], ARRAY[1], ROW(NULL, NULL), 'happy 😀', '\\x', '192.168.0.1/24', '10.0.0.0/8'),
+     ARRAY[]::text[], ARRAY[1], ROW(NULL, NULL), 'happy 😀', '\\x', '192.168.0.1/24', '10.0.0.0/8', ''),
     (3, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-     NULL, NULL, NULL, '2026-10-25 01:30:00+01', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+     NULL, NULL, NULL, '2026-10-25 01:30:00+01', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (4, 1, 0, 0, 1, 0, 0, 0, 0.1, 0.1, true, '  ', ' padded ', '😀', '2024-02-29', '12:00:00', '2026-10-25 02:30:00',
      '2026-10-25 02:30:00+02', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12', '"just a string"', '{{"dup": 1, "dup": 2}}',
-     ARRAY['NULL', 'null'], ARRAY[0], ROW(0, ''), 'sad', '\\x5c4e', '10.1.2.3', '0.0.0.0/0')
+     ARRAY['NULL', 'null'], ARRAY[0], ROW(0, ''), 'sad', '\\x5c4e', '10.1.2.3', '0.0.0.0/0', 'a:1 b:2')
 """
 
 
@@ -97,7 +97,7 @@ def test_a_table_of_every_type_is_scaffolded_loaded_by_yaml_alone_and_equal_to_t
     for column, declared in [
         ("mood", "varchar(256)"), ("tags", "super"), ("pair", "super"), ("doc", "super"), ("raw_json", "super"),
         ("seen_tz", "timestamptz"), ("ident", "uuid"), ("blob", "varbyte(65535)"), ("addr", "inet"), ("net", "cidr"),
-        ("code", "varchar(12)"), ("label", "varchar(80)"), ("small", "smallint"), ("precise", "double precision"),
+        ("code", "varchar(12)"), ("label", "varchar(80)"), ("search", "varchar(64)"), ("small", "smallint"), ("precise", "double precision"),
     ]:
         assert re.search(rf"\{{name: {column}, type: \"?{re.escape(declared)}\"?[,}}]", draft), (column, draft)
     assert "{name: big, type: bigint, nullable: false" in draft

@@ -48,17 +48,32 @@ def warehouse_type(source: SourceType) -> str:
     return warehouse_type_for_source(source)[0]
 
 
-def columns_from_description(description: Sequence) -> tuple[SourceColumn, ...]:
-    """A psycopg2 cursor's description (name, type_code, display_size, internal_size, ...)."""
+def columns_from_description(description: Sequence, kinds: dict[int, str] | None = None) -> tuple[SourceColumn, ...]:
+    """A psycopg2 cursor's description (name, type_code, display_size, internal_size, ...).
+    `kinds`: type_kinds_sql's answer for OIDs not listed above (an enum is `e`, a composite `c`,
+    an array `A`)."""
+    kinds = kinds or {}
     columns = []
     for d in description:
-        if d[1] in _ARRAY_OIDS:
+        kind = kinds.get(d[1])
+        if d[1] in _ARRAY_OIDS or kind == "A":
             columns.append(SourceColumn(d[0], warehouse_type(SourceType("ARRAY"))))
+            continue
+        if d[1] not in _OID_TYPES and kind in ("e", "c"):
+            columns.append(SourceColumn(d[0], warehouse_type(SourceType("USER-DEFINED", typtype=kind))))
             continue
         name = _OID_TYPES.get(d[1], "text")
         length = d[3] if name in ("character varying", "character") and d[3] and d[3] > 0 else None
         columns.append(SourceColumn(d[0], warehouse_type(SourceType(name, char_length=length))))
     return tuple(columns)
+
+
+def type_kinds_sql() -> str:
+    """Per type OID of %(oids)s: `A` for an array, else its typtype (`e` enum, `c` composite, `b` base)."""
+    return (
+        "SELECT oid::int, CASE WHEN typcategory = 'A' THEN 'A' ELSE typtype::text END "
+        "FROM pg_catalog.pg_type WHERE oid = ANY(%(oids)s::oid[])"
+    )
 
 
 @dataclass(frozen=True)
