@@ -1,4 +1,4 @@
-"""Command line: `warehouse-platform demo | seed | backfill | dev | dagster-home | instance-config | stop`.
+"""Command line: `warehouse-platform demo | seed | backfill | dev | dagster-home | instance-config | stop | catalog`.
 
 `demo` runs the whole graph on the embedded default and prints (and writes as JSON) what it
 loaded and what the checks found. Its runs, and the backfill's, are runs of the code location's
@@ -379,6 +379,43 @@ def _print_report(report: dict, report_path: Path) -> None:
               "so its daily tables are honestly stale.)")
 
 
+def _source_query():
+    from warehouse_platform import environment
+
+    endpoint = environment.build_source_database().process_config_and_initialize().endpoint()
+    return lambda sql, params: endpoint.query(sql, params)
+
+
+def run_catalog(args) -> int:
+    """`catalog scaffold`: the entries, printed; `catalog diff`: one line per disagreement."""
+    from warehouse_platform.catalog import load_catalog
+    from warehouse_platform.contract import scaffold
+
+    query = _source_query()
+    if args.catalog_command == "scaffold":
+        try:
+            tables = [scaffold.read_source_table(query, name) for name in args.tables]
+        except ValueError as error:
+            print(f"catalog scaffold: {error}", file=sys.stderr)
+            return 1
+        print(scaffold.scaffold(tables), end="")
+        return 0
+    specs = [s for s in load_catalog() if s.source is not None and s.source.table is not None]
+    if args.table:
+        specs = [s for s in specs if s.name in args.table]
+    found = []
+    for spec in specs:
+        try:
+            found += scaffold.disagreements(spec, scaffold.read_source_table(query, spec.source.table))
+        except ValueError as error:
+            found.append(f"{spec.qualified_name}: {error}")
+    for line in found:
+        print(line)
+    if not found:
+        print(f"{len(specs)} tables: the catalog and the source agree")
+    return 1 if found else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from warehouse_platform import settings
 
@@ -409,6 +446,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     instance_config.add_argument("--prod", action="store_true")
     sub.add_parser("stop", help="stop the embedded Postgres server")
+    catalog_cmd = sub.add_parser("catalog", help="draft catalog entries from the source (scaffold), or compare them (diff)")
+    catalog_sub = catalog_cmd.add_subparsers(dest="catalog_command", required=True)
+    scaffold_cmd = catalog_sub.add_parser("scaffold", help="print ready catalog entries for source tables, to review and paste")
+    scaffold_cmd.add_argument("tables", nargs="+", metavar="SCHEMA.TABLE")
+    diff_cmd = catalog_sub.add_parser("diff", help="list where the source and the catalog disagree (exit 1 if they do)")
+    diff_cmd.add_argument("--table", action="append", default=None, help="only this catalog entry (repeatable)")
     # `dev` passes what it does not know (--port 3001) to `dg dev`; every other command is strict.
     args, dg_args = parser.parse_known_args(argv)
     if dg_args and args.command != "dev":
@@ -441,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(render_prod_instance_config() if args.prod else (_prepare_dagster_home() / "dagster.yaml").read_text(), end="")
         return 0
+    if args.command == "catalog":
+        return run_catalog(args)
     if args.command == "stop":
         from warehouse_platform.postgres_endpoint import stop_embedded_postgres
 

@@ -197,11 +197,11 @@ _KEY = "        - {name: thingid, type: int, nullable: false}\n"
 BAD_ENTRIES = {
     "a_type_carrying_sql": (
         _LABEL, '        - {name: label, type: "int); DROP TABLE x; --"}\n',
-        "column 'label': type 'int); DROP TABLE x; --' is not one the platform knows",
+        "column 'label': type 'int); DROP TABLE x; --': not a type the platform knows",
     ),
-    "an_unknown_type": (_LABEL, "        - {name: label, type: integr}\n", "column 'label': type 'integr' is not one the platform knows"),
+    "an_unknown_type": (_LABEL, "        - {name: label, type: integr}\n", "column 'label': type 'integr': not a type the platform knows"),
     "a_numeric_wider_than_redshift_holds": (
-        _LABEL, '        - {name: label, type: "numeric(39,2)"}\n', "a numeric's precision is 1 to 38",
+        _LABEL, '        - {name: label, type: "numeric(39,2)"}\n', "Redshift's numeric holds at most 38 digits",
     ),
     "an_encoding_carrying_sql": (
         _LABEL, '        - {name: label, type: varchar(64), encoding: "zstd, x int); DROP TABLE y; --"}\n',
@@ -313,7 +313,7 @@ def test_dg_check_defs_fails_naming_the_entry_and_line_of_a_type_carrying_sql(tm
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "attributes.tables.0 at" in output and "defs.yaml:4" in output, output
-    assert "type 'int); DROP TABLE x; --' is not one the platform knows" in output, output
+    assert "type 'int); DROP TABLE x; --': not a type the platform knows" in output, output
 
 
 # A table a user adds (daily, incremental with a longer lookback than any shipped table), and its

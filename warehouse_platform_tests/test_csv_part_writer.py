@@ -48,7 +48,7 @@ def test_parts_come_in_multiples_of_the_slice_count_and_keep_every_row(tmp_path,
 
 
 def test_no_part_passes_the_size_limit_compressed_or_not_and_full_groups_open_new_ones(tmp_path):
-    rows = [(str(i), hashlib.sha256(str(i).encode()).hexdigest(), "") for i in range(40_000)]
+    rows = [(str(i), hashlib.sha256(str(i).encode()).hexdigest(), None) for i in range(40_000)]
     parts = _write(rows, tmp_path, max_part_bytes=200_000, block_bytes=30_000).parts
     assert len(parts) > 2 and len(parts) % 2 == 0
     for part in parts:
@@ -87,7 +87,7 @@ def test_parts_are_handed_over_while_later_rows_are_still_being_produced(tmp_pat
     handed_over: list = []
     handed_over_when_asked: list[int] = []
 
-    rows = [(str(i), hashlib.sha256(str(i).encode()).hexdigest(), "") for i in range(40_000)]
+    rows = [(str(i), hashlib.sha256(str(i).encode()).hexdigest(), None) for i in range(40_000)]
 
     def chunks():
         for chunk in encode_rows(_batches(rows, 1000)):
@@ -160,16 +160,16 @@ def test_a_header_the_check_refuses_stops_the_batch_before_any_part(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_python_rows_write_null_and_empty_text_as_an_empty_field_and_quote_what_needs_it():
+def test_python_rows_write_null_as_an_empty_field_and_empty_text_quoted_and_quote_what_needs_it():
     (data,) = encode_rows([[("1", None, ""), ("2", 'a "b", c', "x\ny")]])
-    assert data == b'1,,\n2,"a ""b"", c","x\ny"\n'
+    assert data == b'1,,""\n2,"a ""b"", c","x\ny"\n'
     assert list(csv.reader(io.StringIO(data.decode()))) == [["1", "", ""], ["2", 'a "b", c', "x\ny"]]
 
 
 def test_python_rows_with_a_carriage_return_keep_it_inside_a_quoted_field(tmp_path):
     rows = [("1", "carriage\rreturn", None), ("2", "", 'x,"y"')]
     (data,) = encode_rows([rows])
-    assert data == b'1,"carriage\rreturn",\n2,,"x,""y"""\n'
+    assert data == b'1,"carriage\rreturn",\n2,"","x,""y"""\n'
     (part,) = write_csv_parts(COLUMNS, [data], tmp_path, slice_count=1).parts
     assert part.row_count == 2 and _read(part)[1:] == [["1", "carriage\rreturn", ""], ["2", "", 'x,"y"']]
 

@@ -31,7 +31,7 @@ WIDEST = "한글 é ü 😀 " * 2  # 36 bytes of UTF-8 in 18 characters
 # (id, name, note, seen_at, flag, amount): what the source holds.
 ODD_ROWS = [
     (1, None, "NULL stays NULL", None, None, None),
-    (2, "", "empty text is loaded as NULL (the stage's one rule, Redshift's EMPTYASNULL)", datetime(2026, 11, 1), True, 0),
+    (2, "", "empty text stays empty text, apart from NULL", datetime(2026, 11, 1), True, 0),
     (3, 'say "hi", then leave', "quotes and a comma", datetime(2026, 11, 1, 23, 59, 59, 999999), False, -1.5),
     (4, "two\nlines", "a newline inside a value", datetime(1999, 12, 31, 0, 0, 0, 1), True, 12345678.91),
     (5, "carriage\rreturn", "a carriage return", datetime(2026, 2, 28, 12, 0), False, 0.01),
@@ -81,15 +81,14 @@ def _create_odd(source):
     conn.close()
 
 
-def test_what_the_source_holds_is_what_the_warehouse_holds_whatever_the_characters(platform_env):
+def test_what_the_source_holds_is_what_the_warehouse_holds_whatever_the_characters_and_empty_text_is_not_null(platform_env):
     _create_odd(platform_env["source"])
     with dg.instance_for_test() as instance:
         _run(ODD, instance)
     loaded = platform_env["warehouse"].query(
         "SELECT id, name, note, seen_at, flag, amount FROM raw_data.odd_values ORDER BY id"
     )
-    expected = [(i, None if n == "" else n, note, t, f, a) for i, n, note, t, f, a in ODD_ROWS]
-    assert [(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else float(r[5])) for r in loaded] == expected
+    assert [(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else float(r[5])) for r in loaded] == ODD_ROWS
 
 
 def test_widths_are_utf8_bytes_found_at_their_file_and_line(platform_env):

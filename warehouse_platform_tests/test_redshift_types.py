@@ -50,7 +50,7 @@ def test_pandas_frames_map_through_arrow():
 
 def test_json_columns_are_refused_with_the_alternative_named():
     spec = TableSpec(schema="raw_data", name="events", columns=(Column("id", "int"), Column("payload", "json")), primary_key=("id",))
-    with pytest.raises(UnsupportedTypeError, match=r"raw_data\.events\.payload: Redshift has no json type; use SUPER"):
+    with pytest.raises(UnsupportedTypeError, match=r"raw_data\.events\.payload: type 'json': declare super"):
         ddl_builder.create_table_sql(spec, "redshift")
 
 
@@ -64,5 +64,5 @@ def test_declared_varchar_lengths():
     assert varchar_bytes("varchar(32)") == 32 and varchar_bytes("VARCHAR(MAX)") == 65_535
     assert varchar_bytes("int") is None
     spec = TableSpec(schema="s", name="t", columns=(Column("a", "varchar(70000)"),), primary_key=("a",))
-    with pytest.raises(UnsupportedTypeError, match="exceeds"):
+    with pytest.raises(UnsupportedTypeError, match="a varchar holds 1 to 65,535 bytes on Redshift"):
         ddl_builder.create_table_sql(spec, "redshift")

@@ -56,7 +56,7 @@ def test_redshift_copy_reads_the_manifest_with_an_iam_role():
         'COPY "stg_session_timestamp" ("sessionid", "ts")\n'
         "FROM 's3://stage/raw_data/session_timestamp/day=2026-11-01/manifest.json'\n"
         "IAM_ROLE 'arn:aws:iam::123456789012:role/redshift-copy'\n"
-        "MANIFEST\nGZIP\nCSV\nIGNOREHEADER 1\nEMPTYASNULL\nTIMEFORMAT 'auto'\nDATEFORMAT 'auto'\n"
+        "MANIFEST\nGZIP\nCSV\nIGNOREHEADER 1\nNULL AS ''\nTIMEFORMAT 'auto'\nDATEFORMAT 'auto'\n"
         "COMPUPDATE OFF\nSTATUPDATE OFF\nREGION 'ap-northeast-2'"
     )
     assert isinstance(_parse_redshift(sql), exp.Copy)

@@ -17,6 +17,7 @@ jobs, schedule, landing sensor) is built from those specs by build_table_definit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Literal
@@ -27,6 +28,7 @@ from pydantic_core import InitErrorDetails
 
 from warehouse_platform.automation import definitions as automation
 from warehouse_platform.contract import catalog_rules
+from warehouse_platform.contract.column_types import parse_type
 from warehouse_platform.contract.identifiers import identifier_problem
 from warehouse_platform.contract.log_formats import LogFormat
 from warehouse_platform.contract.table_spec import (
@@ -77,6 +79,15 @@ class ColumnEntry(dg.Model):
         if isinstance(value, datetime):
             return value.isoformat(sep=" ")
         return value.isoformat() if isinstance(value, date) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_type_cut_at_its_comma(cls, data):
+        # `{name: price, type: numeric(5,2)}`: YAML ends the value at the comma, leaving the type
+        # `numeric(5` and a key `2)`. Said as the quoting it needs, not as an unknown field `2)`.
+        if isinstance(data, dict) and isinstance(data.get("type"), str) and any(re.fullmatch(r"\s*\d+\s*\)", str(k)) for k in data):
+            parse_type(data["type"])
+        return data
 
 
 class SourceEntry(dg.Model):

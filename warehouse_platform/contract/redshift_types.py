@@ -12,10 +12,10 @@ import re
 
 import pyarrow as pa
 
-VARCHAR_MAX_BYTES = 65_535
+from warehouse_platform.contract.column_types import VARCHAR_MAX_BYTES, parse_type
+
 DEFAULT_VARCHAR_BYTES = 256
 _VARCHAR = re.compile(r"^(?:varchar|character varying|nvarchar)\s*\(\s*(\d+|max)\s*\)$", re.IGNORECASE)
-_TYPES_REDSHIFT_LACKS = {"json", "jsonb", "xml", "uuid", "bytea", "text[]", "int[]", "hstore"}
 
 
 class UnsupportedTypeError(ValueError):
@@ -48,19 +48,16 @@ def varchar_bytes(sql_type: str) -> int | None:
 
 
 def check_redshift_type(table: str, column: str, sql_type: str) -> None:
-    base = sql_type.strip().lower()
-    if base in _TYPES_REDSHIFT_LACKS:
-        hint = " use SUPER (or VARCHAR holding JSON text)" if base.startswith("json") else ""
-        raise UnsupportedTypeError(f"{table}.{column}: Redshift has no {sql_type} type;{hint}")
-    length = varchar_bytes(sql_type)
-    if length is not None and length > VARCHAR_MAX_BYTES:
-        raise UnsupportedTypeError(
-            f"{table}.{column}: {sql_type} exceeds Redshift's VARCHAR limit of {VARCHAR_MAX_BYTES} bytes"
-        )
+    """Refuse a declared type outside the grammar (contract/column_types.py), naming the column."""
+    try:
+        parse_type(sql_type)
+    except ValueError as error:
+        raise UnsupportedTypeError(f"{table}.{column}: {error}") from None
 
 
 def postgres_type(sql_type: str) -> str:
-    """The local stand-in for a Redshift type (SUPER is JSONB locally).
+    """The local stand-in for a declared type (SUPER is JSONB locally, VARBYTE bytea; the map is
+    contract/column_types.py).
 
     SUPER columns are staged like any other: as JSON text in a CSV field. AWS documents COPY
     filling SUPER from text and CSV files ("Copying data from text and CSV" in
@@ -69,7 +66,11 @@ def postgres_type(sql_type: str) -> str:
     serialized as JSON, which must be valid JSON for it to load with its types (objects and
     arrays unquoted inside the JSON, strings double-quoted), with the CSV quoting rules around
     it. Postgres' COPY parses the same field into jsonb."""
-    return "jsonb" if sql_type.strip().lower() == "super" else sql_type
+    return parse_type(sql_type).postgres
+
+
+def redshift_type(sql_type: str) -> str:
+    return parse_type(sql_type).redshift
 
 
 def redshift_type_for_arrow(arrow_type: pa.DataType, max_bytes: int | None = None) -> str:
@@ -131,45 +132,14 @@ class InvalidTypeError(ValueError):
     pass
 
 
-# The declared types: a closed grammar, so a catalog `type` is one of these or refused, and never
-# reaches DDL as text it chose. Extend the map here (one alternative per family).
-_DECLARED_TYPE = re.compile(
-    r"""^(?:
-        (?P<plain>smallint|int2|integer|int4|int|bigint|int8|real|float4|double\s+precision|float8|float
-            |boolean|bool|text|date|super|uuid|jsonb|json|bytea|inet|cidr|timestamptz|timetz
-            |timestamp(?:\s+with(?:out)?\s+time\s+zone)?|time(?:\s+with(?:out)?\s+time\s+zone)?)
-        |(?P<numeric>numeric|decimal)(?:\s*\(\s*(?P<precision>\d+)\s*(?:,\s*(?P<scale>\d+)\s*)?\))?
-        |(?P<char>char|character|bpchar)(?:\s*\(\s*(?P<char_length>\d+)\s*\))?
-        |(?P<varchar>varchar|character\s+varying|nvarchar)\s*\(\s*(?P<varchar_length>\d+|max)\s*\)
-        |(?P<varbyte>varbyte|varbinary)(?:\s*\(\s*(?P<varbyte_length>\d+)\s*\))?
-    )(?P<array>(?:\s*\[\s*\])*)$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-NUMERIC_MAX_PRECISION = 38  # Redshift's; Postgres allows more, which Redshift could not hold
-CHAR_MAX_BYTES = 4_096
-VARBYTE_MAX_BYTES = 1_024_000
-
-
 def validate_type(text: str) -> str:
-    """The declared type, normalised (lower case, single spaces), or InvalidTypeError saying why
-    not. Only this grammar is accepted: nothing else a catalog says reaches DDL."""
-    match = _DECLARED_TYPE.match(str(text).strip())
-    if not match:
-        raise InvalidTypeError(
-            f"type {text!r} is not one the platform knows: smallint, int, bigint, numeric(p,s), real, double precision, "
-            "boolean, char(n), varchar(n), text, date, time, timestamp, timestamptz, uuid, json, jsonb, super, bytea, "
-            "varbyte(n), inet, cidr, or an array of one (int[])"
-        )
-    if match["precision"] is not None:
-        precision, scale = int(match["precision"]), int(match["scale"] or 0)
-        if not 1 <= precision <= NUMERIC_MAX_PRECISION:
-            raise InvalidTypeError(f"type {text!r}: a numeric's precision is 1 to {NUMERIC_MAX_PRECISION} (Redshift's limit)")
-        if scale > precision:
-            raise InvalidTypeError(f"type {text!r}: a numeric's scale is at most its precision")
-    for group, limit in (("char_length", CHAR_MAX_BYTES), ("varchar_length", VARCHAR_MAX_BYTES), ("varbyte_length", VARBYTE_MAX_BYTES)):
-        if match[group] is not None and match[group].lower() != "max" and not 1 <= int(match[group]) <= limit:
-            raise InvalidTypeError(f"type {text!r}: the length is 1 to {limit:,} bytes (Redshift's limit)")
-    return re.sub(r"\s+", " ", str(text).strip().lower()).replace(" (", "(").replace(" [", "[")
+    """The declared type in its canonical spelling, or InvalidTypeError saying why not and what to
+    write instead. The grammar is contract/column_types.parse_type, the one place types are
+    known: nothing else a catalog says reaches DDL."""
+    try:
+        return parse_type(text).declared
+    except ValueError as error:
+        raise InvalidTypeError(str(error)) from None
 
 
 # Redshift's column compression encodings (ENCODE), the only words a catalog `encoding` may be.

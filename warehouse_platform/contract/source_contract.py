@@ -12,39 +12,27 @@ fails the extract too, instead of every re-loaded day getting NULL in it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from warehouse_platform.contract.redshift_types import VARCHAR_MAX_BYTES
+from warehouse_platform.contract.column_types import SourceType, parse_type, type_kind, warehouse_type_for_source
 from warehouse_platform.contract.table_spec import Column, OnNewColumn, TableSpec
 
-# Kinds of type: a source column may change within one (varchar(32) -> varchar(64), int -> bigint;
-# the width check judges the values) but not across them.
-_FAMILIES = {
-    "integer": ("smallint", "int", "integer", "bigint", "int2", "int4", "int8"),
-    "text": ("varchar", "character varying", "char", "character", "text", "bpchar", "nvarchar"),
-    "boolean": ("boolean", "bool"),
-    "timestamp": ("timestamp", "timestamp without time zone"),
-    "timestamptz": ("timestamptz", "timestamp with time zone"),
-    "date": ("date",),
-    "decimal": ("numeric", "decimal"),
-    "float": ("real", "double precision", "float", "float4", "float8"),
-}
-
-# Type OIDs a cursor's description reports (Postgres), for columns of a declared query.
+# Type OIDs a cursor's description reports (Postgres), for columns of a declared query, as
+# information_schema names them; arrays by their element's OID family. An OID not listed (an enum
+# or a composite type, whose OIDs are the database's own) reads as text.
 _OID_TYPES = {
-    16: "boolean", 20: "bigint", 21: "smallint", 23: "int", 25: "text", 1042: "char", 1043: "varchar",
-    1082: "date", 1114: "timestamp", 1184: "timestamptz", 1700: "numeric", 700: "real", 701: "double precision",
+    16: "boolean", 17: "bytea", 20: "bigint", 21: "smallint", 23: "integer", 25: "text", 114: "json", 650: "cidr",
+    700: "real", 701: "double precision", 869: "inet", 1042: "character", 1043: "character varying", 1082: "date",
+    1083: "time without time zone", 1114: "timestamp without time zone", 1184: "timestamp with time zone",
+    1700: "numeric", 2950: "uuid", 3802: "jsonb", 3614: "tsvector",
 }
+_ARRAY_OIDS = {199, 1000, 1001, 1005, 1007, 1009, 1014, 1015, 1016, 1021, 1022, 1041, 1115, 1182, 1183, 1185, 1231, 2951, 3807}
 
 
 def type_family(sql_type: str) -> str:
-    base = sql_type.strip().lower().split("(")[0].strip()
-    for family, names in _FAMILIES.items():
-        if base in names:
-            return family
-    return base
+    """The kind of a type (contract/column_types.KINDS): a column may change within one, not across."""
+    return type_kind(sql_type)
 
 
 @dataclass(frozen=True)
@@ -54,28 +42,38 @@ class SourceColumn:
     sql_type: str
 
 
-def warehouse_type(data_type: str, char_length: int | None = None) -> str:
-    """A Postgres source type (information_schema.columns.data_type, or a type name from a cursor)
-    as a warehouse column type. Postgres counts varchar in characters, Redshift in bytes: a UTF-8
-    character takes up to 4 bytes."""
-    family = type_family(data_type)
-    if family == "text":
-        return f"varchar({min(4 * char_length, VARCHAR_MAX_BYTES) if char_length else VARCHAR_MAX_BYTES})"
-    if family == "integer":
-        return {"smallint": "smallint", "bigint": "bigint", "int8": "bigint", "int2": "smallint"}.get(data_type.lower(), "int")
-    if family == "decimal":
-        return "numeric(38, 10)"
-    return {"float": "double precision"}.get(family, family)
+def warehouse_type(source: SourceType) -> str:
+    """A source column's type as the warehouse type that holds its values (the scaffold's map:
+    contract/column_types.warehouse_type_for_source): an enum is text, an array or JSON super."""
+    return warehouse_type_for_source(source)[0]
 
 
-def columns_from_description(description: Sequence) -> tuple[SourceColumn, ...]:
-    """A psycopg2 cursor's description (name, type_code, display_size, internal_size, ...)."""
+def columns_from_description(description: Sequence, kinds: dict[int, str] | None = None) -> tuple[SourceColumn, ...]:
+    """A psycopg2 cursor's description (name, type_code, display_size, internal_size, ...).
+    `kinds`: type_kinds_sql's answer for OIDs not listed above (an enum is `e`, a composite `c`,
+    an array `A`)."""
+    kinds = kinds or {}
     columns = []
     for d in description:
+        kind = kinds.get(d[1])
+        if d[1] in _ARRAY_OIDS or kind == "A":
+            columns.append(SourceColumn(d[0], warehouse_type(SourceType("ARRAY"))))
+            continue
+        if d[1] not in _OID_TYPES and kind in ("e", "c"):
+            columns.append(SourceColumn(d[0], warehouse_type(SourceType("USER-DEFINED", typtype=kind))))
+            continue
         name = _OID_TYPES.get(d[1], "text")
-        length = d[3] if name in ("varchar", "char") and d[3] and d[3] > 0 else None
-        columns.append(SourceColumn(d[0], warehouse_type(name, length)))
+        length = d[3] if name in ("character varying", "character") and d[3] and d[3] > 0 else None
+        columns.append(SourceColumn(d[0], warehouse_type(SourceType(name, char_length=length))))
     return tuple(columns)
+
+
+def type_kinds_sql() -> str:
+    """Per type OID of %(oids)s: `A` for an array, else its typtype (`e` enum, `c` composite, `b` base)."""
+    return (
+        "SELECT oid::int, CASE WHEN typcategory = 'A' THEN 'A' ELSE typtype::text END "
+        "FROM pg_catalog.pg_type WHERE oid = ANY(%(oids)s::oid[])"
+    )
 
 
 @dataclass(frozen=True)
@@ -127,15 +125,13 @@ def resolve(spec: TableSpec, drift: Drift, added_before: Sequence[str] = ()) -> 
     return tuple(added_column(c.name, c.sql_type) for c in drift.new)
 
 
-# The types an added column can have: what warehouse_type writes (a name, maybe with a length or a
-# precision and scale). The type reaches DDL as text, and it is read back from a manifest and from
-# the warehouse's record of added columns, so it is held to this before it is used.
-_ADDED_TYPE = re.compile(r"[a-z][a-z0-9 ]*(\(\d+(, ?\d+)?\))?")
-
-
 def added_column(name: str, sql_type: str) -> Column:
-    if not _ADDED_TYPE.fullmatch(sql_type):
-        raise ValueError(f"column {name!r}: {sql_type!r} is not a type the platform adds a column with")
+    """The type is read back from a manifest and from the warehouse's record of added columns, so
+    it is held to the declared types' grammar (contract/column_types.py) before it is used."""
+    try:
+        parse_type(sql_type)
+    except ValueError as error:
+        raise ValueError(f"column {name!r}: {sql_type!r} is not a type the platform adds a column with ({error})") from None
     return Column(name, sql_type, description="Added from the source (on_new_column: add).")
 
 
@@ -150,8 +146,18 @@ def kept_added_columns(spec: TableSpec, recorded: Sequence[tuple[str, str]], pre
 
 
 def source_columns_sql() -> str:
-    """The columns of a source table, in order (information_schema: Postgres and Redshift alike)."""
+    """The columns of a source table (Postgres), in order: name, then the parts of a SourceType
+    (an enum or composite type is USER-DEFINED in information_schema; pg_type says which)."""
     return (
-        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
-        "WHERE table_schema = %(schema)s AND table_name = %(table)s ORDER BY ordinal_position"
+        "SELECT c.column_name, c.data_type, c.udt_name, c.character_maximum_length, c.numeric_precision, "
+        "c.numeric_scale, t.typtype FROM information_schema.columns c "
+        "LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = c.udt_schema "
+        "LEFT JOIN pg_catalog.pg_type t ON t.typname = c.udt_name AND t.typnamespace = n.oid "
+        "WHERE c.table_schema = %(schema)s AND c.table_name = %(table)s ORDER BY c.ordinal_position"
     )
+
+
+def source_column(row: Sequence) -> SourceColumn:
+    """One row of source_columns_sql as the column the warehouse would hold."""
+    name, data_type, udt_name, length, precision, scale, typtype = row
+    return SourceColumn(name, warehouse_type(SourceType(data_type, udt_name or "", length, precision, scale, typtype)))

@@ -73,8 +73,11 @@ class SourceDatabase(dg.ConfigurableResource):
                 if spec.source.table is not None:
                     schema, _, table = spec.source.table.rpartition(".")
                     cur.execute(source_contract.source_columns_sql(), {"schema": schema or "public", "table": table})
-                    return tuple(SourceColumn(n, source_contract.warehouse_type(t, length)) for n, t, length in cur.fetchall())
+                    return tuple(source_contract.source_column(row) for row in cur.fetchall())
                 cur.execute(extract_sql.probe_columns_sql(spec))
-                return source_contract.columns_from_description(cur.description)
+                description = cur.description
+                # Enums, composites and arrays of them have OIDs of the database's own: ask what they are.
+                cur.execute(source_contract.type_kinds_sql(), {"oids": [d[1] for d in description]})
+                return source_contract.columns_from_description(description, dict(cur.fetchall()))
         finally:
             conn.close()

@@ -10,6 +10,7 @@ from warehouse_platform.contract.redshift_types import (
     check_redshift_type,
     encoding_problem,
     postgres_type,
+    redshift_type,
     varchar_bytes,
 )
 from warehouse_platform.contract.table_spec import (
@@ -42,7 +43,7 @@ def column_type(column: Column, dialect: Dialect, cut_text: bool = False) -> str
     varchar, since its varchar(n) counts characters and would refuse a value before the load cuts
     it to n bytes (sql/load.cut_text_sql); Redshift cuts in COPY itself."""
     if dialect == "redshift":
-        return column.sql_type
+        return redshift_type(column.sql_type)
     if cut_text and varchar_bytes(column.sql_type) is not None:
         return "varchar"
     return postgres_type(column.sql_type)

@@ -1,9 +1,9 @@
 """The SELECT that extracts a table from the application database (Postgres), generated from the
 table's declared columns, and the comparison of what the source returned with that contract.
 
-The SELECT runs inside the source's `COPY (...) TO STDOUT WITH (FORMAT csv)`. Every non-text
-value is cast to text, so booleans and timestamps reach the file in Postgres's canonical text
-form (as they did when Python wrote the rows), which both Postgres and Redshift COPY read back. Each column is selected by name from the source (`src`), so the
+The SELECT runs inside the source's `COPY (...) TO STDOUT WITH (FORMAT csv)`. Every value is
+rendered as text by its declared kind (sql/value_text.py: timestamps with a zone in UTC, JSON,
+arrays and composites as JSON), which both Postgres and Redshift COPY read back. Each column is selected by name from the source (`src`), so the
 declaration, not the source's column order, decides the file's order; and the cursor's column
 names are compared with the contract before anything is staged.
 """
@@ -16,12 +16,7 @@ from warehouse_platform.contract.table_spec import Column, TableSpec
 from warehouse_platform.sql.key_sets import keys_in_sql
 from warehouse_platform.sql.quoting import quote_ident, quote_table
 from warehouse_platform.sql.row_hash import bucket_sql
-
-_TEXT_TYPES = ("varchar", "char", "character", "text")
-
-
-def _needs_text_cast(column: Column) -> bool:
-    return not column.sql_type.lower().startswith(_TEXT_TYPES)
+from warehouse_platform.sql.value_text import value_text_sql
 
 
 def source_from_sql(spec: TableSpec) -> str:
@@ -36,13 +31,9 @@ def source_from_sql(spec: TableSpec) -> str:
 
 
 def _select_list(columns: Sequence[Column]) -> str:
-    # An empty text value is staged as NULL (staged_files/part_writer.encode_rows, Redshift's
-    # EMPTYASNULL): COPY TO would write it as "" and Postgres would load an empty string.
-    return ", ".join(
-        f"CAST(src.{quote_ident(c.name)} AS text) AS {quote_ident(c.name)}" if _needs_text_cast(c)
-        else f"NULLIF(src.{quote_ident(c.name)}, '') AS {quote_ident(c.name)}"
-        for c in columns
-    )
+    # Every value as its exact text (sql/value_text.py). Empty text stays empty text: COPY TO
+    # writes it as "" and NULL as an unquoted empty field, which Postgres' COPY reads back apart.
+    return ", ".join(f"{value_text_sql(c, f'src.{quote_ident(c.name)}', 'source')} AS {quote_ident(c.name)}" for c in columns)
 
 
 def day_window_sql(spec: TableSpec) -> str:

@@ -86,9 +86,11 @@ def copy_from_s3_manifest_sql(
         "GZIP",
         "CSV",
         "IGNOREHEADER 1",
-        # The stage writes NULL as an empty field; Postgres CSV reads that as NULL, and this
-        # makes Redshift do the same for text columns.
-        "EMPTYASNULL",
+        # The stage writes NULL as an unquoted empty field and empty text as "" (as Postgres' COPY
+        # TO does; Postgres' COPY FROM reads them apart by the quotes). NULL AS '' names the
+        # unquoted empty field NULL on Redshift too, instead of EMPTYASNULL, which made empty
+        # text NULL as well.
+        "NULL AS ''",
         "TIMEFORMAT 'auto'",
         "DATEFORMAT 'auto'",
         "COMPUPDATE OFF",

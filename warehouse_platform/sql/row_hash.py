@@ -8,28 +8,26 @@ alike, and NULL stays distinct from any text."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
-from warehouse_platform.contract.source_contract import type_family
+from warehouse_platform.contract.column_types import type_kind
 from warehouse_platform.contract.table_spec import Column, TableSpec
 from warehouse_platform.sql.quoting import quote_ident
+from warehouse_platform.sql.value_text import Side, value_text_sql
 
-Side = Literal["source", "postgres", "redshift"]  # the application database, or the warehouse's dialect
 
-
-def _value_text(column: Column, alias: str, side: Side) -> str:
-    value = f"{alias}.{quote_ident(column.name)}"
-    if type_family(column.sql_type) == "text":
-        # The extract stages empty text as NULL (sql/extract.py): the source is compared as loaded.
-        return f"NULLIF(CAST({value} AS varchar), '')" if side == "source" else f"CAST({value} AS varchar)"
-    return f"CAST({value} AS varchar)"
+def _without_trailing_zeros(text: str) -> str:
+    """A number's text without the zeros its scale pads it with (0.5000 and 0.5 are one value: an
+    unconstrained source numeric is held in a numeric(p,s)); a value the scale rounded still differs."""
+    return f"REGEXP_REPLACE(REGEXP_REPLACE({text}, '(\\.[0-9]*[1-9])0+$', '\\1'), '\\.0+$', '')"
 
 
 def _render(columns: Sequence[Column], alias: str, side: Side) -> str:
     """One text for the columns: each as `<length>:<text>`, or `N` for NULL, joined by '|'."""
     parts = []
     for column in columns:
-        text = _value_text(column, alias, side)
+        text = value_text_sql(column, f"{alias}.{quote_ident(column.name)}", side)
+        if type_kind(column.sql_type) == "decimal":
+            text = _without_trailing_zeros(text)
         parts.append(f"COALESCE(CAST(LENGTH({text}) AS varchar) || ':' || {text}, 'N')")
     return " || '|' || ".join(parts)
 

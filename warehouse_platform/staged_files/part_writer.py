@@ -124,12 +124,16 @@ def csv_record(values: Sequence[str | None]) -> bytes:
 
 
 def encode_rows(batches: Iterable[Sequence[Sequence]]) -> Iterator[bytes]:
-    """Python rows as CSV records in the stage's dialect. None and "" both become an empty
-    unquoted field, which every loader reads as NULL: the stage's one rule for empty text (the
-    extract SELECT turns an empty text value into NULL for the same reason)."""
+    """Python rows as CSV records in the stage's dialect, as Postgres' COPY TO writes them: None
+    is an unquoted empty field (NULL), "" a quoted one (empty text), so every loader reads the
+    two apart (the extract keeps them apart the same way)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for batch in batches:
+        if any(v == "" for row in batch for v in row):
+            # csv.writer writes "" unquoted, like None: these rows are written field by field.
+            yield "".join(",".join(_quoted(v) for v in row) + "\n" for row in batch).encode("utf-8")
+            continue
         writer.writerows(batch)
         if data := out.getvalue():
             out.seek(0)
@@ -141,8 +145,10 @@ def encode_rows(batches: Iterable[Sequence[Sequence]]) -> Iterator[bytes]:
 
 def _quoted(value) -> str:
     """One field as Postgres's COPY writes it (only for rows csv.writer would get wrong)."""
-    text = "" if value is None else str(value)
-    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n\r') else text
+    if value is None:
+        return ""
+    text = str(value)
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if text == "" or any(c in text for c in ',"\n\r') else text
 
 
 def _record_end(buffer: bytearray, start: int) -> int | None:
