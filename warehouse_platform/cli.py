@@ -527,6 +527,8 @@ def run_load(table: str | None, first_day: date | None, last_day: date | None, *
     [spec, *_] = specs or [None]
     if backfill and spec is not None and not (spec.partitioned and _extracted(spec)):
         raise UsageError(f"{spec.qualified_name} is not a daily table fed by extraction; use `load --table {spec.name}`")
+    if spec is not None and not spec.partitioned and not _extracted(spec):
+        raise UsageError(f"{spec.qualified_name} is loaded whole from its landed files by the landing sensor")
     if spec is not None and not spec.partitioned and (first_day or last_day):
         raise UsageError(f"{spec.qualified_name} is loaded whole: no --from/--to")
     if spec is not None and spec.partitioned and not (first_day and last_day):

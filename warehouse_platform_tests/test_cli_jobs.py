@@ -101,6 +101,22 @@ def test_load_a_whole_table_once(cli_env, capsys):
     assert run.asset_selection == {dg.AssetKey(["stage", spec.schema, spec.name]), dg.AssetKey([spec.schema, spec.name])}
 
 
+def test_load_a_landed_table_by_days_stages_the_files_landed_for_each_day(cli_env, capsys):
+    from warehouse_platform.sample_data.log_generator import generate_logs
+    from warehouse_platform_tests.platform_runs import land_in_folder
+
+    spec = next(s for s in load_catalog() if s.rows_from == RowsFrom.LANDING and s.partitioned)
+    logs = generate_logs([date.fromisoformat(DAY)], GeneratorConfig(scale=0.05), malformed=False)
+    land_in_folder(cli_env["stage_root"], logs.files)
+    code, lines = _cli(capsys, "load", "--table", spec.name, "--from", DAY, "--to", DAY, "--no-analytics")
+    assert code == 0, lines
+    [(rows,)] = cli_env["warehouse"].query(f'SELECT count(*) FROM "{spec.schema}"."{spec.name}" WHERE _partition_date = %s', (DAY,))
+    assert rows > 0
+    # A day nothing landed for: nothing to load, said as a failure.
+    code, lines = _cli(capsys, "load", "--table", spec.name, "--from", "2026-11-06", "--to", "2026-11-06", "--no-analytics")
+    assert code == 1 and lines[0].startswith(f"failed load {spec.name} 2026-11-06: no landed files under "), lines
+
+
 def test_usage_errors_exit_2_with_the_reason_and_run_nothing(cli_env, capsys):
     whole = next(s for s in load_catalog() if not s.partitioned)
     daily = _daily_extracted()[0]
