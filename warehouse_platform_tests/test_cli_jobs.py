@@ -158,6 +158,11 @@ def test_a_failed_error_check_makes_backfill_and_check_exit_1_naming_check_and_d
     assert {c.asset_key for c in check_run.asset_check_selection} <= {
         dg.AssetKey([spec.schema, spec.name]), dg.AssetKey(["stage", spec.schema, spec.name])}
 
+    # Without days: every check of the table, a per-day check over every day it holds.
+    code, lines = _cli(capsys, "check", "--table", spec.name)
+    assert code == 1, lines
+    assert any(line.startswith(expected) for line in lines), lines
+
 
 def test_a_table_that_fails_stops_neither_the_other_tables_of_its_day_nor_the_models_that_do_not_read_it(cli_env, capsys):
     """The source loses a declared column of one daily table: that table's step fails naming the
