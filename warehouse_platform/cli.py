@@ -1,4 +1,9 @@
-"""Command line: `warehouse-platform demo | seed | backfill | dev | dagster-home | instance-config | stop | catalog`.
+"""Command line: `warehouse-platform demo | seed | load | backfill | build-analytics | check | dev | dagster-home |
+instance-config | stop | catalog`.
+
+Every command that runs jobs exits 1 when a run fails or an ERROR-severity check fails, after
+printing one line per failure (`failed <asset key>:<check> <day>: <description>` for a check);
+2 on a usage error (an unknown table, days for a whole table); 0 otherwise.
 
 `demo` runs the whole graph on the embedded default and prints (and writes as JSON) what it
 loaded and what the checks found. Its runs, and the backfill's, are runs of the code location's
@@ -329,34 +334,293 @@ def run_demo(
     return report
 
 
-def run_backfill(first_day: date, last_day: date) -> int:
+# Step-by-step events and errors with their stacks stay in the instance (`make dev`, the run id
+# each failure line gives); the terminal gets one line per failure.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _days(first_day: date, last_day: date) -> list[str]:
+    return [(first_day + timedelta(days=i)).isoformat() for i in range((last_day - first_day).days + 1)]
+
+
+def _reason(error) -> str:
+    """The first line of the innermost cause: Dagster wraps the platform's error (which names
+    the table, file, line and column) in its own 'Error occurred while executing ...'."""
+    from warehouse_platform.secrets import scrub
+
+    while error.cause is not None:
+        error = error.cause
+    lines = (error.message or "").strip().splitlines() or [error.cls_name or "error"]
+    # A dg.Failure's description is the platform's own sentence: without Dagster's class path.
+    return scrub(lines[0].removeprefix("dagster._core.definitions.events.Failure: "))
+
+
+def run_failures(result, label: str, freshness_fails: bool = True) -> list[str]:
+    """One line per reason a run did not do its job: each failed step (with its error's first
+    line), and each ERROR-severity check that failed (`failed <asset key>:<check> <day>: ...`).
+    WARN checks are not failures; they are printed by `check` as warnings. Without
+    `freshness_fails`, newest_day_fresh is left out: a load of past days (a backfill of history)
+    makes no table stale, and does not fail because the calendar moved on."""
+    import dagster as dg
+
+    lines = [
+        f"failed {label}: step {event.step_key}: {_reason(event.step_failure_data.error)}"
+        for event in result.all_events if event.is_step_failure and event.step_failure_data.error is not None
+    ]
+    if not result.success and not lines:
+        lines.append(f"failed {label}: run {result.run_id} ended {result.dagster_run.status.value}")
+    lines.extend(
+        f"failed {evaluation.asset_key.to_user_string()}:{evaluation.check_name} {evaluation.partition or 'table'}: "
+        f"{evaluation.description or 'no description'}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+        and (freshness_fails or evaluation.check_name != check_names.NEWEST_DAY_FRESH)
+    )
+    return lines
+
+
+def _failed_assets(result, selected) -> set:
+    """The selected assets a run did not leave good: not materialized (their step failed or was
+    skipped), or holding a failed ERROR check. What reads them is not built after it."""
+    import dagster as dg
+
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    checked_bad = {
+        e.asset_key for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR and e.check_name != check_names.NEWEST_DAY_FRESH
+    }
+    return (set(selected) - materialized) | checked_bad
+
+
+class JobRunner:
+    """The CLI's runs, each a run of a code-location job (or a subset of it, as the UI records
+    one) in the platform's Dagster instance; keeps every failure line for the exit status."""
+
+    def __init__(self, defs, instance, tags: dict[str, str] | None = None, freshness_fails: bool = True) -> None:
+        self.defs, self.instance, self.tags, self.freshness_fails = defs, instance, tags or {}, freshness_fails
+        self.failures: list[str] = []
+        # Whether any run loaded rows (a load that found its files already loaded did not).
+        self.loaded_rows = False
+
+    def run(self, job_name: str, label: str, run_config: dict | None = None, **kwargs):
+        from warehouse_platform.instance.runs import run_code_location_job
+
+        result = run_code_location_job(
+            self.defs, job_name, self.instance, run_config={**QUIET, **(run_config or {})}, tags=self.tags, **kwargs)
+        failures = run_failures(result, f"{label} (run {result.run_id})", self.freshness_fails)
+        for line in failures:
+            print(line)
+        self.failures.extend(failures)
+        self.loaded_rows |= any(
+            "already_loaded" in e.materialization.metadata and not e.materialization.metadata["already_loaded"].value
+            for e in result.get_asset_materialization_events()
+        )
+        return result
+
+
+def _layers(spec) -> list:
+    from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
+
+    return [stage_asset_key(spec), raw_asset_key(spec)]
+
+
+def _load_day_runs(runner: JobRunner, specs, days: list[str]) -> set:
+    """One run per day of the daily extracted tables `specs` (the whole extract_and_load_day job
+    when `specs` is every one of them); the assets that did not load well on some day."""
+    daily = [s for s in _catalog() if s.partitioned and _extracted(s)]
+    selection = None if {s.name for s in specs} == {s.name for s in daily} else {k for s in specs for k in _layers(s)}
+    failed: set = set()
+    for day in days:
+        result = runner.run("extract_and_load_day", f"extract_and_load_day {day}", partition_key=day,
+                            asset_selection=selection)
+        failed |= _failed_assets(result, selection or {k for s in specs for k in _layers(s)})
+        if result.success:
+            print(f"{day}: " + ", ".join(_load_summary(result)))
+    return failed
+
+
+def _landed_day_runs(runner: JobRunner, spec, days: list[str]) -> set:
+    """A landed table's days: the files under its landing folder for each day, staged and loaded
+    as the landing sensor's run would (a day without files is a failure: nothing to load)."""
+    from warehouse_platform.automation.sensors import stage_op_name
+    from warehouse_platform.staged_files.landing_layout import LandedFile, classify, landing_folder
+
+    listed = runner.defs.resources["stage"].list_objects(landing_folder(spec), versions=True)
+    landed = [f for f in (classify(o.key, o.etag, {spec.name: spec}) for o in listed) if isinstance(f, LandedFile)]
+    failed: set = set()
+    for day in days:
+        files = sorted(f.key for f in landed if f.day == day)
+        if not files:
+            line = f"failed load {spec.name} {day}: no landed files under {landing_folder(spec, day)}"
+            print(line)
+            runner.failures.append(line)
+            failed |= set(_layers(spec))
+            continue
+        config = {"ops": {stage_op_name(spec): {"config": {"landed_files": files}}}}
+        result = runner.run("__ASSET_JOB", f"load {spec.name} {day}", partition_key=day,
+                            asset_selection=set(_layers(spec)), run_config=config)
+        failed |= _failed_assets(result, _layers(spec))
+        if result.success:
+            print(f"{day}: " + ", ".join(_load_summary(result)))
+    return failed
+
+
+def _extracted(spec) -> bool:
+    from warehouse_platform.contract.table_spec import RowsFrom
+
+    return spec.rows_from == RowsFrom.EXTRACTION
+
+
+def _analytics_run(runner: JobRunner, not_good: set, after: set | None = None) -> None:
+    """The analytics (dbt models) and exports of build_analytics, all of them or those
+    downstream of `after`, except what reads an asset in `not_good`: a table that failed to load
+    (or failed an ERROR check) holds back only the models that read it, and the others build."""
+    import dagster as dg
+
+    graph = runner.defs.resolve_asset_graph()
+    wanted = dg.AssetSelection.groups("analytics", "exports")
+    if after is not None:
+        wanted = wanted & dg.AssetSelection.assets(*after).downstream()
+    held = dg.AssetSelection.assets(*not_good).downstream().resolve(graph) if not_good else set()
+    selection = wanted.resolve(graph) - held
+    for key in sorted(wanted.resolve(graph) & held, key=lambda k: k.to_user_string()):
+        print(f"not built: {key.to_user_string()} (it reads a table that did not load)")
+    if not selection:
+        return
+    result = runner.run("build_analytics", "build_analytics", asset_selection=selection)
+    built = {e.asset_key for e in result.get_asset_materialization_events()}
+    # A model that fails fails the dbt step, after dbt built the others; Dagster then skips the
+    # exports of every model. Those whose model was built and passed its ERROR checks run now.
+    good = built - _failed_assets(result, set())
+    retry = {k for k in selection - built if graph.get(k).parent_keys & selection and graph.get(k).parent_keys & selection <= good}
+    if retry:
+        result = runner.run("build_analytics", "build_analytics (exports of the models built)", asset_selection=retry)
+        built |= {e.asset_key for e in result.get_asset_materialization_events()}
+    print(f"analytics: {len(built & selection)} of {len(selection)} assets built")
+
+
+def run_backfill(first_day: date, last_day: date, table: str | None = None, analytics: bool = True) -> list[str]:
     """Load a range of days, one run per day (each day is its own exactly-once load), recorded in
-    the project's Dagster instance. Returns how many days failed."""
+    the project's Dagster instance; then, when any day loaded new rows, build the analytics that
+    read the tables loaded (no daemon runs after a CLI run, so the CLI does what declarative
+    automation would). Returns one line per failure."""
+    return run_load(table, first_day, last_day, analytics=analytics, backfill=True)
+
+
+def run_load(table: str | None, first_day: date | None, last_day: date | None, *, analytics: bool = True,
+             backfill: bool = False) -> list[str]:
+    """`load --table NAME [--from D --to D]` and `backfill`: a daily table by days, a whole table
+    once; returns one line per failure (a usage error raises UsageError)."""
+    _prepare_dagster_home()
+    import dagster as dg
+
+    from warehouse_platform.catalog import table as table_named
+    from warehouse_platform.definitions import build_definitions
+
+    if table is None:
+        specs = [s for s in _catalog() if s.partitioned and _extracted(s)]
+    else:
+        try:
+            specs = [table_named(table)]
+        except (KeyError, ValueError) as error:
+            raise UsageError(f"no table {table!r} in the catalog ({', '.join(s.name for s in _catalog())})") from error
+    [spec, *_] = specs or [None]
+    if backfill and spec is not None and not (spec.partitioned and _extracted(spec)):
+        raise UsageError(f"{spec.qualified_name} is not a daily table fed by extraction; use `load --table {spec.name}`")
+    if spec is not None and not spec.partitioned and not _extracted(spec):
+        raise UsageError(f"{spec.qualified_name} is loaded whole from its landed files by the landing sensor")
+    if spec is not None and not spec.partitioned and (first_day or last_day):
+        raise UsageError(f"{spec.qualified_name} is loaded whole: no --from/--to")
+    if spec is not None and spec.partitioned and not (first_day and last_day):
+        raise UsageError(f"{spec.qualified_name} is loaded by days: give --from and --to")
+    if first_day and last_day and last_day < first_day:
+        raise UsageError(f"--to {last_day} is before --from {first_day}")
+
+    defs = build_definitions()
+    tags = {"dagster/backfill": f"cli-{first_day}-{last_day}"} if backfill else {}
+    # Entered, so definitions resolve against this instance's state (not one left by another).
+    with dg.DagsterInstance.get() as instance:
+        _fail_runs_of_dead_cli_processes(instance)
+        runner = JobRunner(defs, instance, tags, freshness_fails=False)
+        loaded = {k for s in specs for k in _layers(s)}
+        if spec is not None and not spec.partitioned:
+            result = runner.run("build_analytics", f"load {spec.name}", asset_selection=set(_layers(spec)))
+            not_good = _failed_assets(result, _layers(spec))
+            if result.success:
+                print(", ".join(_load_summary(result)))
+        elif spec is not None and not _extracted(spec):
+            not_good = _landed_day_runs(runner, spec, _days(first_day, last_day))
+        else:
+            not_good = _load_day_runs(runner, specs, _days(first_day, last_day))
+        if analytics and runner.loaded_rows:
+            _analytics_run(runner, not_good, after={k for k in loaded if k.path[0] != "stage"})
+    return runner.failures
+
+
+def run_build_analytics() -> list[str]:
+    """build_analytics as two runs of its job, so one bad table cannot stop every model: first
+    the whole tables (each its own step: one failing does not stop the others), then the models
+    and exports, except those reading a table that did not load."""
     _prepare_dagster_home()
     import dagster as dg
 
     from warehouse_platform.definitions import build_definitions
-    from warehouse_platform.instance.runs import run_code_location_job
 
     defs = build_definitions()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    failures = 0
-    day = first_day
-    # Entered, so definitions resolve against this instance's state (not one left by another).
+    whole = [s for s in _catalog() if not s.partitioned and _extracted(s)]
     with dg.DagsterInstance.get() as instance:
         _fail_runs_of_dead_cli_processes(instance)
-        while day <= last_day:
-            result = run_code_location_job(
-                defs, "extract_and_load_day", instance, partition_key=day.isoformat(), run_config=quiet,
-                tags={"dagster/backfill": f"cli-{first_day}-{last_day}"},
-            )
-            if result.success:
-                print(f"{day}: " + ", ".join(_load_summary(result)))
-            else:
-                failures += 1
-                print(f"{day}: FAILED (run {result.run_id}; see `make dev`)")
-            day += timedelta(days=1)
-    return failures
+        runner = JobRunner(defs, instance, freshness_fails=False)
+        not_good: set = set()
+        if whole:
+            keys = {k for s in whole for k in _layers(s)}
+            result = runner.run("build_analytics", "build_analytics (whole tables)", asset_selection=keys)
+            not_good = _failed_assets(result, keys)
+            print("whole tables: " + (", ".join(_load_summary(result)) or "none loaded"))
+        _analytics_run(runner, not_good)
+    return runner.failures
+
+
+def run_checks(table: str | None, first_day: date | None, last_day: date | None) -> list[str]:
+    """Run checks without loading anything: every check (of one table, with --table), a per-day
+    check over every day it holds; with --from/--to, the per-day checks of those days only.
+    Prints `failed <asset key>:<check> <day>: <description>` per ERROR failure, `warning ...`
+    per WARN; returns the failure lines."""
+    _prepare_dagster_home()
+    import dagster as dg
+
+    from warehouse_platform.definitions import build_definitions
+
+    if bool(first_day) != bool(last_day):
+        raise UsageError("give both --from and --to, or neither")
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    checks = set(graph.asset_check_keys)
+    if table is not None:
+        names = {s.name: s for s in _catalog()}
+        if table not in names:
+            raise UsageError(f"no table {table!r} in the catalog ({', '.join(names)})")
+        checks = {c for c in checks if c.asset_key in set(_layers(names[table]))}
+    if first_day:
+        checks = {c for c in checks if graph.get_check_spec(c).partitions_def is not None}
+    if not checks:
+        raise UsageError("no checks to run" + (" per day" if first_day else "") + (f" for {table}" if table else ""))
+    with dg.DagsterInstance.get() as instance:
+        _fail_runs_of_dead_cli_processes(instance)
+        runner = JobRunner(defs, instance)
+        for day in _days(first_day, last_day) if first_day else [None]:
+            result = runner.run("__ASSET_JOB", f"check {day or 'every day'}", partition_key=day,
+                                asset_selection=set(), asset_check_selection=checks)
+            evaluations = result.get_asset_check_evaluations()
+            for e in evaluations:
+                if not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
+                    print(f"warning {e.asset_key.to_user_string()}:{e.check_name} {e.partition or 'table'}: {e.description}")
+            print(f"{day or 'every day'}: {sum(e.passed for e in evaluations)} of {len(evaluations)} check results passed")
+    return runner.failures
+
+
+class UsageError(Exception):
+    """A command the catalog cannot satisfy (an unknown table, days for a whole table): exit 2."""
 
 
 def _print_report(report: dict, report_path: Path) -> None:
@@ -416,6 +680,12 @@ def run_catalog(args) -> int:
     return 1 if found else 0
 
 
+def dev_command(dg_args: list[str]) -> list[str]:
+    """`dg dev ...` as the script installed beside this interpreter, which works from any shell
+    (a bare `dg` needs .venv/bin on PATH)."""
+    return [str(Path(sys.executable).parent / "dg"), "dev", *dg_args]
+
+
 def main(argv: list[str] | None = None) -> int:
     from warehouse_platform import settings
 
@@ -436,9 +706,28 @@ def main(argv: list[str] | None = None) -> int:
     seed_cmd.add_argument("--days", type=int, default=7)
     seed_cmd.add_argument("--scale", type=float, default=1.0)
     seed_cmd.add_argument("--skewed", action="store_true", help="a few users own most sessions")
-    backfill = sub.add_parser("backfill", help="load a range of days (one exactly-once run per day)")
+    backfill = sub.add_parser(
+        "backfill", help="load a range of days of every daily extracted table, or one (one exactly-once run per day), "
+        "then the analytics that read them")
     backfill.add_argument("--from", dest="first_day", type=date.fromisoformat, required=True)
     backfill.add_argument("--to", dest="last_day", type=date.fromisoformat, required=True)
+    backfill.add_argument("--table", help="only this daily table (default: every daily table fed by extraction)")
+    backfill.add_argument("--no-analytics", dest="analytics", action="store_false",
+                          help="do not build the analytics that read the loaded tables afterwards")
+    load = sub.add_parser("load", help="load one table: a daily table by days (--from/--to), a whole table once; "
+                          "then the analytics that read it")
+    load.add_argument("--table", required=True)
+    load.add_argument("--from", dest="first_day", type=date.fromisoformat)
+    load.add_argument("--to", dest="last_day", type=date.fromisoformat)
+    load.add_argument("--no-analytics", dest="analytics", action="store_false",
+                      help="do not build the analytics that read the table afterwards")
+    sub.add_parser("build-analytics", help="reload the whole tables, then build every dbt model and export "
+                   "(a table that fails holds back only the models that read it)")
+    check = sub.add_parser("check", help="run the checks without loading (every day of the per-day checks, "
+                           "or --from/--to), printing each failure")
+    check.add_argument("--table")
+    check.add_argument("--from", dest="first_day", type=date.fromisoformat)
+    check.add_argument("--to", dest="last_day", type=date.fromisoformat)
     sub.add_parser("dev", help="start the Dagster UI (and daemon) on the platform's instance; other arguments go to `dg dev`")
     sub.add_parser("dagster-home", help="print the Dagster instance folder every entry point uses (and prepare it)")
     instance_config = sub.add_parser(
@@ -465,8 +754,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "seed":
         print(json.dumps(seed(args.first_day, args.days, args.scale, args.skewed)))
         return 0
-    if args.command == "backfill":
-        return 1 if run_backfill(args.first_day, args.last_day) else 0
+    if args.command in ("backfill", "load", "build-analytics", "check"):
+        try:
+            if args.command == "backfill":
+                failures = run_backfill(args.first_day, args.last_day, args.table, args.analytics)
+            elif args.command == "load":
+                failures = run_load(args.table, args.first_day, args.last_day, analytics=args.analytics)
+            elif args.command == "build-analytics":
+                failures = run_build_analytics()
+            else:
+                failures = run_checks(args.table, args.first_day, args.last_day)
+        except UsageError as error:
+            parser.error(str(error))  # exits 2
+        # The failure lines were printed as they happened; the last line says how many.
+        print(f"{len(failures)} failures" if failures else "no failures")
+        return 1 if failures else 0
     if args.command == "dev":
         _prepare_dagster_home()
         # Replaces this process: Ctrl-C and signals go straight to dg dev. Run from the project
@@ -475,7 +777,11 @@ def main(argv: list[str] | None = None) -> int:
         # dg warns when the active virtual environment is not the project's: make runs this
         # from the project's .venv without activating it, so say which one is running.
         os.environ.setdefault("VIRTUAL_ENV", sys.prefix)
-        os.execvp("dg", ["dg", "dev", *(dg_args or ["--host", "127.0.0.1", "--port", "3000"])])
+        # dg from this interpreter's environment, not whatever `dg` PATH finds (none unless
+        # .venv/bin is on PATH); dg itself runs `dagster` the same way.
+        command = dev_command(dg_args or ["--host", "127.0.0.1", "--port", "3000"])
+        os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        os.execv(command[0], command)
     if args.command == "dagster-home":
         print(_prepare_dagster_home())
         return 0

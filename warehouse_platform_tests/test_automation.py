@@ -86,12 +86,21 @@ def test_backfill_cli_loads_a_range_of_days_and_a_rerun_changes_nothing(platform
     warehouse = environment.build_warehouse().process_config_and_initialize()
     counts = dict(warehouse.query("SELECT _partition_date::text, count(*) FROM raw_data.session_timestamp GROUP BY 1"))
     assert set(counts) == set(requested)
+    capsys.readouterr()
     assert cli.main(backfill) == 0
-    assert "already loaded" in capsys.readouterr().out.splitlines()[-1]
+    out = capsys.readouterr().out.splitlines()
+    assert all("already loaded" in line for line in out if line[:10] in requested) and out[-1] == "no failures"
     assert dict(warehouse.query("SELECT _partition_date::text, count(*) FROM raw_data.session_timestamp GROUP BY 1")) == counts
-    # One run per requested day, for each of the two backfills.
+    # One run per requested day, for each of the two backfills; after the first, which loaded
+    # rows, one run building the analytics that read the tables loaded (after the second, which
+    # loaded nothing, none: nothing is stale).
     runs = dg.DagsterInstance.get().get_runs()
-    assert sorted(r.tags.get("dagster/partition") for r in runs) == sorted(requested * 2)
+    days = [r for r in runs if r.job_name == "extract_and_load_day"]
+    assert sorted(r.tags["dagster/partition"] for r in days) == sorted(requested * 2)
+    [analytics] = [r for r in runs if r.job_name == "build_analytics"]
+    assert analytics.asset_selection and all(
+        k.path[0] == "analytics" or k.path[:2] == ["stage", "exports"] for k in analytics.asset_selection)
+    assert analytics.status.value == "SUCCESS"
 
 
 def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):

@@ -84,7 +84,7 @@ def test_a_mistyped_dsn_leaves_no_password_in_the_instance_or_the_output(platfor
     )
     assert cli.main(["backfill", "--from", "2026-11-05", "--to", "2026-11-05"]) == 1
     output = capfd.readouterr()
-    assert "FAILED" in output.out
+    assert "failed extract_and_load_day 2026-11-05" in output.out
     home = settings.dagster_home()
     files = [p for p in Path(home).rglob("*") if p.is_file()]
     assert any("compute_logs" in str(p) for p in files)
@@ -194,7 +194,7 @@ def test_a_malformed_dsn_leaves_no_password_in_a_cli_runs_output_or_instance(var
     assert [str(p) for p in files if password.encode() in p.read_bytes()] == []
     if variable != STORAGE_URL_VARIABLE:
         # The run failed in its step: the message is in the instance's storage, and is scrubbed.
-        assert "FAILED" in done.stdout and any("compute_logs" in str(p) for p in files)
+        assert "failed extract_and_load_day 2026-11-05" in done.stdout and any("compute_logs" in str(p) for p in files)
         storage = PostgresEndpoint.from_dsn(storage_url)
         stored = storage.query("SELECT event FROM event_logs") + storage.query("SELECT run_body FROM runs")
         assert len(stored) > 1 and not [row for row in stored if password in row[0]]

@@ -60,6 +60,23 @@ def test_raw_tables_are_named_database_schema_table_before_any_run(monkeypatch):
     assert _metadata(dg.AssetKey(["raw_data", "channel"]))["dagster/table_name"] == "prod_dw.raw_data.channel"
 
 
+def test_dbt_models_are_named_database_schema_table_as_dbt_builds_them(monkeypatch):
+    """Each model's `dagster/table_name` is the relation dbt writes (its manifest's relation_name:
+    the model's schema and alias), in this environment's warehouse database."""
+    import json
+
+    from warehouse_platform.transform.project import dbt_project
+
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert models
+    monkeypatch.setenv("PLATFORM_WAREHOUSE_DSN", "host=db.internal dbname=analytics_wh user=loader")
+    graph = _graph()
+    for node in models:
+        _, schema, table = (part.strip('"') for part in node["relation_name"].split("."))
+        assert graph.get(dg.AssetKey([schema, table])).metadata["dagster/table_name"] == f"analytics_wh.{schema}.{table}"
+
+
 def test_stage_assets_show_the_columns_their_files_carry():
     for spec in load_catalog():
         schema = _metadata(dg.AssetKey(["stage", spec.schema, spec.name]))["dagster/column_schema"]

@@ -15,14 +15,16 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 import dagster as dg
 import psutil
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
-from dagster._core.execution.api import execute_run
+from dagster._core.execution.api import create_execution_plan, execute_run
 from dagster._core.execution.execution_result import ExecutionResult
 from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.snap import snapshot_from_execution_plan
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.workspace.load_target import PyProjectFileTarget
 
@@ -87,12 +89,30 @@ def code_location_job_origin(job_name: str) -> RemoteJobOrigin:
 def run_code_location_job(
     defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, *, partition_key: str | None = None,
     run_config: Mapping | None = None, tags: Mapping[str, str] | None = None,
+    asset_selection: AbstractSet[dg.AssetKey] | None = None,
+    asset_check_selection: AbstractSet[dg.AssetCheckKey] | None = None,
 ) -> ExecutionResult:
+    """One run of `job_name` (all of it, or the assets and checks selected, as the UI's
+    "Materialize selected" records a subset), executed here and recorded in `instance`."""
     job = defs.resolve_job_def(job_name)
-    run = instance.create_run_for_job(
-        job,
-        run_config=run_config,
-        tags={**(tags or {}), **({"dagster/partition": partition_key} if partition_key else {}), **cli_process_tags()},
-        remote_job_origin=code_location_job_origin(job_name),
+    tags = {**(tags or {}), **({"dagster/partition": partition_key} if partition_key else {}), **cli_process_tags()}
+    origin = code_location_job_origin(job_name)
+    if asset_selection is None and asset_check_selection is None:
+        run = instance.create_run_for_job(job, run_config=run_config, tags=tags, remote_job_origin=origin)
+        return execute_run(InMemoryJob(job), run, instance)
+    # create_run_for_job records no check selection (a checks-only run would run the whole
+    # job), so the run is created as it does, with both selections recorded.
+    assets = frozenset(asset_selection or ())
+    checks = frozenset(asset_check_selection) if asset_check_selection is not None else None
+    subset = job.get_subset(asset_selection=assets, asset_check_selection=checks)
+    plan = create_execution_plan(subset, run_config=run_config, instance_ref=instance.get_ref() if instance.is_persistent else None, tags=tags)
+    run = instance.create_run(
+        job_name=job.name, run_id=None, run_config=run_config, resolved_op_selection=None, op_selection=None,
+        asset_selection=assets, asset_check_selection=checks, step_keys_to_execute=plan.step_keys_to_execute,
+        status=None, root_run_id=None, parent_run_id=None, tags=tags,
+        job_snapshot=subset.get_job_snapshot(),
+        execution_plan_snapshot=snapshot_from_execution_plan(plan, subset.get_job_snapshot_id()),
+        parent_job_snapshot=subset.get_parent_job_snapshot(), remote_job_origin=origin, job_code_origin=None,
+        asset_graph=subset.asset_layer.asset_graph,
     )
     return execute_run(InMemoryJob(job), run, instance)

@@ -27,6 +27,20 @@ def declared_sources(manifest: dict, catalog: Sequence[TableSpec]) -> list[Table
     return [spec for spec in catalog if (spec.schema, spec.name) in read]
 
 
+def dbt_failures(results: Sequence[dict]) -> str:
+    """dbt's run results as one line: each node that errored or whose test failed, with the
+    first two lines of dbt's message, which say where and what (`Database Error in model mau
+    (models/analytics/mau.sql): relation "raw_data.x" does not exist`)."""
+    failed = [r for r in results if r.get("status") in ("error", "fail")]
+    if not failed:
+        return ""
+    return "dbt build: " + "; ".join(f"{r['unique_id']}: {_first_lines(r.get('message') or r['status'])}" for r in failed)
+
+
+def _first_lines(message: str) -> str:
+    return ": ".join([line.strip() for line in message.splitlines() if line.strip()][:2])
+
+
 def build_defs(catalog: Sequence[TableSpec], project_dir: Path | None = None) -> dg.Definitions:
     """The dbt models of dbt_project/ (or another project), whose sources are tables of `catalog`."""
     project = dbt_project(project_dir)
@@ -44,6 +58,13 @@ def build_defs(catalog: Sequence[TableSpec], project_dir: Path | None = None) ->
             dbt.warehouse.ensure_table(spec)
         # Metadata is fetched on dagster-dbt's own connection; a failure there is logged as a
         # warning and leaves the materialization without it, never failing the build.
-        yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
+        # dbt builds every model whose parents built (a failing model skips its dependents only),
+        # and each built model is materialized; the step then fails naming what failed, rather
+        # than with dagster-dbt's "the dbt CLI process ... failed", which names nothing.
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        if not invocation.is_successful():
+            results = invocation.get_artifact("run_results.json").get("results", [])
+            raise dg.Failure(description=dbt_failures(results) or "dbt build failed before building any model")
 
     return dg.Definitions(assets=[analytics_models])
