@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from enum import Enum
 
+from warehouse_platform.contract.history import DEFAULT_HISTORY_START
 from warehouse_platform.contract.log_formats import LANDED_SUFFIXES, LogFormat, column_source_problem
 from warehouse_platform.contract.redshift_types import integer_range
 
@@ -177,6 +179,8 @@ class TableSpec:
     # retried across midnight): a key held in days up to this many apart is one row, the copy
     # landed in the latest day (sql/key_window.py). 0: each day is deduplicated on its own.
     key_window_days: int = 0
+    # The table's first day (contract/history.py): no day before it is extracted, landed or loaded.
+    history_start: date = DEFAULT_HISTORY_START
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
