@@ -158,3 +158,129 @@ def test_a_landed_file_of_2015_loads_and_one_before_the_tables_first_day_is_neve
             "raw_data.session_timestamp (history_start 2015-01-01); it is never loaded") in message
     assert platform_env["warehouse"].query("SELECT sessionid, ts::text FROM raw_data.session_timestamp") == [
         ("a" * 32, "2015-01-01 10:00:00")]
+
+
+def _landed_csv_catalog(tmp_path):
+    """session_timestamp fed by landed CSV files whose rows are of the folder's day by `ts`."""
+    tables = _catalog(tmp_path, RENTAL_ENTRY)
+    return tuple(
+        replace(s, rows_from=RowsFrom.LANDING, source=None, landed_day_column="ts") if s.name == "session_timestamp" else s
+        for s in tables
+    )
+
+
+def test_a_landed_csv_file_with_a_row_of_another_day_is_refused_naming_file_line_and_day(platform_env, tmp_path):
+    defs = platform_definitions(_landed_csv_catalog(tmp_path))
+    root = platform_env["stage_root"]
+    rows = [f"{'a' * 24}{i:08d},2026-11-05 {i % 24:02d}:00:00" for i in range(5)]
+    rows[3] = "c" * 32 + ",2015-11-05 09:00:00"  # line 5 (the header is line 1): a row of 2015
+    _drop(root, "session_timestamp/day=2026-11-05/mixed.csv.gz", "sessionid,ts\n" + "\n".join(rows) + "\n")
+    with dg.instance_for_test() as instance:
+        [request] = _tick(defs, instance).run_requests
+        result = run_request(defs, instance, request, raise_on_error=False)
+    assert not result.success
+    assert ("landing/session_timestamp/day=2026-11-05/mixed.csv.gz line 5, column ts: a row of day 2015-11-05 in a "
+            "file landed for day 2026-11-05") in _failure(result)
+    [(exists,)] = platform_env["warehouse"].query("SELECT to_regclass('raw_data.session_timestamp') IS NOT NULL")
+    assert not exists or platform_env["warehouse"].query("SELECT count(*) FROM raw_data.session_timestamp") == [(0,)]
+
+
+def _events(day_of_ts: str, n: int) -> bytes:
+    import json
+
+    return "".join(
+        json.dumps({"event_id": f"e-{day_of_ts}-{i}", "event": "page_view", "user_id": i, "ts": f"{day_of_ts}T0{i}:00:00Z",
+                    "properties": {}}) + "\n" for i in range(n)
+    ).encode()
+
+
+def _land_log(root, day: str, name: str, data: bytes):
+    path = root / "landing" / "logs" / "app_events" / f"day={day}" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_a_log_file_of_2015_under_a_2026_folder_is_refused_naming_file_line_and_day(platform_env):
+    defs = platform_definitions()
+    root = platform_env["stage_root"]
+    _land_log(root, "2026-11-05", "server-a.jsonl", _events("2026-11-05", 3))
+    _land_log(root, "2026-11-05", "old.jsonl", _events("2015-11-05", 4))
+    with dg.instance_for_test() as instance:
+        [request] = [r for r in _tick(defs, instance).run_requests if r.partition_key == "2026-11-05"]
+        result = run_request(defs, instance, request, raise_on_error=False)
+    assert not result.success
+    assert ("landing/logs/app_events/day=2026-11-05/old.jsonl line 1, column event_ts: 4 lines of day 2015-11-05 in "
+            "files landed for day 2026-11-05") in _failure(result)
+
+
+def test_log_lines_a_day_across_midnight_of_their_folders_day_load(platform_env):
+    """A session going on past midnight (UTC) and a send retried after midnight are of their
+    folder's day: lines up to a day away load."""
+    defs = platform_definitions()
+    root = platform_env["stage_root"]
+    _land_log(root, "2026-11-05", "a.jsonl", _events("2026-11-04", 2) + _events("2026-11-05", 2) + _events("2026-11-06", 2))
+    with dg.instance_for_test() as instance:
+        [request] = [r for r in _tick(defs, instance).run_requests if r.partition_key == "2026-11-05"]
+        assert run_request(defs, instance, request).success
+    assert platform_env["warehouse"].query("SELECT count(*) FROM raw_data.app_events") == [(6,)]
+
+
+def test_a_rows_day_is_judged_against_its_folders_day_with_the_given_tolerance():
+    from warehouse_platform.contract.history import day_not_of_folder
+
+    assert day_not_of_folder("2026-11-05 23:59:59", "2026-11-05") is None
+    assert day_not_of_folder("2026-11-06 00:00:00", "2026-11-05") == "2026-11-06"
+    assert day_not_of_folder("2026-11-06 00:00:00", "2026-11-05", tolerance_days=1) is None
+    assert day_not_of_folder("2026-11-03 23:59:59", "2026-11-05", tolerance_days=1) == "2026-11-03"
+    assert day_not_of_folder("2015-11-05", "2026-11-05", tolerance_days=1) == "2015-11-05"
+    assert day_not_of_folder("not a day", "2026-11-05") is None  # the load reports what is not a date
+
+
+def test_the_athena_lines_table_projects_days_from_the_tables_first_day():
+    from warehouse_platform.catalog import table
+    from warehouse_platform.logs.structuring_sql import athena_lines_table_sql
+
+    spec = replace(table("app_events"), history_start=date(2015, 1, 1))
+    assert "'2015-01-01,NOW'" in athena_lines_table_sql(spec, "landing", "s3://stage/landing/logs/app_events")
+
+
+DG_ENTRY = """\
+type: warehouse_platform.components.raw_table_catalog.RawTableCatalog
+attributes:
+  history_start: 2015-01-01
+  tables:
+    - name: rental
+      description: Rentals.
+      source: {{table: app.rental}}
+      partitioning: {{daily_by: rented_at}}
+      history_start: {start}
+      columns:
+        - {{name: rental_id, type: int, nullable: false}}
+        - {{name: rented_at, type: timestamp, nullable: false}}
+      primary_key: [rental_id]
+"""
+
+
+def _dg_check_yaml(project) -> tuple[int, str]:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from warehouse_platform.settings import PROJECT_ROOT
+
+    env = {**os.environ, "DAGSTER_HOME": str(project), "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(project)])}
+    result = subprocess.run([str(Path(sys.executable).parent / "dg"), "check", "yaml"], cwd=project,
+                            capture_output=True, text=True, timeout=300, env=env)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_dg_check_yaml_takes_unquoted_days_and_points_at_the_line_of_one_that_is_not_a_day(tmp_path):
+    from warehouse_platform_tests.catalog_fixtures import write_catalog_project
+
+    write_catalog_project(tmp_path / "good", DG_ENTRY.format(start="2015-03-01"))
+    code, output = _dg_check_yaml(tmp_path / "good")
+    assert code == 0, output
+    write_catalog_project(tmp_path / "bad", DG_ENTRY.format(start="March 2015"))
+    code, output = _dg_check_yaml(tmp_path / "bad")
+    assert code != 0 and "9 |       history_start: March 2015" in output, output

@@ -138,8 +138,9 @@ class TableEntry(dg.Model):
     rows_from: RowsFrom = RowsFrom.EXTRACTION
     source: SourceEntry | None = Field(default=None, description="Required for rows_from: extraction; none for landing.")
     partitioning: DailyBy | Literal["whole_table", "daily"] = Field(
-        description="{daily_by: <column>} for an extracted daily table, `daily` for a landed daily table (the day is "
-        "the landing folder's), or `whole_table`."
+        description="{daily_by: <column>} for an extracted daily table; for a landed daily table `daily` (the day is "
+        "the landing folder's) or {daily_by: <column>} (the folder's day, and every row's <column> must be of it); "
+        "or `whole_table`."
     )
     columns: list[ColumnEntry]
     primary_key: list[str] = Field(description="Column names, one or more (a composite key); any column types.")
@@ -190,8 +191,9 @@ class TableEntry(dg.Model):
         day_column = self.partitioning.daily_by if isinstance(self.partitioning, DailyBy) else None
         if extracted and self.partitioning == "daily":
             raise ValueError(f"{self.name}: an extracted daily table names its day column: partitioning: {{daily_by: <column>}}")
-        if not extracted and day_column is not None:
-            raise ValueError(f"{self.name}: a landed table takes its day from the landing folder: partitioning: daily")
+        # A landed table takes its day from the landing folder; its daily_by names the column each
+        # row's day must match that day by (a file of another day is refused).
+        landed_day_column = None if extracted else day_column
         source = None
         if self.source is not None:
             source = SourceSpec(table=self.source.table, query=self.source.query, day_column=day_column, reads=tuple(self.source.reads))
@@ -228,6 +230,7 @@ class TableEntry(dg.Model):
             else Structuring(self.structuring.format, self.structuring.landing_folder, self.structuring.reject_share_limit),
             deletes=DeletePolicy.parse(self.deletes),
             key_window_days=self.key_window_days,
+            landed_day_column=landed_day_column,
             history_start=_day(f"{self.name}: history_start", self.history_start) if self.history_start else history_start,
         )
 

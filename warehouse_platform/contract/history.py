@@ -46,6 +46,26 @@ def day_before_history(spec: _Table, day: str | date) -> str | None:
     return None
 
 
+# How far a landed log line's own time may lie from its folder's day: log times are normalised to
+# UTC while the shipper files by its own day, a session that starts late in the day goes on past
+# midnight, and a send retried after midnight is filed under the next day. Lines a day away are
+# that; a line further away means the file is of another day (a 2015 file under a 2026 folder).
+# Landed CSV files carry the day as the system that landed them wrote it: no tolerance.
+LOG_LINE_DAY_TOLERANCE_DAYS = 1
+
+
+def day_not_of_folder(value: str, folder_day: str, tolerance_days: int = 0) -> str | None:
+    """The day of a landed row's date or timestamp text when it is not the folder's day (within
+    `tolerance_days`), else None. Text that is not a date is not judged here: the load reports it."""
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    if abs((day - date.fromisoformat(folder_day)).days) > tolerance_days:
+        return day.isoformat()
+    return None
+
+
 def tables_with_history_on(tables: Iterable[T], day: str | date) -> list[T]:
     """The tables whose history has begun on `day`: what a run for that day may select."""
     return [spec for spec in tables if day_before_history(spec, day) is None]
