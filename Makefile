@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ROWS ?= 2000000
 
-.PHONY: install demo test dev docs validate bench bench-scaling bench-logs screenshots stop clean
+.PHONY: install demo test dev docs validate bench bench-scaling bench-logs bench-history screenshots stop clean
 
 install: $(INSTALLED)
 
@@ -41,6 +41,12 @@ bench: $(VENV)/.installed-bench
 # platform_end_to_end alone at 1M, 2M, 5M and 10M rows (seconds, rows/s, peak RSS).
 bench-scaling: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --scaling
+
+# Not a test: a year of a 10,000-rows-a-day table declared with history_start, backfilled one run
+# per day as `warehouse-platform backfill` does (seconds, per-day times, peak RSS); DAYS=31 for a month.
+DAYS ?= 365
+bench-history: $(INSTALLED)
+	$(VENV)/bin/python -m warehouse_platform.benchmarks.history_benchmark --days $(DAYS)
 
 # Not a test: the log structuring step's lines/s against DuckDB's bare read_json / regexp (the floor).
 LINES ?= 1000000

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from dagster_shared.yaml_utils import DagsterYamlLoader
 
 from warehouse_platform.components.raw_table_catalog import RawTableCatalog
 from warehouse_platform.contract.table_spec import TableSpec
@@ -20,7 +21,8 @@ def load_catalog(path: Path | None = None) -> tuple[TableSpec, ...]:
 
 @cache  # keyed on the text: an edited catalog is read again
 def _parse(text: str) -> tuple[TableSpec, ...]:
-    return RawTableCatalog.model_validate(yaml.safe_load(text)["attributes"]).specs
+    # Dagster's own loader: like Dagster, it reads an unquoted 2015-01-01 as text, not a date.
+    return RawTableCatalog.model_validate(yaml.load(text, Loader=DagsterYamlLoader)["attributes"]).specs
 
 
 def table(name: str, path: Path | None = None) -> TableSpec:

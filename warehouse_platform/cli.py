@@ -21,11 +21,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from warehouse_platform import chosen_features  # noqa: F401  (its warning filters, for every command)
-from warehouse_platform.contract.history import FIRST_DAY
 from warehouse_platform.conventions import check_names
 
-# The demo fills the partitions from the first one (contract/history.py): no empty days before its data.
-DEMO_FIRST_DAY = FIRST_DAY
 # The demo's second pass: the application runs this many days more, and refunds of the first
 # pass's purchases arrive in them.
 DEMO_LATER_DAYS = 5
@@ -130,9 +127,16 @@ def _load_summary(result) -> list[str]:
     return lines
 
 
+def demo_first_day() -> date:
+    """The demo and the generator start on the first day every daily table's history has begun
+    (the latest `history_start`, contract/history.py), so each demo day's run loads every table.
+    With the shipped catalog that is also the first partition: no empty days before the data."""
+    return max((spec.history_start for spec in _catalog() if spec.partitioned), default=None) or date.today()
+
+
 def _loaded_through(warehouse) -> date:
     """The newest day any daily raw table holds (the first demo day's eve if none)."""
-    newest = DEMO_FIRST_DAY - timedelta(days=1)
+    newest = demo_first_day() - timedelta(days=1)
     for spec in _catalog():
         if spec.partitioned and warehouse.table_exists(spec):
             [(day,)] = warehouse.query(f'SELECT max("_partition_date") FROM "{spec.schema}"."{spec.name}"')
@@ -692,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="warehouse-platform")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="seed the source and run the whole graph for a week of days")
-    demo.add_argument("--first-day", type=date.fromisoformat, default=DEMO_FIRST_DAY)
+    demo.add_argument("--first-day", type=date.fromisoformat, default=None, help="default: the catalog's history_start")
     demo.add_argument("--days", type=int, default=7)
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 is about 2,000 sessions a day")
     demo.add_argument("--report", type=Path, default=None)
@@ -702,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         help="second pass: the source this many days later, with late refunds (0: no second pass)",
     )
     seed_cmd = sub.add_parser("seed", help="generate source data for a range of days")
-    seed_cmd.add_argument("--first-day", type=date.fromisoformat, default=DEMO_FIRST_DAY)
+    seed_cmd.add_argument("--first-day", type=date.fromisoformat, default=None, help="default: the catalog's history_start")
     seed_cmd.add_argument("--days", type=int, default=7)
     seed_cmd.add_argument("--scale", type=float, default=1.0)
     seed_cmd.add_argument("--skewed", action="store_true", help="a few users own most sessions")
@@ -745,6 +749,8 @@ def main(argv: list[str] | None = None) -> int:
     args, dg_args = parser.parse_known_args(argv)
     if dg_args and args.command != "dev":
         parser.error(f"unrecognized arguments: {' '.join(dg_args)}")
+    if args.command in ("demo", "seed") and args.first_day is None:
+        args.first_day = demo_first_day()
 
     if args.command == "demo":
         report_path = args.report or settings.state_dir() / "demo_report.json"

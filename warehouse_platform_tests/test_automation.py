@@ -134,10 +134,15 @@ def test_analytics_rebuild_only_when_a_raw_data_version_changed(platform_env):
 
 
 def test_the_partitions_start_on_the_first_day_the_demo_and_the_seed_fill():
-    """One declared first day (contract/history.py): the UI shows no empty days before the demo's data."""
+    """One declared first day (the catalog's history_start, contract/history.py): the UI shows no
+    empty days before the demo's data."""
     from warehouse_platform import cli
-    from warehouse_platform.contract.history import FIRST_DAY
+    from warehouse_platform.catalog import load_catalog
     from warehouse_platform.conventions.partitions import daily_partitions
 
-    assert daily_partitions().get_first_partition_key() == FIRST_DAY.isoformat()
-    assert cli.DEMO_FIRST_DAY == FIRST_DAY
+    tables = load_catalog()
+    starts = {spec.history_start for spec in tables if spec.partitioned}
+    # The shipped tables share one first day: the partitions, the demo and the seed start on it.
+    assert len(starts) == 1
+    assert daily_partitions(tables).get_first_partition_key() == min(starts).isoformat()
+    assert cli.demo_first_day() == max(starts)

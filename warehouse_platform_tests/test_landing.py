@@ -17,12 +17,13 @@ import pytest
 from warehouse_platform import environment
 from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.contract.table_spec import RowsFrom
-from warehouse_platform.conventions.partitions import PARTITIONS_START_DATE
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.staged_files.landing_layout import LandedFile, run_key
 from warehouse_platform_tests.platform_runs import platform_definitions, seed
 
 RAW_TABLES = load_catalog()
+# How the landing sensor names session_timestamp's first day (its catalog history_start).
+_START = f"history_start {next(s for s in RAW_TABLES if s.name == 'session_timestamp').history_start.isoformat()}"
 SESSION_TIMESTAMP = table("session_timestamp")
 
 DAY = "2026-11-05"
@@ -272,7 +273,7 @@ def test_files_that_cannot_be_loaded_are_reported_and_never_stop_the_others(land
         "sessions_v2/x.csv": "unknown table 'sessions_v2'",
         "session_timestamp/flat.csv": "session_timestamp is loaded by day; put the file under landing/session_timestamp/day=YYYY-MM-DD/",
         "session_timestamp/day=2026-13-45/x.csv": "'2026-13-45' is not a day",
-        "session_timestamp/day=2020-01-01/old.csv": f"day 2020-01-01 is before the first partition ({PARTITIONS_START_DATE}); it is never loaded",
+        "session_timestamp/day=2020-01-01/old.csv": f"day 2020-01-01 is before the first partition of raw_data.session_timestamp ({_START}); it is never loaded",
         f"user_session_channel/day={DAY}/x.csv": "raw_data.user_session_channel is fed by extraction from the application database, not by landed files",
         "session_timestamp/notes.txt": "not a landing file",
     }
@@ -295,7 +296,7 @@ def test_a_tick_that_requests_runs_lists_each_file_it_did_not_load_in_its_logs(l
     defs, instance, root, _ = landing
     bad = {
         "sessions_v2/x.csv": "unknown table 'sessions_v2'",
-        "session_timestamp/day=2020-01-01/old.csv": f"day 2020-01-01 is before the first partition ({PARTITIONS_START_DATE})",
+        "session_timestamp/day=2020-01-01/old.csv": f"day 2020-01-01 is before the first partition of raw_data.session_timestamp ({_START})",
     }
     for relative in bad:
         _drop(root, relative, b"sessionid,ts\n", gz=False)
@@ -446,7 +447,7 @@ def test_a_file_for_the_newest_partition_day_is_requested_in_the_same_tick(landi
     from warehouse_platform.conventions.partitions import daily_partitions
 
     defs, instance, root, warehouse = landing
-    newest = daily_partitions().get_last_partition_key()
+    newest = daily_partitions(RAW_TABLES).get_last_partition_key()
     tomorrow_of_newest = (date.fromisoformat(newest) + timedelta(days=1)).isoformat()
     _drop(root, f"session_timestamp/day={newest}/morning.csv.gz", _csv(_sessions("a", 3, day=newest)))
     _drop(root, f"session_timestamp/day={tomorrow_of_newest}/early.csv.gz", _csv(_sessions("b", 2, day=tomorrow_of_newest)))

@@ -8,7 +8,7 @@ any version the record lacks gets one run, which stages every file then present 
 content is all its landed files, so a second file adds to the first). Run keys come from the
 files, their ETags and the record, so a repeated tick never loads a file twice, and a day whose
 record lost a file (an older run loaded last) is asked for again. A file that cannot be loaded (unknown table, a table fed by
-extraction, a day before the first partition) is reported in the tick and skipped; a file for a
+extraction, a day before its table's first day, contract/history.py) is reported in the tick and skipped; a file for a
 day whose partition does not exist yet waits. No file can make a tick fail.
 """
 
@@ -19,6 +19,7 @@ from datetime import date
 
 import dagster as dg
 
+from warehouse_platform.contract.history import day_before_history
 from warehouse_platform.contract.table_spec import DeleteKind, RowsFrom, TableSpec
 from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
 from warehouse_platform.conventions.partitions import daily_partitions
@@ -40,12 +41,12 @@ def stage_op_name(spec: TableSpec) -> str:
     return "__".join(stage_asset_key(spec).path)
 
 
-def _day_status(days: dg.DailyPartitionsDefinition, day: str | None) -> str:
-    """'ok', 'too early' (before the first partition: never loadable) or 'waiting' (its
+def _day_status(days: dg.DailyPartitionsDefinition, spec: TableSpec, day: str | None) -> str:
+    """'ok', 'too early' (before the table's first day: never loadable) or 'waiting' (its
     partition does not exist yet)."""
     if day is None:
         return "ok"
-    if day < days.get_first_partition_key():
+    if day_before_history(spec, day):
         return "too early"
     last = days.get_last_partition_key()
     return "waiting" if last is None or day > last else "ok"
@@ -53,7 +54,7 @@ def _day_status(days: dg.DailyPartitionsDefinition, day: str | None) -> str:
 
 def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
     specs = {spec.name: spec for spec in tables}
-    days = daily_partitions()
+    days = daily_partitions(tables)
 
     @dg.sensor(
         name="landing_files",
@@ -73,10 +74,9 @@ def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
             if isinstance(landed, str):
                 problems.append(landed)
                 continue
-            status = _day_status(days, landed.day)
+            status = _day_status(days, specs[landed.table], landed.day)
             if status == "too early":
-                problems.append(f"{obj.key}: day {landed.day} is before the first partition "
-                                f"({days.get_first_partition_key()}); it is never loaded")
+                problems.append(f"{obj.key}: {day_before_history(specs[landed.table], landed.day)}; it is never loaded")
             elif status == "waiting":
                 waiting.append(obj.key)
             else:
@@ -141,7 +141,7 @@ def reconciled_tables(tables: Sequence[TableSpec]) -> list[TableSpec]:
 
 def build_days_that_differ_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
     reconciled = reconciled_tables(tables)
-    days = daily_partitions()
+    days = daily_partitions(tables)
 
     @dg.sensor(
         name="days_that_differ_from_the_source",

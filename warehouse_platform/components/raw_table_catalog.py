@@ -29,6 +29,7 @@ from pydantic_core import InitErrorDetails
 from warehouse_platform.automation import definitions as automation
 from warehouse_platform.contract import catalog_rules
 from warehouse_platform.contract.column_types import parse_type
+from warehouse_platform.contract.history import DEFAULT_HISTORY_START
 from warehouse_platform.contract.identifiers import identifier_problem
 from warehouse_platform.contract.log_formats import LogFormat
 from warehouse_platform.contract.table_spec import (
@@ -148,6 +149,18 @@ def _optional_sections_are_checked_inside(schema: dict) -> None:
             prop.update(refs[0])
 
 
+# A day as YAML writes it, quoted or not: Dagster's YAML loader (and catalog.py, which uses it)
+# keeps an unquoted 2015-01-01 as text, so `history_start: 2015-01-01` needs no quotes.
+_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _day(field: str, text: str) -> date:
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        raise ValueError(f"{field}: {text!r} is not a day (YYYY-MM-DD)") from None
+
+
 class TableEntry(dg.Model):
     """One raw table: its contract with the application's data and how it is loaded."""
 
@@ -159,8 +172,9 @@ class TableEntry(dg.Model):
     rows_from: RowsFrom = RowsFrom.EXTRACTION
     source: SourceEntry | None = Field(default=None, description="Required for rows_from: extraction; none for landing.")
     partitioning: DailyBy | Literal["whole_table", "daily"] = Field(
-        description="{daily_by: <column>} for an extracted daily table, `daily` for a landed daily table (the day is "
-        "the landing folder's), or `whole_table`."
+        description="{daily_by: <column>} for an extracted daily table; for a landed daily table `daily` (the day is "
+        "the landing folder's) or {daily_by: <column>} (the folder's day, and every row's <column> must be of it); "
+        "or `whole_table`."
     )
     columns: list[ColumnEntry]
     primary_key: list[str] = Field(description="Column names, one or more (a composite key); any column types.")
@@ -183,17 +197,24 @@ class TableEntry(dg.Model):
         description="Landed daily tables: a key repeated in the files of days up to this many apart (an event retried "
         "across midnight) is loaded once, the copy landed in the latest day winning. 0 (default): each day on its own.",
     )
+    history_start: str | None = Field(
+        default=None, json_schema_extra={"pattern": _DAY}, description="Daily tables: the table's first day (YYYY-MM-DD); no earlier day is extracted, landed "
+        "or loaded. Defaults to the catalog's `history_start`.",
+    )
 
     @model_validator(mode="after")
     def _is_a_valid_table(self) -> TableEntry:
         self.to_spec(schema="raw_data")
         return self
 
-    def to_spec(self, schema: str) -> TableSpec:
+    def to_spec(self, schema: str, history_start: date = DEFAULT_HISTORY_START) -> TableSpec:
+        """The entry's contract; `history_start` is the catalog's, for an entry that declares none."""
         # Rules Dagster's resolvable models cannot carry as field constraints (it refuses
         # Annotated types), checked here with the rest.
         if not self.columns or not self.primary_key:
             raise ValueError(f"{self.name}: a table declares at least one column and a primary key")
+        if self.history_start is not None and self.partitioning == "whole_table":
+            raise ValueError(f"{self.name}: history_start is a daily table's first day; a whole table has no days")
         if self.incremental is not None and self.incremental.lookback_days < 0:
             raise ValueError(f"{self.name}: incremental.lookback_days is a number of days, 0 or more")
         extracted = self.rows_from == RowsFrom.EXTRACTION
@@ -204,8 +225,9 @@ class TableEntry(dg.Model):
         day_column = self.partitioning.daily_by if isinstance(self.partitioning, DailyBy) else None
         if extracted and self.partitioning == "daily":
             raise ValueError(f"{self.name}: an extracted daily table names its day column: partitioning: {{daily_by: <column>}}")
-        if not extracted and day_column is not None:
-            raise ValueError(f"{self.name}: a landed table takes its day from the landing folder: partitioning: daily")
+        # A landed table takes its day from the landing folder; its daily_by names the column each
+        # row's day must match that day by (a file of another day is refused).
+        landed_day_column = None if extracted else day_column
         source = None
         if self.source is not None:
             source = SourceSpec(table=self.source.table, query=self.source.query, day_column=day_column, reads=tuple(self.source.reads))
@@ -243,6 +265,8 @@ class TableEntry(dg.Model):
             else Structuring(self.structuring.format, self.structuring.landing_folder, self.structuring.reject_share_limit),
             deletes=DeletePolicy.parse(self.deletes),
             key_window_days=self.key_window_days,
+            landed_day_column=landed_day_column,
+            history_start=_day(f"{self.name}: history_start", self.history_start) if self.history_start else history_start,
         )
         if problems := catalog_rules.table_problems(spec):
             raise ValueError(f"{spec.qualified_name}: " + "; ".join(problems))
@@ -254,6 +278,10 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
 
     tables: list[TableEntry]
     warehouse_schema: str = Field(default="raw_data", description="The warehouse schema the tables are loaded into.")
+    history_start: str = Field(
+        default=DEFAULT_HISTORY_START.isoformat(), json_schema_extra={"pattern": _DAY}, description="The first day (YYYY-MM-DD) of every daily table that declares no "
+        "`history_start` of its own: the first partition; no earlier day is extracted, landed or loaded.",
+    )
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RawTableCatalog:
@@ -287,7 +315,8 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
 
     @property
     def specs(self) -> tuple[TableSpec, ...]:
-        return tuple(t.to_spec(self.warehouse_schema) for t in self.tables)
+        start = _day("history_start", self.history_start)
+        return tuple(t.to_spec(self.warehouse_schema, start) for t in self.tables)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         return build_table_definitions(self.specs)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from enum import Enum
 
+from warehouse_platform.contract.history import DEFAULT_HISTORY_START
 from warehouse_platform.contract.log_formats import LANDED_SUFFIXES, LogFormat, column_source_problem
 from warehouse_platform.contract.redshift_types import integer_range
 
@@ -181,6 +183,11 @@ class TableSpec:
     # retried across midnight): a key held in days up to this many apart is one row, the copy
     # landed in the latest day (sql/key_window.py). 0: each day is deduplicated on its own.
     key_window_days: int = 0
+    # The table's first day (contract/history.py): no day before it is extracted, landed or loaded.
+    history_start: date = DEFAULT_HISTORY_START
+    # A landed daily table: the date or timestamp column every row's day must be the landing
+    # folder's day by (a file of another day is refused; contract/history.day_not_of_folder).
+    landed_day_column: str | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -206,6 +213,14 @@ class TableSpec:
             if column is None or not column.nullable or not column.sql_type.lower().startswith("timestamp"):
                 raise ValueError(
                     f"{self.qualified_name}: deletes: soft({self.deletes.column}) names a nullable timestamp column it declares"
+                )
+        if self.landed_day_column is not None:
+            column = next((c for c in self.columns if c.name == self.landed_day_column), None)
+            if self.rows_from != RowsFrom.LANDING or not self.partitioned:
+                raise ValueError(f"{self.qualified_name}: a landed day column is for a landed daily table")
+            if column is None or not column.sql_type.lower().startswith(("date", "timestamp")):
+                raise ValueError(
+                    f"{self.qualified_name}: daily_by: {self.landed_day_column} names a date or timestamp column it declares"
                 )
         if self.structuring is not None:
             self._check_structuring(names)

@@ -12,6 +12,7 @@ import dagster as dg
 
 from warehouse_platform import settings
 from warehouse_platform.contract import source_contract
+from warehouse_platform.contract.history import day_before_history
 from warehouse_platform.contract.table_spec import RowsFrom, TableSpec
 from warehouse_platform.conventions.asset_keys import source_asset_key, stage_asset_key
 from warehouse_platform.conventions.automation_conditions import daily_refresh
@@ -181,7 +182,7 @@ def _reconcile_whole_table(spec: TableSpec, warehouse: Warehouse, in_snapshot) -
     return SnapshotFacts({"buckets": differing}, deleted_keys=tuple(diff.extra))
 
 
-def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
+def _build_stage_asset(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     extracted = spec.rows_from == RowsFrom.EXTRACTION
     by_day = "one day at a time " if spec.partitioned else ""
 
@@ -199,7 +200,7 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
             else f"Files other systems drop under {landing_folder(spec)}, staged {by_day}as they are (one gzip part "
             "per file) with a Redshift manifest."
         ),
-        partitions_def=daily_partitions() if spec.partitioned else None,
+        partitions_def=days if spec.partitioned else None,
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="stage",
         kinds={settings.stage_kind(), "csv"},
@@ -216,6 +217,9 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
         warehouse: Warehouse,
     ):  # CsvRecords or LandedFiles, both written by StageIOManager (Dagster types need one class)
         partition_key = context.partition_key if spec.partitioned else None
+        # The partitions start at the catalog's earliest first day; this table's may be later.
+        if partition_key is not None and (too_early := day_before_history(spec, partition_key)):
+            raise _refuse(spec, partition_key, f"{too_early}; it is never extracted, landed or loaded")
         if spec.rows_from == RowsFrom.LANDING:
             if not config.landed_files:
                 raise _refuse(spec, partition_key, (
@@ -240,4 +244,5 @@ def _build_stage_asset(spec: TableSpec) -> dg.AssetsDefinition:
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
-    return dg.Definitions(assets=[*source_tables(tables), *(_build_stage_asset(spec) for spec in tables)])
+    days = daily_partitions(tables)
+    return dg.Definitions(assets=[*source_tables(tables), *(_build_stage_asset(spec, days) for spec in tables)])

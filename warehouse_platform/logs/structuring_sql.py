@@ -303,6 +303,18 @@ def structured_rows_copy_sql(spec: TableSpec, path: str) -> str:
     )
 
 
+def days_of_rows_sql(column: str) -> str:
+    """Per day of `column` among the structured rows (its UTC date: the text's first 10
+    characters), the first line holding it, by file and line, with its value and the day's row
+    count. A day's files span a day or two, so few rows; the rule that judges the days is
+    Python's (contract/history.day_not_of_folder), not repeated here."""
+    col = quote_ident(column)
+    return (
+        f"SELECT substr({col}, 1, 10) AS day, min(struct_pack(file := file, line := line_number, value := {col})), count(*)\n"
+        f"FROM {STRUCTURED_TABLE} WHERE reason IS NULL AND {col} IS NOT NULL AND {col} <> '' GROUP BY 1 ORDER BY 1"
+    )
+
+
 def rejected_lines_sql() -> str:
     return (
         f"SELECT file, line_number, reason, substr(line, 1, {REJECTED_LINE_PREVIEW}) AS line "
@@ -321,11 +333,12 @@ def athena_lines_table(spec: TableSpec) -> str:
     return f"{spec.name}_landed_lines"
 
 
-def athena_lines_table_sql(spec: TableSpec, database: str, landing_url: str, first_day: str) -> str:
+def athena_lines_table_sql(spec: TableSpec, database: str, landing_url: str, first_day: str | None = None) -> str:
     """An external table of the landed lines, one string column, partitioned by the landing
-    folder's day (partition projection: no MSCK REPAIR per new day). Gzip'd files are read by
-    their extension. \\u0001 never occurs in a JSON line or an access log line, so the whole
-    line is the one column."""
+    folder's day (partition projection: no MSCK REPAIR per new day), from `first_day` (default:
+    the table's history_start). Gzip'd files are read by their extension. \\u0001 never occurs
+    in a JSON line or an access log line, so the whole line is the one column."""
+    first_day = first_day or spec.history_start.isoformat()
     location = landing_url.rstrip("/") + "/"
     return (
         f"CREATE EXTERNAL TABLE IF NOT EXISTS {quote_ident(database)}.{quote_ident(athena_lines_table(spec))} (\n"

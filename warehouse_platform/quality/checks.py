@@ -80,8 +80,8 @@ def _every_day(
     yield dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
 
 
-def _build_checks(spec: TableSpec) -> list[dg.AssetChecksDefinition]:
-    partitions = daily_partitions() if spec.partitioned else None
+def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    partitions = days if spec.partitioned else None
     key = ", ".join(spec.primary_key)
 
     def partition_of(context: dg.AssetCheckExecutionContext) -> str | None:
@@ -225,4 +225,5 @@ def _source_parity_check(spec: TableSpec, partitions, one_day, partition_of) -> 
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
-    return dg.Definitions(asset_checks=[check for spec in tables for check in _build_checks(spec)])
+    days = daily_partitions(tables)
+    return dg.Definitions(asset_checks=[check for spec in tables for check in _build_checks(spec, days)])

@@ -4,8 +4,9 @@ Each landed file becomes one part of its batch with the same lines (recompressed
 was plain CSV), so every error downstream, from this module or from COPY, names the file the
 user gave and its true line (StagedPart.source_url). On the way through, the file is read as
 text line by line, so it must be UTF-8 (a bad byte is reported at its line and column), have
-the table's header, the right number of fields on every line and no empty key; text widths and
-key evidence are gathered as for extracted rows.
+the table's header, the right number of fields on every line and no empty key, and, when the
+table declares a day column, rows of the folder's day only; text widths and key evidence are
+gathered as for extracted rows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from isal import igzip
 
+from warehouse_platform.contract.history import day_not_of_folder
 from warehouse_platform.contract.redshift_types import preview, utf8_width
 from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.stage.batch_writer import publish_manifest
@@ -98,9 +100,15 @@ def _text_lines(binary, copy_to, spec: TableSpec, url: str) -> Iterator[str]:
             ) from None
 
 
-def _stage_one(stage: Stage, key: str, target: Path, spec: TableSpec, tracker: KeyUniquenessTracker | None):
+def _stage_one(
+    stage: Stage, key: str, target: Path, spec: TableSpec, tracker: KeyUniquenessTracker | None, day: str | None = None,
+):
     url = stage.url_for(key)
     names = list(spec.column_names)
+    # Rows must be of the folder's day by the table's declared day column (its date part; a
+    # value's first 10 characters are few, so each is judged once).
+    day_index = names.index(spec.landed_day_column) if spec.landed_day_column and day else None
+    judged: dict[str, str | None] = {}
     measured = {names.index(c): c for c in spec.text_column_names}
     key_indexes = [names.index(k) for k in spec.primary_key]
     widest: dict[str, WidestValue] = {}
@@ -123,6 +131,16 @@ def _stage_one(stage: Stage, key: str, target: Path, spec: TableSpec, tracker: K
                     for j in key_indexes:
                         if row[j] == "":
                             raise LoadError(spec.qualified_name, url, line, names[j], f"NULL primary key ({names[j]})")
+                    if day_index is not None and (value := row[day_index]):
+                        prefix = value[:10]
+                        if prefix not in judged:
+                            judged[prefix] = day_not_of_folder(prefix, day)
+                        if judged[prefix] is not None:
+                            raise LoadError(
+                                spec.qualified_name, url, line, spec.landed_day_column,
+                                f"a row of day {judged[prefix]} in a file landed for day {day} "
+                                f"({spec.landed_day_column} = {preview(value)}): land it under day={judged[prefix]}/",
+                            )
                     for j, column in measured.items():
                         width = utf8_width(row[j])
                         if width and (column not in widest or width > widest[column].bytes):
@@ -152,7 +170,7 @@ def write_landed_batch(
     with tempfile.TemporaryDirectory(prefix="landed-") as scratch:
         for i, key in enumerate(sorted(landed.keys)):
             name = f"part-{i:05d}.csv.gz"
-            rows, size, sha256, widest = _stage_one(stage, key, Path(scratch) / name, spec, tracker)
+            rows, size, sha256, widest = _stage_one(stage, key, Path(scratch) / name, spec, tracker, partition_key)
             stage.put_file(Path(scratch) / name, f"{prefix}/{name}")
             parts.append(StagedPart(stage.url_for(f"{prefix}/{name}"), rows, size, sha256, widest, source_url=stage.url_for(key)))
     candidates = tracker.candidates if tracker else None

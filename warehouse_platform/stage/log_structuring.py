@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from warehouse_platform.contract.history import LOG_LINE_DAY_TOLERANCE_DAYS, day_not_of_folder
 from warehouse_platform.logs import structuring_sql as sql
 from warehouse_platform.stage.batch_writer import write_staged_batch
 from warehouse_platform.stage.landed_files import LandedFiles, open_landed
@@ -126,6 +127,8 @@ def structure_landed_logs(
                 named = ", ".join(sorted({stage.url_for(f[1]) for f in files}))
                 raise LoadError(spec.qualified_name, named, None, None, f"unreadable text: {error}") from None
             con.execute(sql.structure_sql(spec))
+            if spec.landed_day_column and partition_key:
+                _refuse_rows_of_another_day(con, stage, spec, partition_key)
             [(lines_read,)] = con.execute(sql.line_count_sql()).fetchall()
             # The structured table has all it needs (a reject keeps its line): free the lines.
             con.execute(f"DROP TABLE {sql.LINES_TABLE}")
@@ -143,6 +146,21 @@ def structure_landed_logs(
     if batch.row_count != summary.rows:  # every line is a row or a reject: nothing else is lost
         raise AssertionError(f"{spec.qualified_name}: {summary.lines_read} lines gave {batch.row_count} rows and {summary.rejected} rejects")
     return batch, summary
+
+
+def _refuse_rows_of_another_day(con, stage: Stage, spec, day: str) -> None:
+    """A file whose lines are of another day than its folder's (a 2015 log under a 2026 folder) is
+    refused at its first such line, naming the line's day; lines within a day of the folder's are
+    the shipper's midnight (contract/history.LOG_LINE_DAY_TOLERANCE_DAYS)."""
+    for line_day, first, rows in con.execute(sql.days_of_rows_sql(spec.landed_day_column)).fetchall():
+        other = day_not_of_folder(line_day, day, LOG_LINE_DAY_TOLERANCE_DAYS)
+        if other is not None:
+            raise LoadError(
+                spec.qualified_name, stage.url_for(first["file"]), first["line"], spec.landed_day_column,
+                f"{rows} lines of day {other} in files landed for day {day} (first: {spec.landed_day_column} = "
+                f"{first['value']}, UTC); a line may be at most {LOG_LINE_DAY_TOLERANCE_DAYS} day from its folder's day: "
+                f"land the file under day={other}/",
+            )
 
 
 def _structured_records(con, spec, path: Path) -> CsvRecords:

@@ -39,7 +39,7 @@ class RawLoadConfig(dg.Config):
 WAREHOUSE_POOL = "warehouse"
 
 
-def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
+def _build_raw_asset(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_asset_key(spec),
         ins={"staged": dg.AssetIn(key=stage_asset_key(spec), metadata={STAGE_FOLDER: table_folder(spec)})},
@@ -48,7 +48,7 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
             + (" by day" if spec.partitioned else "")
             + f"; logical key ({', '.join(spec.primary_key)}), not enforced by the warehouse."
         ),
-        partitions_def=daily_partitions() if spec.partitioned else None,
+        partitions_def=days if spec.partitioned else None,
         backfill_policy=one_day_per_run if spec.partitioned else None,
         group_name="raw_data",
         kinds={settings.warehouse_kind(), "table"},
@@ -84,4 +84,5 @@ def _build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:
-    return dg.Definitions(assets=[_build_raw_asset(spec) for spec in tables])
+    days = daily_partitions(tables)
+    return dg.Definitions(assets=[_build_raw_asset(spec, days) for spec in tables])
