@@ -431,13 +431,22 @@ def _layers(spec) -> list:
 def _load_day_runs(runner: JobRunner, specs, days: list[str]) -> set:
     """One run per day of the daily extracted tables `specs` (the whole extract_and_load_day job
     when `specs` is every one of them); the assets that did not load well on some day."""
+    from warehouse_platform.contract.history import tables_with_history_on
+
     daily = [s for s in _catalog() if s.partitioned and _extracted(s)]
-    selection = None if {s.name for s in specs} == {s.name for s in daily} else {k for s in specs for k in _layers(s)}
     failed: set = set()
     for day in days:
+        # Only the tables whose history has begun (each table's history_start): a day before a
+        # table's first day is not one of its days, not a failure.
+        on_day = tables_with_history_on(specs, day)
+        if not on_day:
+            print(f"{day}: before the first day of {', '.join(s.qualified_name for s in specs)}; nothing to load")
+            continue
+        layers = {k for s in on_day for k in _layers(s)}
+        selection = None if {s.name for s in on_day} == {s.name for s in daily} else layers
         result = runner.run("extract_and_load_day", f"extract_and_load_day {day}", partition_key=day,
                             asset_selection=selection)
-        failed |= _failed_assets(result, selection or {k for s in specs for k in _layers(s)})
+        failed |= _failed_assets(result, layers)
         if result.success:
             print(f"{day}: " + ", ".join(_load_summary(result)))
     return failed
@@ -539,6 +548,8 @@ def run_load(table: str | None, first_day: date | None, last_day: date | None, *
         raise UsageError(f"{spec.qualified_name} is loaded by days: give --from and --to")
     if first_day and last_day and last_day < first_day:
         raise UsageError(f"--to {last_day} is before --from {first_day}")
+    if table is not None and spec.partitioned and first_day and first_day < spec.history_start:
+        raise UsageError(f"--from {first_day} is before {spec.qualified_name}'s first day, its history_start {spec.history_start}")
 
     defs = build_definitions()
     tags = {"dagster/backfill": f"cli-{first_day}-{last_day}"} if backfill else {}

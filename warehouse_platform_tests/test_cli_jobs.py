@@ -4,7 +4,7 @@ failure when a run fails or an ERROR check fails, 2 on a usage error; and a tabl
 fails holds back only what reads it. Expectations come from the catalog and the asset graph, so
 a table someone adds does not break them."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import pytest
@@ -127,6 +127,8 @@ def test_usage_errors_exit_2_with_the_reason_and_run_nothing(cli_env, capsys):
         (["backfill", "--from", DAY, "--to", DAY, "--table", whole.name], "is not a daily table fed by extraction"),
         (["backfill", "--from", "2026-11-06", "--to", DAY], "is before --from"),
         (["check", "--from", DAY], "give both --from and --to"),
+        (["load", "--table", daily.name, "--from", (daily.history_start - timedelta(days=1)).isoformat(), "--to", DAY],
+         f"is before {daily.qualified_name}'s first day, its history_start {daily.history_start}"),
     ]:
         code, lines = _cli(capsys, *args)
         assert code == 2 and reason in lines[-1], (args, lines)

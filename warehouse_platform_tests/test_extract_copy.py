@@ -139,3 +139,31 @@ def test_a_key_the_source_repeats_is_named_exactly_in_the_evidence(platform_env,
         batch = _staged(ODD, _run(ODD, instance).run_id)
     assert batch.duplicate_candidates == ((str(repeat_at),),)
     assert platform_env["warehouse"].query("SELECT count(*) FROM raw_data.odd_values")[0][0] == 60_000
+
+
+PAIRS = TableSpec(
+    schema="raw_data", name="pairs", description="A table keyed by two columns.",
+    columns=(Column("a", "int", nullable=False), Column("b", "varchar(8)", nullable=False), Column("v", "int")),
+    primary_key=("a", "b"), source=SourceSpec(table="app.pairs"), mode=LoadMode.REPLACE,
+)
+
+
+def test_a_composite_key_is_extracted_in_the_order_of_all_its_columns_so_its_repeats_are_named(platform_env):
+    """Ordered by every key column (not the first alone), a repeated (a, b) sits beside its copy
+    whatever the source's physical order, so the stage's evidence names it; and the bytes are
+    the same however the rows lie on disk."""
+    source = platform_env["source"]
+    _execute(
+        source, "CREATE SCHEMA IF NOT EXISTS app", "CREATE TABLE app.pairs (a int, b varchar(8), v int)",
+        # Physically out of key order: b descending within each a.
+        "INSERT INTO app.pairs SELECT a, lpad(b::text, 4, '0'), a * b FROM generate_series(1, 40) a, "
+        "generate_series(300, 1, -1) b",
+        "INSERT INTO app.pairs VALUES (7, '0150', -1)",  # a repeat of (7, '0150'), last on disk
+    )
+    with dg.instance_for_test() as instance:
+        first = _staged(PAIRS, _run(PAIRS, instance).run_id)
+        assert first.duplicate_candidates == (("7", "0150"),)
+        _execute(source, "UPDATE app.pairs SET v = v WHERE b < '0100'")  # moves rows on disk
+        second = _staged(PAIRS, _run(PAIRS, instance).run_id)
+    assert second.checksums == first.checksums
+    assert platform_env["warehouse"].query("SELECT count(*) FROM raw_data.pairs")[0][0] == 40 * 300

@@ -194,3 +194,9 @@ def test_postgres_varchar_characters_become_redshift_bytes():
     assert source_contract.warehouse_type(SourceType("text")) == "varchar(65535)"
     assert source_contract.warehouse_type(SourceType("integer")) == "int"
     assert source_contract.warehouse_type(SourceType("timestamp without time zone")) == "timestamp"
+
+
+def test_a_composite_key_orders_the_extract_by_every_key_column_text_by_its_bytes():
+    composite = replace(SESSION_TRANSACTION, primary_key=("sessionid", "updated_at"))
+    assert extract_sql.key_order_sql(composite) == 'src."sessionid" COLLATE "C", src."updated_at"'
+    assert extract_sql.extract_sql(composite).endswith('ORDER BY src."sessionid" COLLATE "C", src."updated_at"')
