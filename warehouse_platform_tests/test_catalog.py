@@ -362,7 +362,10 @@ def test_a_catalog_with_an_added_table_passes_the_catalog_tests(tmp_path):
     text = sources.read_text()
     raw_data_tables = text.index(marker, text.index("- name: raw_data")) + len(marker)
     sources.write_text(text[:raw_data_tables] + ADDED_SOURCE.lstrip("\n") + text[raw_data_tables:])
-    env = {**os.environ, "PYTHONPATH": str(copy), "PLATFORM_STATE_DIR": str(tmp_path / "state")}
+    # The outer run's pytest options (PYTEST_ADDOPTS: its --basetemp, a parent of this copy) are
+    # not the inner run's: it gets its own basetemp below.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env.update(PYTHONPATH=str(copy), PLATFORM_STATE_DIR=str(tmp_path / "state"))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'bt'}", *READING_THE_CATALOG],
         cwd=copy, env=env, capture_output=True, text=True, timeout=600,
