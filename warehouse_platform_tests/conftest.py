@@ -115,3 +115,17 @@ def s3_bucket(s3_endpoint, monkeypatch) -> str:
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     return bucket
 
+
+
+@pytest.fixture
+def logs_platform(platform_env):
+    """The code location, the warehouse and a test instance, for the log tests' landed files."""
+    import dagster as dg
+
+    from warehouse_platform import environment
+    from warehouse_platform_tests.platform_runs import platform_definitions
+
+    defs = platform_definitions()
+    warehouse = environment.build_warehouse().process_config_and_initialize()
+    with dg.instance_for_test() as instance:
+        yield defs, instance, platform_env["stage_root"], warehouse

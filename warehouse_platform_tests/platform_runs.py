@@ -84,3 +84,13 @@ def run_request(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.
         run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key},
         raise_on_error=raise_on_error,
     )
+
+
+def step_failure_message(result) -> str:
+    """The failed step's error with its causes, as the run's page shows them."""
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    messages, error = [], failure.step_failure_data.error
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    return "\n".join(messages)

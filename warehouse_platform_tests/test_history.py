@@ -15,7 +15,7 @@ from warehouse_platform.automation.schedules import lookback_requests
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
 from warehouse_platform.contract.table_spec import RowsFrom
 from warehouse_platform.conventions.partitions import daily_partitions
-from warehouse_platform_tests.platform_runs import platform_definitions, run_request
+from warehouse_platform_tests.platform_runs import platform_definitions, run_request, step_failure_message
 
 # A rental shop's table whose history starts years before the platform's other tables.
 RENTAL_ENTRY = """\
@@ -49,13 +49,6 @@ def _catalog(tmp_path, entries: str = RENTAL_ENTRY, top: dict | None = None):
     return load_catalog(path)
 
 
-def _failure(result) -> str:
-    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    messages, error = [], failure.step_failure_data.error
-    while error is not None:
-        messages.append(error.message)
-        error = error.cause
-    return "\n".join(messages)
 
 
 def test_a_tables_first_day_is_its_own_history_start_else_the_catalogs(tmp_path):
@@ -112,7 +105,7 @@ def test_days_of_2015_load_through_a_real_run_and_a_day_before_the_first_is_refu
         refused = run_request(defs, instance, early, raise_on_error=False)
     assert not refused.success
     assert (f"day 2015-03-01 is before the first partition of raw_data.session_timestamp "
-            f"(history_start {session.history_start.isoformat()})") in _failure(refused)
+            f"(history_start {session.history_start.isoformat()})") in step_failure_message(refused)
     assert platform_env["warehouse"].query(
         "SELECT rental_id, _partition_date::text FROM raw_data.rental ORDER BY 1") == [
         (2, "2015-03-01"), (3, "2015-03-01"), (4, "2015-03-02")]
@@ -180,7 +173,7 @@ def test_a_landed_csv_file_with_a_row_of_another_day_is_refused_naming_file_line
         result = run_request(defs, instance, request, raise_on_error=False)
     assert not result.success
     assert ("landing/session_timestamp/day=2026-11-05/mixed.csv.gz line 5, column ts: a row of day 2015-11-05 in a "
-            "file landed for day 2026-11-05") in _failure(result)
+            "file landed for day 2026-11-05") in step_failure_message(result)
     [(exists,)] = platform_env["warehouse"].query("SELECT to_regclass('raw_data.session_timestamp') IS NOT NULL")
     assert not exists or platform_env["warehouse"].query("SELECT count(*) FROM raw_data.session_timestamp") == [(0,)]
 
@@ -210,7 +203,7 @@ def test_a_log_file_of_2015_under_a_2026_folder_is_refused_naming_file_line_and_
         result = run_request(defs, instance, request, raise_on_error=False)
     assert not result.success
     assert ("landing/logs/app_events/day=2026-11-05/old.jsonl line 1, column event_ts: 4 lines of day 2015-11-05 in "
-            "files landed for day 2026-11-05") in _failure(result)
+            "files landed for day 2026-11-05") in step_failure_message(result)
 
 
 def test_log_lines_a_day_across_midnight_of_their_folders_day_load(platform_env):

@@ -19,7 +19,7 @@ from warehouse_platform.catalog import load_catalog, table
 from warehouse_platform.contract.table_spec import RowsFrom
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.staged_files.landing_layout import LandedFile, run_key
-from warehouse_platform_tests.platform_runs import platform_definitions, seed
+from warehouse_platform_tests.platform_runs import platform_definitions, seed, step_failure_message
 
 RAW_TABLES = load_catalog()
 # How the landing sensor names session_timestamp's first day (its catalog history_start).
@@ -334,7 +334,7 @@ def test_the_schedule_never_extracts_over_a_landed_day(landing, platform_env):
         asset_selection=[dg.AssetKey(["stage", "raw_data", "session_timestamp"]), dg.AssetKey(["raw_data", "session_timestamp"])],
     )
     assert not result.success
-    assert "fed by files landed under landing/session_timestamp/, never extracted" in _failure(result)
+    assert "fed by files landed under landing/session_timestamp/, never extracted" in step_failure_message(result)
     assert _count(warehouse) == 3
 
 
@@ -347,7 +347,7 @@ def test_landed_files_are_refused_for_a_table_fed_by_extraction(landing):
         run_config={"ops": {"stage__raw_data__user_session_channel": {"config": {"landed_files": [f"landing/user_session_channel/day={DAY}/x.csv"]}}}},
     )
     assert not result.success
-    assert "fed by extraction from the application database, so landed files are not loaded into it" in _failure(result)
+    assert "fed by extraction from the application database, so landed files are not loaded into it" in step_failure_message(result)
 
 
 def test_a_run_naming_another_day_than_its_files_is_refused_before_staging(landing):
@@ -359,19 +359,11 @@ def test_a_run_naming_another_day_than_its_files_is_refused_before_staging(landi
     )
     result = _run(defs, instance, wrong, raise_on_error=False)
     assert not result.success
-    assert f"the file is for day {DAY}, the run for 2026-11-06" in _failure(result)
+    assert f"the file is for day {DAY}, the run for 2026-11-06" in step_failure_message(result)
     assert not (root / "raw_data/session_timestamp/day=2026-11-06").exists()
     assert _count(warehouse) == 0
 
 
-def _failure(result) -> str:
-    """The failed step's error with its causes, as the run's page shows them."""
-    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    messages, error = [], failure.step_failure_data.error
-    while error is not None:
-        messages.append(error.message)
-        error = error.cause
-    return "\n".join(messages)
 
 
 @pytest.mark.parametrize(
@@ -389,7 +381,7 @@ def test_errors_name_the_landed_file_and_its_own_line(landing, bad_line, column,
     rows[3999] = bad_line.format(sid="c" * 32)  # line 4001 of the file: the header is line 1
     _drop(root, f"session_timestamp/day={DAY}/b_second.csv.gz", _csv(rows))
     result = _run(defs, instance, _requests(_tick(defs, instance))[0], raise_on_error=False)
-    message = _failure(result)
+    message = step_failure_message(result)
     assert f"landing/session_timestamp/day={DAY}/b_second.csv.gz line 4001, column {column}" in message
     assert reason in message
     assert _count(warehouse) == 0
@@ -401,7 +393,7 @@ def test_a_byte_that_is_not_utf8_is_reported_at_its_line(landing):
     rows[2500] = b"d" * 32 + b",2026-11-05 10:00:00 caf\xe9"  # Latin-1, line 2502
     _drop(root, f"session_timestamp/day={DAY}/latin1.csv", b"sessionid,ts\n" + b"\n".join(rows) + b"\n", gz=False)
     result = _run(defs, instance, _requests(_tick(defs, instance))[0], raise_on_error=False)
-    message = _failure(result)
+    message = step_failure_message(result)
     assert "latin1.csv line 2502, column ts: not UTF-8: byte 0xe9" in message
 
 

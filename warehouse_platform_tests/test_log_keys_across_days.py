@@ -21,7 +21,7 @@ from warehouse_platform.quality import evaluations
 from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.staged_files.manifest import table_folder
 from warehouse_platform.warehouse.loader import load_staged_batch
-from warehouse_platform_tests.platform_runs import land_in_folder, landing_requests, platform_definitions, run_request
+from warehouse_platform_tests.platform_runs import land_in_folder, landing_requests, run_request
 from warehouse_platform_tests.staged_batches import hand_written_batch
 
 MONDAY, TUESDAY = date(2026, 11, 3), date(2026, 11, 4)
@@ -41,14 +41,6 @@ TUESDAY_EVENTS = [_event(RETRIED, "2026-11-03T23:59:59+09:00", 2), _event("e-tue
 def _file(day: date, events: list[dict], name: str = "events.jsonl") -> SimpleNamespace:
     data = "".join(json.dumps(e) + "\n" for e in events).encode()
     return SimpleNamespace(key=f"landing/logs/app_events/day={day}/{name}", data=data)
-
-
-@pytest.fixture
-def logs_platform(platform_env):
-    defs = platform_definitions()
-    warehouse = environment.build_warehouse().process_config_and_initialize()
-    with dg.instance_for_test() as instance:
-        yield defs, instance, platform_env["stage_root"], warehouse
 
 
 def _land_and_load(platform, files) -> dg.ExecuteInProcessResult:

@@ -10,7 +10,6 @@ from datetime import date
 
 import boto3
 import dagster as dg
-import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table
@@ -70,14 +69,6 @@ def _rejects(stage) -> list[dict]:
         if obj.key.endswith("/rejects.jsonl"):
             found += [json.loads(line) for line in stage.read_text(obj.key).splitlines()]
     return found
-
-
-@pytest.fixture
-def logs_platform(platform_env):
-    defs = platform_definitions()
-    warehouse = environment.build_warehouse().process_config_and_initialize()
-    with dg.instance_for_test() as instance:
-        yield defs, instance, platform_env["stage_root"], warehouse
 
 
 def test_structured_rows_equal_the_generators_truth_and_every_malformed_line_is_a_reject_at_its_file_and_line(logs_platform):
