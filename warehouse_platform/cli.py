@@ -252,6 +252,8 @@ def run_demo(
                 result = run_code_location_job(defs, "extract_and_load_day", instance, partition_key=day, run_config=quiet)
                 results.append(result)
                 print(f"{day}: " + ", ".join(_load_summary(result)))
+            if any(not s.partitioned and _extracted(s) for s in _catalog()):
+                results.append(run_code_location_job(defs, "load_whole_tables", instance, run_config=quiet))
             results.append(run_code_location_job(defs, "build_analytics", instance, run_config=quiet))
 
         # Application logs: landed for every day, the late file a day later; the landing sensor's
@@ -559,7 +561,7 @@ def run_load(table: str | None, first_day: date | None, last_day: date | None, *
         runner = JobRunner(defs, instance, tags, freshness_fails=False)
         loaded = {k for s in specs for k in _layers(s)}
         if spec is not None and not spec.partitioned:
-            result = runner.run("build_analytics", f"load {spec.name}", asset_selection=set(_layers(spec)))
+            result = runner.run("load_whole_tables", f"load {spec.name}", asset_selection=set(_layers(spec)))
             not_good = _failed_assets(result, _layers(spec))
             if result.success:
                 print(", ".join(_load_summary(result)))
@@ -573,9 +575,9 @@ def run_load(table: str | None, first_day: date | None, last_day: date | None, *
 
 
 def run_build_analytics() -> list[str]:
-    """build_analytics as two runs of its job, so one bad table cannot stop every model: first
-    the whole tables (each its own step: one failing does not stop the others), then the models
-    and exports, except those reading a table that did not load."""
+    """load_whole_tables, then build_analytics: first the whole tables (each its own step: one
+    failing does not stop the others), then the models and exports, except those reading a table
+    that did not load."""
     _prepare_dagster_home()
     import dagster as dg
 
@@ -589,7 +591,7 @@ def run_build_analytics() -> list[str]:
         not_good: set = set()
         if whole:
             keys = {k for s in whole for k in _layers(s)}
-            result = runner.run("build_analytics", "build_analytics (whole tables)", asset_selection=keys)
+            result = runner.run("load_whole_tables", "load_whole_tables", asset_selection=keys)
             not_good = _failed_assets(result, keys)
             print("whole tables: " + (", ".join(_load_summary(result)) or "none loaded"))
         _analytics_run(runner, not_good)

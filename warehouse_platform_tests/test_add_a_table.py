@@ -114,8 +114,9 @@ def test_two_tables_added_only_through_yaml_load_end_to_end(platform_with_two_ne
     assert {dg.AssetKey(["raw_data", "purchase_event"]), dg.AssetKey(["raw_data", "plan_price"])} <= graph.get(
         dg.AssetKey(["analytics", "plan_revenue"])).parent_keys
     with dg.instance_for_test() as instance:
-        # The daily table joins the day's job; the whole-table one the analytics job, with dbt.
+        # The daily table joins the day's job; the whole-table one load_whole_tables; dbt reads both.
         daily = run_job(defs, "extract_and_load_day", instance, DAY)
+        whole = run_job(defs, "load_whole_tables", instance)
         analytics = run_job(defs, "build_analytics", instance)
     warehouse = env["warehouse"]
     assert warehouse.query("SELECT eventid, plan, currency, _partition_date::text FROM raw_data.purchase_event ORDER BY 1") == [
@@ -129,7 +130,7 @@ def test_two_tables_added_only_through_yaml_load_end_to_end(platform_with_two_ne
     ]
     evaluations = {
         (e.asset_key.to_user_string(), e.check_name): e.passed
-        for result in (daily, analytics) for e in result.get_asset_check_evaluations()
+        for result in (daily, whole, analytics) for e in result.get_asset_check_evaluations()
     }
     for table in ("purchase_event", "plan_price"):
         assert evaluations[(f"raw_data/{table}", "duplicate_primary_keys")], table

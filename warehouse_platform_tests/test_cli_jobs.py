@@ -13,6 +13,7 @@ from dagster._core.storage.dagster_run import RunsFilter
 from warehouse_platform import cli, settings
 from warehouse_platform.catalog import load_catalog
 from warehouse_platform.contract.table_spec import RowsFrom
+from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
 from warehouse_platform.definitions import build_definitions
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.transform.assets import dbt_failures
@@ -97,7 +98,7 @@ def test_load_a_whole_table_once(cli_env, capsys):
     [(rows,)] = cli_env["warehouse"].query(f'SELECT count(*) FROM "{spec.schema}"."{spec.name}"')
     assert rows > 0
     [run] = _runs()
-    assert run.job_name == "build_analytics" and "dagster/partition" not in run.tags
+    assert run.job_name == "load_whole_tables" and "dagster/partition" not in run.tags
     assert run.asset_selection == {dg.AssetKey(["stage", spec.schema, spec.name]), dg.AssetKey([spec.schema, spec.name])}
 
 
@@ -228,6 +229,38 @@ def test_build_analytics_a_whole_table_or_a_model_that_fails_holds_back_only_wha
     built = _materialized_by([r for r in _runs() if r.run_id not in before])
     broken = (dg.AssetSelection.assets(model).downstream() & ANALYTICS).resolve(graph)
     assert built & everything == everything - broken
+
+
+def test_launched_as_the_ui_does_a_whole_table_that_fails_stops_no_model(cli_env):
+    """The UI launches each job as one run. Before, the whole tables and the models were one job,
+    so a whole table that failed to load skipped every dbt model in that run, also those that
+    never read it. Now the whole tables are their own job: the failing one fails its own step
+    (the other whole tables load), and build_analytics builds every model over what is loaded."""
+    from warehouse_platform.instance.runs import run_code_location_job
+
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    whole = [s for s in load_catalog() if not s.partitioned and s.rows_from == RowsFrom.EXTRACTION]
+    assert len(whole) >= 2, "the shipped catalog has two whole tables fed by extraction"
+    # No job holds both a table's load and a model: one run cannot make a table stop a model.
+    for job in defs.resolve_all_job_defs():
+        if job.name.startswith("__"):  # Dagster's own job of every asset, for the UI's "Materialize"
+            continue
+        keys = set(job.asset_layer.selected_asset_keys)
+        assert not (keys & ANALYTICS.resolve(graph) and keys - ANALYTICS.resolve(graph)), job.name
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    with dg.instance_for_test() as instance:
+        assert run_code_location_job(defs, "extract_and_load_day", instance, partition_key=DAY, run_config=quiet).success
+        assert run_code_location_job(defs, "load_whole_tables", instance, run_config=quiet).success
+        # A whole table whose source lost a declared column.
+        _execute(cli_env["source"], "ALTER TABLE app.users RENAME COLUMN country TO country_code")
+        tables = run_code_location_job(defs, "load_whole_tables", instance, run_config=quiet)
+        assert not tables.success
+        loaded = {e.asset_key for e in tables.get_asset_materialization_events()}
+        assert loaded == {k for s in whole if s.name != "users" for k in (stage_asset_key(s), raw_asset_key(s))}
+        analytics = run_code_location_job(defs, "build_analytics", instance, run_config=quiet)
+        assert analytics.success
+        assert {e.asset_key for e in analytics.get_asset_materialization_events()} == ANALYTICS.resolve(graph)
 
 
 def test_dbt_failures_name_each_failed_node_with_the_first_line_of_its_message():

@@ -65,6 +65,7 @@ def _load_everything(env):
         land_in_folder(env["stage_root"], LOGS.files)
         logs = [run_request(defs, instance, request) for request in landing_requests(defs, instance)]
         assert len(logs) == len(landing_fed_tables()) * len(DAYS)  # one run per landing-fed table and day
+        run_job(defs, "load_whole_tables", instance)
         analytics = run_job(defs, "build_analytics", instance)
         yield {"defs": defs, "instance": instance, "daily": daily, "analytics": analytics, **env}
 

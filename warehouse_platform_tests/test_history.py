@@ -277,3 +277,31 @@ def test_dg_check_yaml_takes_unquoted_days_and_points_at_the_line_of_one_that_is
     write_catalog_project(tmp_path / "bad", DG_ENTRY.format(start="March 2015"))
     code, output = _dg_check_yaml(tmp_path / "bad")
     assert code != 0 and "9 |       history_start: March 2015" in output, output
+
+
+def test_load_table_through_the_cli_loads_days_of_2015_and_refuses_a_day_before_the_first(
+        platform_env, tmp_path, monkeypatch, capsys):
+    """`warehouse-platform load --table rental --from 2015-03-01 --to 2015-03-02` on a project
+    whose catalog declares the 2015 table (the CLI reads the catalog file it is pointed at)."""
+    from warehouse_platform import catalog, cli, definitions
+
+    conn = platform_env["source"].connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS app")
+        cur.execute(RENTAL_SOURCE)
+    conn.close()
+    tables = _catalog(tmp_path)
+    build = definitions.build_definitions
+    monkeypatch.setattr(catalog, "CATALOG_PATH", tmp_path / "defs.yaml")
+    monkeypatch.setattr(definitions, "build_definitions", lambda: build(tables))
+    monkeypatch.setenv("DAGSTER_HOME", "restored-after-the-test")
+    assert cli.main(["load", "--table", "rental", "--from", "2015-03-01", "--to", "2015-03-02", "--no-analytics"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "no failures", out
+    assert platform_env["warehouse"].query(
+        "SELECT rental_id, _partition_date::text FROM raw_data.rental ORDER BY 1") == [
+        (2, "2015-03-01"), (3, "2015-03-01"), (4, "2015-03-02")]
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["load", "--table", "rental", "--from", "2015-02-28", "--to", "2015-03-01"])
+    assert refused.value.code == 2
+    assert "before raw_data.rental's first day, its history_start 2015-03-01" in capsys.readouterr().err

@@ -185,12 +185,14 @@ def late_refunds(module_platform_env):
         seed_days = lambda last: seed(env["source"], FIRST, (last - FIRST).days + 1, CONFIG)
         seed_days(LAST)
         runs = [run_job(defs, "extract_and_load_day", instance, d.isoformat()) for d in days_between(FIRST, LAST)]
+        runs.append(run_job(defs, "load_whole_tables", instance))
         runs.append(run_job(defs, "build_analytics", instance))
         seed_days(LATER)
         runs += [run_job(defs, "extract_and_load_day", instance, d.isoformat()) for d in days_between(LAST + timedelta(days=1), LATER)]
         # Purchases the application purged after their day's lookback: the sensor finds the days.
         rereads = reread_days_that_differ(defs, instance)
         runs += rereads
+        runs.append(run_job(defs, "load_whole_tables", instance))
         runs.append(run_job(defs, "build_analytics", instance))
         yield {**env, "runs": runs, "rereads": rereads}
 

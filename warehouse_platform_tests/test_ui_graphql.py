@@ -34,7 +34,7 @@ def ui(module_platform_env):
         location_name=CODE_LOCATION,
     )
     with dg.instance_for_test() as instance:
-        for job, partition in (("extract_and_load_day", DAY.isoformat()), ("build_analytics", None)):
+        for job, partition in (("extract_and_load_day", DAY.isoformat()), ("load_whole_tables", None), ("build_analytics", None)):
             assert run_code_location_job(defs, job, instance, partition_key=partition, run_config=quiet).success
         with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
             yield lambda query, variables=None: execute_dagster_graphql(

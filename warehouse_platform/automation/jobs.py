@@ -1,8 +1,9 @@
 """Jobs: what runs together.
 
 extract_and_load_day   extract + stage + load of the day-partitioned tables fed by extraction, one day per run
-build_analytics        the extracted unpartitioned tables (channel replaced whole, users upserted
-                       incrementally), every dbt model, exports
+load_whole_tables      the extracted unpartitioned tables (channel replaced whole, users upserted
+                       incrementally), each its own step
+build_analytics        every dbt model, exports
 check_tables           every check that is not per day (skew, the dimensions, dbt tests), no loading
 sweep_abandoned_loads  maintenance: drop load tables left by killed loads (no live load owns them)
 The per-day checks run with extract_and_load_day; re-running a loaded day repeats them only.
@@ -26,6 +27,8 @@ def _layers(specs: Sequence[TableSpec]) -> list[dg.AssetKey]:
 
 
 def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
+    """The jobs of the catalog `tables`: extract_and_load_day, load_whole_tables (only when the
+    catalog has a whole table fed by extraction), build_analytics, check_tables."""
     extracted = [s for s in tables if s.rows_from == RowsFrom.EXTRACTION]
     daily = [s for s in extracted if s.partitioned]
     reference = [s for s in extracted if not s.partitioned]
@@ -35,12 +38,26 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
         selection=dg.AssetSelection.assets(*_layers(daily)),
         description="Extract one day of every daily table fed by extraction from the application database, stage it, and load raw_data.",
     )
+    # The whole tables and the models are two jobs, not one: in one run, Dagster skips every step
+    # downstream of a failed one, so one whole table that failed to load (a column dropped at the
+    # source) would stop every dbt model, also those that never read it. Apart, a failing table
+    # fails its own step and run; build_analytics (or declarative automation, model by model)
+    # builds the models over what is loaded.
+    load_whole_tables = dg.define_asset_job(
+        "load_whole_tables",
+        selection=dg.AssetSelection.assets(*_layers(reference)),
+        description=(
+            "Reload the unpartitioned tables fed by extraction (the channel dimension replaced whole; the users changed "
+            "since the last load), each its own step: one that fails does not stop the others. Declarative automation "
+            "then rebuilds the analytics that read them."
+        ),
+    )
     build_analytics = dg.define_asset_job(
         "build_analytics",
-        selection=dg.AssetSelection.assets(*_layers(reference)) | dg.AssetSelection.groups("analytics", "exports"),
+        selection=dg.AssetSelection.groups("analytics", "exports"),
         description=(
-            "Reload the unpartitioned tables (the channel dimension; the users changed since the last load), rebuild every analytics model with dbt (tests included) and "
-            "export the reporting tables to the stage."
+            "Rebuild every analytics model with dbt (tests included) over what raw_data holds, and export the reporting "
+            "tables to the stage. A model that fails skips only the models that read it (dbt goes on)."
         ),
     )
     # The day-partitioned checks run with every load of a day; re-running the day's load repeats
@@ -58,7 +75,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
         description="Every check that is not per day, without loading anything: skew of every raw table, "
         "the channel dimension's checks and the dbt tests.",
     )
-    return [extract_and_load_day, build_analytics, check_tables]
+    return [extract_and_load_day, *([load_whole_tables] if reference else []), build_analytics, check_tables]
 
 
 class SweepConfig(dg.Config):

@@ -414,7 +414,7 @@ def _parity_advice(spec: TableSpec, diff: parity_rules.ParityDiff) -> str:
             "reload the table in full to repair it."
         )
     else:
-        advice.append("- Reload the table (`build_analytics`).")
+        advice.append("- Reload the table (`load_whole_tables`).")
     if diff.extra:
         advice.append("- Keys deleted in the source stay in raw_data until a read of their day or table no longer finds them.")
     return "\n".join(advice)
