@@ -8,7 +8,7 @@ from warehouse_platform.benchmarks.catalog_benchmark import MODULE, generated_ki
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
 from warehouse_platform.conventions import check_names
 from warehouse_platform.conventions.asset_keys import raw_asset_key, stage_asset_key
-from warehouse_platform.definitions import build_definitions
+from warehouse_platform.definitions import build_definitions, code_location
 
 TABLES = 200
 
@@ -31,8 +31,6 @@ def large_definitions(large_catalog_project):
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(large_catalog_project))
         defs = dg.load_from_defs_folder(path_within_project=large_catalog_project / MODULE)
-    from warehouse_platform.definitions import code_location
-
     return code_location(defs)
 
 
