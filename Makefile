@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ROWS ?= 2000000
 
-.PHONY: install demo test dev docs validate bench bench-scaling bench-logs bench-history screenshots stop clean
+.PHONY: install demo test dev docs validate bench bench-scaling bench-logs bench-history bench-catalog screenshots stop clean
 
 install: $(INSTALLED)
 
@@ -47,6 +47,13 @@ bench-scaling: $(VENV)/.installed-bench
 DAYS ?= 365
 bench-history: $(INSTALLED)
 	$(VENV)/bin/python -m warehouse_platform.benchmarks.history_benchmark --days $(DAYS)
+
+# Not a test: a catalog of TABLES tables (the shipped ones plus generated daily, whole and landed
+# ones, in a scratch dg project) and of 50 and 100: seconds and peak RSS of building the
+# definitions, seconds of `dg check defs` and of the webserver's first load; `catalog` in bench.json.
+TABLES ?= 200
+bench-catalog: $(INSTALLED)
+	$(VENV)/bin/python -m warehouse_platform.benchmarks.catalog_benchmark --tables $(TABLES)
 
 # Not a test: the log structuring step's lines/s against DuckDB's bare read_json / regexp (the floor).
 LINES ?= 1000000

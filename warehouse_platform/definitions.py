@@ -29,6 +29,12 @@ def build_definitions(tables: Sequence[TableSpec] | None = None, *, dbt_project_
         loaded = dg.Definitions.merge(
             build_table_definitions(load_catalog() if tables is None else tables), analytics_definitions(dbt_project_dir)
         )
+    return code_location(loaded, dbt_project_dir)
+
+
+def code_location(loaded: dg.Definitions, dbt_project_dir: Path | None = None) -> dg.Definitions:
+    """Definitions as the code location serves them: linked to their code, bound to this
+    environment's resources (also the catalog benchmark's scratch projects, benchmarks/catalog_benchmark.py)."""
     return dg.Definitions.merge(
         with_code_references(loaded), dg.Definitions(resources=environment.build_resources(dbt_project_dir))
     )

@@ -41,6 +41,14 @@ def stage_op_name(spec: TableSpec) -> str:
     return "__".join(stage_asset_key(spec).path)
 
 
+def _layers_of(specs: Sequence[TableSpec]) -> dg.AssetSelection:
+    """A sensor's target: the stage and raw assets of the tables it can request runs of (with
+    their checks), and no others. Its job is built, resolved and snapshotted with the code
+    location; a target of every stage and raw asset made each sensor's job about 1,650 ops
+    with 200 tables, for runs that only ever select the tables the sensor serves."""
+    return dg.AssetSelection.assets(*(key for spec in specs for key in (stage_asset_key(spec), raw_asset_key(spec))))
+
+
 def _day_status(days: dg.DailyPartitionsDefinition, spec: TableSpec, day: str | None) -> str:
     """'ok', 'too early' (before the table's first day: never loadable) or 'waiting' (its
     partition does not exist yet)."""
@@ -60,7 +68,7 @@ def build_landing_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefinition:
         name="landing_files",
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        target=dg.AssetSelection.groups("stage", "raw_data"),
+        target=_layers_of([spec for spec in tables if spec.rows_from == RowsFrom.LANDING]),
         description="Loads files dropped under landing/<table>/[day=YYYY-MM-DD/] in the stage, for tables "
         "fed by landed files. Off by default: turn it on under Automation.",
     )
@@ -147,7 +155,7 @@ def build_days_that_differ_sensor(tables: Sequence[TableSpec]) -> dg.SensorDefin
         name="days_that_differ_from_the_source",
         minimum_interval_seconds=DAYS_THAT_DIFFER_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        target=dg.AssetSelection.groups("stage", "raw_data"),
+        target=_layers_of(reconciled),
         description="Every 6 hours, compares each loaded day of the daily extracted tables with the source (rows "
         "and a hash of every column, one grouped scan per side) and re-reads the days that differ: a purchase "
         "deleted or changed after its lookback, a row whose cursor moved back.",

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
 from warehouse_platform.automation import definitions as automation
@@ -277,6 +277,7 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
     """The raw tables loaded from the application database or from landed files, one entry each."""
 
     tables: list[TableEntry]
+    _specs: tuple[TableSpec, ...] = PrivateAttr(default=())
     warehouse_schema: str = Field(default="raw_data", description="The warehouse schema the tables are loaded into.")
     history_start: str = Field(
         default=DEFAULT_HISTORY_START.isoformat(), json_schema_extra={"pattern": _DAY}, description="The first day (YYYY-MM-DD) of every daily table that declares no "
@@ -292,7 +293,10 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
             raise ValueError(f"warehouse_schema: {problem}")
         problems = catalog_rules.repeated_names([t.name for t in self.tables])
         if not problems:
-            problems = derived_name_collisions(self.specs)
+            # Each entry was checked alone (to_spec) as it was read; the catalog's specs are made
+            # once here, for this check and for build_defs.
+            self._specs = tuple(t.to_spec(self.warehouse_schema, _day("history_start", self.history_start)) for t in self.tables)
+            problems = derived_name_collisions(self._specs)
         if problems:
             raise ValidationError.from_exception_data(
                 type(self).__name__,
@@ -315,8 +319,7 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
 
     @property
     def specs(self) -> tuple[TableSpec, ...]:
-        start = _day("history_start", self.history_start)
-        return tuple(t.to_spec(self.warehouse_schema, start) for t in self.tables)
+        return self._specs
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         return build_table_definitions(self.specs)
