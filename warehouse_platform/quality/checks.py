@@ -40,6 +40,7 @@ from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.log_structuring import read_structuring_summary
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.manifest import StagedBatch, table_folder
+from warehouse_platform.transform.project import dbt_model_joins
 from warehouse_platform.warehouse.resources import Warehouse
 
 
@@ -50,7 +51,7 @@ def _staged(stage: Stage, spec: TableSpec, day: str | None, run_id: str | None =
 
 class SkewCheckConfig(dg.Config):
     threshold: float = DEFAULT_SKEW_THRESHOLD
-    # Tables up to this size are suggested DISTSTYLE ALL.
+    # Whole tables (never daily ones) up to this size are advised DISTSTYLE ALL.
     small_table_rows: int = SMALL_TABLE_ROWS
 
 
@@ -106,11 +107,15 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.DISTRIBUTION_SKEW,
-        description="Rows per slice under the DISTKEY; warns at AWS's 4.00 skew and suggests a distribution.",
+        description="Rows per slice under the DISTKEY; warns at AWS's 4.00 skew. Advises a distribution for the "
+        "table's future by AWS's rule: DISTSTYLE ALL only for a whole table under the stated row bound (never a daily "
+        "one), else KEY on an evenly spreading column the dbt models join on, else EVEN; one sentence says why.",
     )
     def distribution_skew(config: SkewCheckConfig, warehouse: Warehouse) -> dg.AssetCheckResult:
+        joins = dbt_model_joins()
         return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.WARN) or evaluations.distribution_skew(
-            warehouse, spec, config.threshold, config.small_table_rows
+            warehouse, spec, config.threshold, config.small_table_rows,
+            None if joins is None else joins.get(spec.qualified_name, {}),
         )
 
     @dg.asset_check(
