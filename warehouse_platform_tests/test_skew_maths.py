@@ -11,8 +11,8 @@ from sqlglot import exp
 from warehouse_platform.catalog import table
 from warehouse_platform.rules.skew import (
     KeySpread,
-    skew_ratio,
     advise_distribution,
+    skew_ratio,
     slice_bars,
 )
 from warehouse_platform.sql import quality as quality_sql
