@@ -366,3 +366,26 @@ def test_the_process_watched_is_the_one_the_run_worker_reported_as_itself():
     finally:
         live.kill()
         live.wait()
+
+
+def test_stop_ends_the_embedded_postgres_without_printing_a_warning(tmp_path):
+    """`warehouse-platform stop` from a shell without XDG_RUNTIME_DIR (cron, ssh, a container):
+    pgserver asks platformdirs for a runtime directory as it is imported, which warned
+    (RuntimeDirWarning) on the way to stopping the server."""
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env.update(PLATFORM_STATE_DIR=str(state), PYTHONPATH=str(PROJECT_ROOT), PYTHONWARNINGS="default")
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "import sys; from pathlib import Path; from warehouse_platform.postgres_endpoint import "
+             "start_embedded_postgres; start_embedded_postgres(Path(sys.argv[1]))", str(state / "pgdata")],
+            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=300,
+        )
+        stop = subprocess.run(
+            [sys.executable, "-m", "warehouse_platform.cli", "stop"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+            text=True, timeout=300,
+        )
+        assert (stop.returncode, stop.stdout.strip()) == (0, "embedded Postgres stopped"), stop.stderr
+        assert "Warning" not in stop.stderr, stop.stderr
+    finally:
+        stop_embedded_postgres(state / "pgdata")
