@@ -22,6 +22,7 @@ from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import PyProjectFileTarget, PythonFileTarget
+from dagster._daemon.asset_daemon import get_auto_materialize_paused
 from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_iteration
 
 from warehouse_platform import settings
@@ -66,6 +67,9 @@ def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(postgres_se
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert "export DAGSTER_HOME" not in makefile and "$(VENV)/bin/warehouse-platform dev" in makefile
     assert prepare_dagster_home() == expected and os.environ["DAGSTER_HOME"] == str(expected)
+    # Automation runs through the declarative_automation sensor: the UI's badge reads "on".
+    with dg.DagsterInstance.from_config(str(expected)) as instance:
+        assert not get_auto_materialize_paused(instance)
 
 
 def test_the_shipped_instance_monitors_runs_and_keeps_one_run_per_day():
