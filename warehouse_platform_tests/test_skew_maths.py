@@ -70,6 +70,14 @@ def _one_sentence(reason: str) -> None:
     assert reason.endswith(".") and ". " not in reason.rstrip("."), reason
 
 
+def test_too_few_rows_to_judge_skew_rule_no_joined_column_out():
+    spreads = [_spread("sessionid", [9, 1, 2, 3])]  # 15 rows: a skew of 9.00 is noise
+    advice = advise_distribution("sessionid", spreads, 15, whole=False, joins={"sessionid": 1}, rows_to_judge=400)
+    assert (advice.dist_style, advice.dist_key) == ("KEY", "sessionid")
+    assert "too few rows (15) to judge its skew yet" in advice.reason
+    assert advise_distribution("sessionid", spreads, 15, whole=False, joins={"sessionid": 1}).dist_style == "EVEN"
+
+
 def test_the_all_bound_is_inclusive_and_configurable():
     spreads = [_spread("userid", EVEN_SPREAD)]
     assert advise_distribution("userid", spreads, 100_000, whole=True, joins={"userid": 1}).dist_style == "ALL"
@@ -88,15 +96,18 @@ _spreads = st.lists(
 @given(
     current=st.one_of(st.none(), _columns), spreads=_spreads, rows=st.integers(0, 10**12),
     joins=st.one_of(st.none(), st.dictionaries(_columns, st.integers(0, 5))),
-    threshold=st.floats(1.0, 100.0), bound=st.integers(0, 10**12),
+    threshold=st.floats(1.0, 100.0), bound=st.integers(0, 10**12), to_judge=st.integers(0, 10**4),
 )
-def test_a_daily_table_is_never_advised_all(current, spreads, rows, joins, threshold, bound):
-    advice = advise_distribution(current, spreads, rows, whole=False, joins=joins, threshold=threshold, all_rows_bound=bound)
+def test_a_daily_table_is_never_advised_all(current, spreads, rows, joins, threshold, bound, to_judge):
+    advice = advise_distribution(
+        current, spreads, rows, whole=False, joins=joins, threshold=threshold, all_rows_bound=bound, rows_to_judge=to_judge
+    )
     assert advice.dist_style != "ALL"
-    # A KEY advice names a column that spreads rows under the threshold and that a join uses.
+    # A KEY advice names a column that a join uses and, once there are rows enough to judge,
+    # that spreads rows under the threshold.
     if advice.dist_style == "KEY":
         chosen = {s.column: s for s in spreads}[advice.dist_key]
-        assert chosen.ratio < threshold
+        assert chosen.ratio < threshold or rows < to_judge
         assert (joins or {}).get(advice.dist_key, 0) > 0 or (joins is None and advice.dist_key == current)
     _one_sentence(advice.reason)
 

@@ -109,7 +109,7 @@ def distribution_skew(
     current = spreads[0]
     suggestion = advise_distribution(
         spec.dist_key, spreads, current.total, whole=not spec.partitioned, joins=joins,
-        threshold=threshold, all_rows_bound=small_table_rows,
+        threshold=threshold, all_rows_bound=small_table_rows, rows_to_judge=MIN_ROWS_PER_SLICE_TO_JUDGE * warehouse.slice_count,
     )
     too_small = current.total < MIN_ROWS_PER_SLICE_TO_JUDGE * warehouse.slice_count
     passed = too_small or current.ratio < threshold

@@ -70,6 +70,7 @@ def advise_distribution(
     joins: Mapping[str, int] | None,
     threshold: float = DEFAULT_SKEW_THRESHOLD,
     all_rows_bound: int = SMALL_TABLE_ROWS,
+    rows_to_judge: int = 0,
 ) -> Suggestion:
     """Distribution advice for where the table is going, not for its size today, by AWS's own
     rule ("Choose the best distribution style", Amazon Redshift Database Developer Guide,
@@ -87,7 +88,9 @@ def advise_distribution(
       choice for another distribution style, use EVEN").
 
     `joins` is how many joins of the dbt models use each column of the table; None when the
-    models are not known, and then the declared DISTKEY stands for the joins. The reason is one
+    models are not known, and then the declared DISTKEY stands for the joins. Below
+    `rows_to_judge` rows a skew figure is noise (7 rows against 1), so it rules no column out:
+    the joined column is advised on its joins alone, and the reason says so. The reason is one
     sentence, shown beside the advice."""
     if whole and table_rows <= all_rows_bound:
         return Suggestion(
@@ -98,13 +101,16 @@ def advise_distribution(
     joined = dict(joins) if joins is not None else ({current_key: 1} if current_key else {})
     source = "join(s) of the dbt models" if joins is not None else "join(s) (the declared DISTKEY; no dbt model is known)"
     growth = "a daily table grows every day, so not ALL" if not whole else f"{table_rows:,} rows is over the {all_rows_bound:,}-row bound for ALL"
-    even_enough = [s for s in spreads if s.ratio < threshold and joined.get(s.column, 0) > 0]
+    judged = table_rows >= rows_to_judge
+    even_enough = [s for s in spreads if (s.ratio < threshold or not judged) and joined.get(s.column, 0) > 0]
     if even_enough:
         best = max(even_enough, key=lambda s: (joined[s.column], s.column == current_key, -s.ratio))
+        spread = (
+            f"spreads rows with skew {best.ratio:.2f} (under {threshold:.2f})" if judged
+            else f"has too few rows ({table_rows:,}) to judge its skew yet"
+        )
         return Suggestion(
-            "KEY", best.column,
-            f"{best.column} spreads rows with skew {best.ratio:.2f} (under {threshold:.2f}) and {joined[best.column]} "
-            f"{source} on it read their rows in place ({growth}).",
+            "KEY", best.column, f"{best.column} {spread} and {joined[best.column]} {source} on it read their rows in place ({growth}).",
         )
     if not joined:
         why = "no dbt model joins this table, so no DISTKEY collocates a join"
