@@ -21,6 +21,7 @@ from warehouse_platform.instance.runs import CODE_LOCATION, run_code_location_jo
 from warehouse_platform.quality.checks import ON_A_DAILY_TABLE
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.settings import PROJECT_ROOT
+from warehouse_platform.transform.lineage_table import lineage_markdown
 from warehouse_platform_tests.platform_runs import platform_definitions, seed
 
 DAY = date(2026, 11, 1)
@@ -267,3 +268,22 @@ def test_landing_runs_are_runs_of_the_code_locations_asset_job(ui):
     for run in landing:
         assert run["jobName"] == "__ASSET_JOB" and run["repositoryOrigin"]["repositoryLocationName"] == CODE_LOCATION, run
     assert all(r["repositoryOrigin"] for r in runs)  # every run of the fixture, extract and analytics included
+
+
+def test_the_lineage_table_lists_every_column_in_the_models_order_with_its_upstream_columns():
+    lineage = dg.TableColumnLineage(
+        deps_by_column={
+            "net": [
+                dg.TableColumnDep(dg.AssetKey(["analytics", "s"]), "refunded"),
+                dg.TableColumnDep(dg.AssetKey(["analytics", "s"]), "amount"),
+            ],
+            "id": [dg.TableColumnDep(dg.AssetKey(["raw_data", "t"]), "id")],
+        }
+    )
+    assert lineage_markdown(lineage, ["id", "one", "net"]).splitlines() == [
+        "| column | computed from |",
+        "| --- | --- |",
+        "| id | raw_data.t.id |",
+        "| one | (no upstream column) |",
+        "| net | analytics.s.amount, analytics.s.refunded |",
+    ]
