@@ -160,20 +160,23 @@ def _check_status(evaluation) -> str:
 
 def tick_and_run(defs, instance, sensor_name: str, resources: dict) -> tuple[list, list]:
     """One tick of a sensor against the instance, and the runs it requests, run as the daemon
-    would (partition, selection, config, run key): (the requests, their results)."""
+    would (partition, selection, config, run key) and recorded as the daemon's are: runs of the
+    sensor's job in the code location, so the UI lists them under that job and on its timeline
+    (the landing sensor targets assets: Dagster's asset job). Returns (the requests, their results)."""
     import dagster as dg
 
-    from warehouse_platform.instance.runs import cli_process_tags
+    from warehouse_platform.instance.runs import run_code_location_job
 
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         tick = defs.resolve_sensor_def(sensor_name)(context)
     requests = list(tick.run_requests) if isinstance(tick, dg.SensorResult) else []
-    job = defs.resolve_implicit_global_asset_job_def()
+    job_name = defs.resolve_implicit_global_asset_job_def().name
     results = [
-        job.execute_in_process(
-            instance=instance, partition_key=request.partition_key, asset_selection=list(request.asset_selection),
+        run_code_location_job(
+            defs, request.job_name or job_name, instance, partition_key=request.partition_key,
+            asset_selection=None if request.asset_selection is None else set(request.asset_selection),
             run_config={**request.run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            tags={**request.tags, "dagster/run_key": request.run_key, **cli_process_tags()}, raise_on_error=False,
+            tags={**request.tags, "dagster/run_key": request.run_key},
         )
         for request in requests
     ]

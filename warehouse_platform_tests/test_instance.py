@@ -22,6 +22,7 @@ from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import PyProjectFileTarget, PythonFileTarget
+from dagster._daemon.asset_daemon import get_auto_materialize_paused
 from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_iteration
 
 from warehouse_platform import settings
@@ -66,6 +67,9 @@ def test_every_entry_point_uses_the_dagster_home_under_the_state_dir(postgres_se
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert "export DAGSTER_HOME" not in makefile and "$(VENV)/bin/warehouse-platform dev" in makefile
     assert prepare_dagster_home() == expected and os.environ["DAGSTER_HOME"] == str(expected)
+    # Automation runs through the declarative_automation sensor: the UI's badge reads "on".
+    with dg.DagsterInstance.from_config(str(expected)) as instance:
+        assert not get_auto_materialize_paused(instance)
 
 
 def test_the_shipped_instance_monitors_runs_and_keeps_one_run_per_day():
@@ -366,3 +370,26 @@ def test_the_process_watched_is_the_one_the_run_worker_reported_as_itself():
     finally:
         live.kill()
         live.wait()
+
+
+def test_stop_ends_the_embedded_postgres_without_printing_a_warning(tmp_path):
+    """`warehouse-platform stop` from a shell without XDG_RUNTIME_DIR (cron, ssh, a container):
+    pgserver asks platformdirs for a runtime directory as it is imported, which warned
+    (RuntimeDirWarning) on the way to stopping the server."""
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env.update(PLATFORM_STATE_DIR=str(state), PYTHONPATH=str(PROJECT_ROOT), PYTHONWARNINGS="default")
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "import sys; from pathlib import Path; from warehouse_platform.postgres_endpoint import "
+             "start_embedded_postgres; start_embedded_postgres(Path(sys.argv[1]))", str(state / "pgdata")],
+            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=300,
+        )
+        stop = subprocess.run(
+            [sys.executable, "-m", "warehouse_platform.cli", "stop"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+            text=True, timeout=300,
+        )
+        assert (stop.returncode, stop.stdout.strip()) == (0, "embedded Postgres stopped"), stop.stderr
+        assert "Warning" not in stop.stderr, stop.stderr
+    finally:
+        stop_embedded_postgres(state / "pgdata")

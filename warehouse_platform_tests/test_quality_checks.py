@@ -217,12 +217,31 @@ def test_skewed_data_fires_the_skew_warning_with_a_suggestion(platform_env):
     assert heaviest["value"] == "1" and heaviest["share"] > 0.3  # user 1 owns a third of the sessions
     candidates = {r.data["column"]: r.data["skew"] for r in metadata["candidates"].value.records}
     assert candidates["sessionid"] < 4.0
-    # A thousand rows is a table to copy to every node; at scale, the key that spreads.
-    assert metadata["suggested_distribution"].value == "DISTSTYLE ALL"
-    at_scale = evaluations.distribution_skew(warehouse, USER_SESSION_CHANNEL, small_table_rows=0)
-    assert at_scale.metadata["suggested_distribution"].value == "DISTSTYLE KEY DISTKEY(sessionid)"
+    # A daily table grows: however few rows it has today, never ALL. The advice is the column
+    # that spreads and that the dbt models join it on, in one sentence, with what it weighed.
+    assert metadata["suggested_distribution"].value == "DISTSTYLE KEY DISTKEY(sessionid)"
+    assert metadata["suggestion_reason"].value.startswith("sessionid spreads rows with skew ")
+    assert "2 join(s) of the dbt models" in metadata["suggestion_reason"].value
+    assert metadata["table_kind"].value.startswith("daily")
+    assert metadata["all_rows_bound"].value.startswith("100,000 rows")
+    assert {r.data["column"]: r.data["join_conditions"] for r in metadata["joins"].value.records} == {"sessionid": 2}
     # The same data under a spec keyed on sessionid is fine.
     assert evaluations.distribution_skew(warehouse, replace(USER_SESSION_CHANNEL, dist_key="sessionid")).passed
+
+
+def test_a_small_whole_table_is_advised_all_with_its_bound_and_a_daily_one_never(clean_day):
+    result, _, warehouse, _ = clean_day
+    found = _evaluations(result)
+    # The same rows declared a whole table (a dimension) are few enough to copy to every node.
+    whole = evaluations.distribution_skew(warehouse, replace(USER_SESSION_CHANNEL, partitioned=False)).metadata
+    assert whole["suggested_distribution"].value == "DISTSTYLE ALL"
+    assert "within the 100,000-row bound for ALL" in whole["suggestion_reason"].value
+    assert whole["table_kind"].value.startswith("whole table")
+    # The daily tables, as the load's own check run judged them.
+    for daily in ("user_session_channel", "session_timestamp", "session_transaction"):
+        assert found[(f"raw_data/{daily}", check_names.DISTRIBUTION_SKEW)].metadata["suggested_distribution"].value == (
+            "DISTSTYLE KEY DISTKEY(sessionid)"
+        ), daily
 
 
 def test_ledger_rows_that_differ_from_the_manifest_fail_reconciliation(clean_day):

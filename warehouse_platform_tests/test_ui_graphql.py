@@ -4,6 +4,7 @@ happened (one day loaded, analytics built).
 
 The `ui` fixture answers any query the webapp sends."""
 
+import re
 from datetime import date
 
 import dagster as dg
@@ -14,9 +15,13 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster_graphql.test.utils import execute_dagster_graphql
 
+from warehouse_platform.catalog import CATALOG_PATH, load_catalog
+from warehouse_platform.cli import land_and_load_logs
 from warehouse_platform.instance.runs import CODE_LOCATION, run_code_location_job
+from warehouse_platform.quality.checks import ON_A_DAILY_TABLE
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
 from warehouse_platform.settings import PROJECT_ROOT
+from warehouse_platform.transform.lineage_table import lineage_markdown
 from warehouse_platform_tests.platform_runs import platform_definitions, seed
 
 DAY = date(2026, 11, 1)
@@ -36,6 +41,8 @@ def ui(module_platform_env):
     with dg.instance_for_test() as instance:
         for job, partition in (("extract_and_load_day", DAY.isoformat()), ("load_whole_tables", None), ("build_analytics", None)):
             assert run_code_location_job(defs, job, instance, partition_key=partition, run_config=quiet).success
+        # The demo's landing runs: the day's logs dropped in the stage, what the landing sensor asks for run.
+        assert all(result.success for result in land_and_load_logs(defs, instance, DAY, 1, 0.05))
         with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
             yield lambda query, variables=None: execute_dagster_graphql(
                 process_context.create_request_context(), query, variables
@@ -53,13 +60,16 @@ ASSETS = """
       label
       ... on TextMetadataEntry { text }
       ... on TableSchemaMetadataEntry { schema { columns { name type description } } }
-      ... on CodeReferencesMetadataEntry { codeReferences { ... on LocalFileCodeReference { filePath } ... on UrlCodeReference { url } } }
+      ... on CodeReferencesMetadataEntry {
+        codeReferences { ... on LocalFileCodeReference { filePath lineNumber } ... on UrlCodeReference { url } }
+      }
     }
     assetMaterializations(limit: 1) {
       metadataEntries {
         label
         ... on TableSchemaMetadataEntry { schema { columns { name type } } }
         ... on TableColumnLineageMetadataEntry { lineage { columnName columnDeps { assetKey { path } columnName } } }
+        ... on MarkdownMetadataEntry { mdStr }
       }
     }
     assetChecksOrError { ... on AssetChecks { checks { name description } } }
@@ -169,3 +179,111 @@ def test_a_table_whose_newest_loaded_day_is_weeks_old_reads_as_stale(ui):
     assert execution["status"] == "FAILED"
     assert execution["evaluation"]["severity"] == "ERROR" and not execution["evaluation"]["success"]
     assert execution["evaluation"]["description"].startswith(f"stale: the newest loaded day is {DAY}")
+
+
+def test_dbt_model_pages_show_column_lineage_as_a_markdown_table(assets):
+    """The open-source UI draws no dagster/column_lineage; it shows a markdown entry inline when
+    it is under 1,000 characters (longer ones hide behind "Show Markdown")."""
+    for key, node in _models(assets).items():
+        entry = _entry(_latest(node), "column_lineage")
+        assert entry and entry["mdStr"].startswith("| column | computed from |"), key
+        assert len(entry["mdStr"]) < 1000, (key, len(entry["mdStr"]))
+        built = [c["name"] for c in _columns(_latest(node))]
+        assert [line.split("|")[1].strip() for line in entry["mdStr"].splitlines()[2:]] == built, key
+    table = _entry(_latest(assets["analytics/session_summary"]), "column_lineage")["mdStr"]
+    assert "| ts | raw_data.session_timestamp.ts |" in table.splitlines()
+    assert "| net_revenue | analytics.session_summary.amount, analytics.session_summary.refunded |" in (
+        _entry(_latest(assets["analytics/channel_summary"]), "column_lineage")["mdStr"].splitlines()
+    )
+
+
+def _entry_line(name: str) -> int:
+    """The catalog line of the entry declaring `name` (its `- name:` line), read from the file."""
+    [line] = [i for i, text in enumerate(CATALOG_PATH.read_text().splitlines(), 1) if text.strip() == f"- name: {name}"]
+    return line
+
+
+def test_each_raw_tables_code_reference_opens_its_own_catalog_entry(assets):
+    for spec in load_catalog():
+        for key in (f"raw_data/{spec.name}", f"stage/raw_data/{spec.name}"):
+            references = _entry(assets[key]["metadataEntries"], "dagster/code_references")["codeReferences"]
+            first = references[0]
+            where = first.get("filePath") or first.get("url")
+            line = first.get("lineNumber") or int(re.search(r"#L(\d+)$", where).group(1))
+            assert where.split("#")[0].endswith("warehouse_platform/defs/raw_data/defs.yaml"), (key, where)
+            assert line == _entry_line(spec.name), key
+
+
+CHECK_METADATA = """
+query ($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      assetChecksOrError { ... on AssetChecks { checks {
+        name
+        description
+        executionForLatestMaterialization { evaluation { metadataEntries { label ... on TextMetadataEntry { text } } } }
+      } } }
+    }
+  }
+}
+"""
+
+
+def _checks(ui, path: list[str]) -> dict[str, dict]:
+    node = ui(CHECK_METADATA, {"path": path})["assetNodeOrError"]
+    return {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
+
+
+def test_distribution_advice_for_a_daily_table_is_never_all_and_says_why(ui):
+    for name in ("user_session_channel", "session_timestamp", "session_transaction"):
+        skew = _checks(ui, ["raw_data", name])["distribution_skew"]
+        metadata = {e["label"]: e.get("text") for e in skew["executionForLatestMaterialization"]["evaluation"]["metadataEntries"]}
+        assert metadata["suggested_distribution"] == "DISTSTYLE KEY DISTKEY(sessionid)", name
+        assert metadata["suggestion_reason"].endswith("(a daily table grows every day, so not ALL)."), name
+        assert metadata["all_rows_bound"].startswith("100,000 rows"), name
+
+
+def test_the_checks_of_a_daily_table_say_why_execute_is_greyed(ui):
+    for name, check in _checks(ui, ["raw_data", "session_timestamp"]).items():
+        if name != "newest_day_fresh":  # built with the freshness rule (quality/newest_day.py)
+            assert check["description"].endswith(ON_A_DAILY_TABLE), name
+    assert not any(ON_A_DAILY_TABLE in c["description"] for c in _checks(ui, ["raw_data", "channel"]).values())
+
+
+RUNS = """
+{
+  runsOrError {
+    ... on Runs { results { runId jobName assetSelection { path } repositoryOrigin { repositoryLocationName } } }
+  }
+}
+"""
+
+
+def test_landing_runs_are_runs_of_the_code_locations_asset_job(ui):
+    """As the daemon records a sensor's runs: under the asset job of the code location, so they
+    are listed with it and on the timeline."""
+    runs = ui(RUNS)["runsOrError"]["results"]
+    landing = [r for r in runs if ["stage", "raw_data", "app_events"] in [a["path"] for a in r["assetSelection"] or []]]
+    assert landing, "no landing run recorded"
+    for run in landing:
+        assert run["jobName"] == "__ASSET_JOB" and run["repositoryOrigin"]["repositoryLocationName"] == CODE_LOCATION, run
+    assert all(r["repositoryOrigin"] for r in runs)  # every run of the fixture, extract and analytics included
+
+
+def test_the_lineage_table_lists_every_column_in_the_models_order_with_its_upstream_columns():
+    lineage = dg.TableColumnLineage(
+        deps_by_column={
+            "net": [
+                dg.TableColumnDep(dg.AssetKey(["analytics", "s"]), "refunded"),
+                dg.TableColumnDep(dg.AssetKey(["analytics", "s"]), "amount"),
+            ],
+            "id": [dg.TableColumnDep(dg.AssetKey(["raw_data", "t"]), "id")],
+        }
+    )
+    assert lineage_markdown(lineage, ["id", "one", "net"]).splitlines() == [
+        "| column | computed from |",
+        "| --- | --- |",
+        "| id | raw_data.t.id |",
+        "| one | (no upstream column) |",
+        "| net | analytics.s.amount, analytics.s.refunded |",
+    ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -45,6 +46,8 @@ from warehouse_platform.contract.table_spec import (
     Structuring,
     TableSpec,
 )
+from warehouse_platform.conventions.asset_keys import raw_asset_key, source_asset_key, stage_asset_key
+from warehouse_platform.conventions.code_references import with_catalog_entry_references
 from warehouse_platform.extract import assets as extract_assets
 from warehouse_platform.quality import checks as quality_checks
 from warehouse_platform.sql.derived_names import derived_name_collisions
@@ -322,7 +325,29 @@ class RawTableCatalog(dg.Component, dg.Resolvable, dg.Model):
         return self._specs
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        return build_table_definitions(self.specs)
+        defs = build_table_definitions(self.specs)
+        tree = getattr(context.component_decl, "source_tree", None)
+        if tree is None:  # built from Python, not from the YAML file: no lines to point at
+            return defs
+        return with_catalog_entry_references(defs, Path(tree.source_position_tree.position.filename), self.entry_lines(tree))
+
+    def entry_lines(self, tree) -> dict[dg.AssetKey, int]:
+        """The catalog line of the entry behind each asset (its `- name:` line): a table's stage
+        and raw assets, and an application table read by several entries, the first of them."""
+        positions = tree.source_position_tree.children["attributes"].children["tables"].children
+        lines: dict[dg.AssetKey, int] = {}
+        for i, spec in enumerate(self.specs):
+            line = positions[i].position.start.line
+            read = spec.source.tables_read if spec.source is not None else ()
+            for key in (stage_asset_key(spec), raw_asset_key(spec), *(source_asset_key(t) for t in read)):
+                lines.setdefault(key, line)
+        return lines
+
+    @classmethod
+    def get_code_references_for_yaml(cls, yaml_path, source_position, context) -> list:
+        """None for the component as a whole (its `type:` line): each asset links to its own
+        entry instead (build_defs)."""
+        return []
 
 
 def build_table_definitions(tables: Sequence[TableSpec]) -> dg.Definitions:

@@ -17,14 +17,16 @@ from dataclasses import dataclass, field
 from warehouse_platform.contract.column_types import SourceType, parse_type, type_kind, warehouse_type_for_source
 from warehouse_platform.contract.table_spec import TableSpec
 
+# Below this many rows a table is replaced whole on every load and copied to every node (ALL):
+# the bound the skew check's advice uses too.
+from warehouse_platform.rules.skew import SMALL_TABLE_ROWS
+
 Query = Callable[[str, dict], list[tuple]]
 
 # A column whose name says it moves forward whenever the row changes: the incremental cursor.
 _UPDATED_LIKE = re.compile(r"^(updated|modified|changed|last_update|last_modified)(_at|_on|_time|_ts|d)?$|^last_update$")
 # A column whose name says when the row happened: the day a row belongs to.
 _HAPPENED_LIKE = re.compile(r"^(created|inserted|occurred|event|paid|ordered|rental|payment|happened)?_?(at|on|ts|time|date)$|_(at|ts|date|time)$")
-# Below this many rows a table is replaced whole on every load and copied to every node (ALL).
-SMALL_TABLE_ROWS = 100_000
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -49,3 +50,20 @@ def with_code_references(defs: dg.Definitions) -> dg.Definitions:
             ),
         )
     return copy(defs, assets=assets)
+
+
+def with_catalog_entry_references(defs: dg.Definitions, catalog: Path, lines: Mapping[dg.AssetKey, int]) -> dg.Definitions:
+    """Each asset a catalog entry declares links to that entry's own line in the catalog (put
+    first: it is what a reviewer opens), before the Python that builds it."""
+
+    def link(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.key not in lines:
+            return spec
+        existing = spec.metadata.get("dagster/code_references")
+        entry = dg.LocalFileCodeReference(file_path=str(catalog), line_number=lines[spec.key], label="catalog entry")
+        references = [entry, *(existing.code_references if existing else [])]
+        return spec.replace_attributes(
+            metadata={**spec.metadata, "dagster/code_references": dg.CodeReferencesMetadataValue(code_references=references)}
+        )
+
+    return copy(defs, assets=dg.map_asset_specs(link, list(defs.assets or [])))

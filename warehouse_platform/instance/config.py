@@ -197,4 +197,18 @@ def prepare_dagster_home() -> Path:
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
     os.environ["DAGSTER_HOME"] = str(home)
+    _automation_reads_as_on(home)
     return home
+
+
+def _automation_reads_as_on(home: Path) -> None:
+    """The UI's "Auto-materialize on/off" badge (asset groups, build_analytics) shows the flag of
+    Dagster's pre-sensor asset daemon, which reads "paused" until someone sets it. Automation here
+    is the `declarative_automation` AutomationConditionSensorDefinition (running by default),
+    which that flag does not stop: set it to what is true, so the badge reads on."""
+    import dagster as dg
+    from dagster._daemon.asset_daemon import get_auto_materialize_paused, set_auto_materialize_paused
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        if get_auto_materialize_paused(instance):
+            set_auto_materialize_paused(instance, False)

@@ -40,6 +40,7 @@ from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.log_structuring import read_structuring_summary
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.manifest import StagedBatch, table_folder
+from warehouse_platform.transform.project import dbt_model_joins
 from warehouse_platform.warehouse.resources import Warehouse
 
 
@@ -50,7 +51,7 @@ def _staged(stage: Stage, spec: TableSpec, day: str | None, run_id: str | None =
 
 class SkewCheckConfig(dg.Config):
     threshold: float = DEFAULT_SKEW_THRESHOLD
-    # Tables up to this size are suggested DISTSTYLE ALL.
+    # Whole tables (never daily ones) up to this size are advised DISTSTYLE ALL.
     small_table_rows: int = SMALL_TABLE_ROWS
 
 
@@ -80,6 +81,20 @@ def _every_day(
     yield dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
 
 
+# The Dagster UI greys out the Execute button of every check on a daily (partitioned) asset, with
+# only a tooltip ("not yet supported"); the check's description says how it does run.
+ON_A_DAILY_TABLE = (
+    " Execute is greyed on a daily table's checks, because Dagster does not run them on their own: they run with "
+    "each day's load (Materialize, pick the days), and `warehouse-platform check --table <table> [--from <day> "
+    "--to <day>]` runs them without loading (the per-day ones over every loaded day, or over those days)."
+)
+
+
+def how_to_run(spec: TableSpec, description: str) -> str:
+    """A check's description, with how to run it when the UI's Execute cannot (a daily table)."""
+    return description + ON_A_DAILY_TABLE if spec.partitioned else description
+
+
 def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     partitions = days if spec.partitioned else None
     key = ", ".join(spec.primary_key)
@@ -92,7 +107,7 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.DUPLICATE_PRIMARY_KEYS, blocking=True, partitions_def=partitions,
-        description=f"({key}) must be unique. Redshift does not enforce primary keys; its planner assumes them.",
+        description=how_to_run(spec, f"({key}) must be unique. Redshift does not enforce primary keys; its planner assumes them."),
     )
     def duplicate_primary_keys(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         result = evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR)
@@ -106,16 +121,22 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.DISTRIBUTION_SKEW,
-        description="Rows per slice under the DISTKEY; warns at AWS's 4.00 skew and suggests a distribution.",
+        description=how_to_run(
+            spec, "Rows per slice under the DISTKEY; warns at AWS's 4.00 skew. Advises a distribution for the table's future "
+            "by AWS's rule: DISTSTYLE ALL only for a whole table under the stated row bound (never a daily one), else KEY "
+            "on an evenly spreading column the dbt models join on, else EVEN; one sentence says why.",
+        ),
     )
     def distribution_skew(config: SkewCheckConfig, warehouse: Warehouse) -> dg.AssetCheckResult:
+        joins = dbt_model_joins()
         return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.WARN) or evaluations.distribution_skew(
-            warehouse, spec, config.threshold, config.small_table_rows
+            warehouse, spec, config.threshold, config.small_table_rows,
+            None if joins is None else joins.get(spec.qualified_name, {}),
         )
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, partitions_def=partitions,
-        description="Every staged file is in the load ledger with its row count, and the table holds what was loaded.",
+        description=how_to_run(spec, "Every staged file is in the load ledger with its row count, and the table holds what was loaded."),
     )
     def rows_staged_equal_rows_loaded(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, stage: Stage):
         def reconcile(day: str | None, run_id: str | None = None) -> dg.AssetCheckResult:
@@ -132,7 +153,7 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
 
     @dg.asset_check(
         asset=stage_asset_key(spec), name=check_names.REDSHIFT_TYPE_LIMITS, blocking=True, partitions_def=partitions,
-        description="Widest text value per column in UTF-8 bytes against its VARCHAR (and Redshift's 65,535).",
+        description=how_to_run(spec, "Widest text value per column in UTF-8 bytes against its VARCHAR (and Redshift's 65,535)."),
     )
     def redshift_type_limits(context: dg.AssetCheckExecutionContext, stage: Stage):
         def limits(day: str | None, run_id: str | None = None) -> dg.AssetCheckResult:
@@ -158,7 +179,7 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.ROW_VOLUME, partitions_def=partitions,
-        description="A day's rows against the loaded days before it: WARN below half their median, ERROR on an empty day.",
+        description=how_to_run(spec, "A day's rows against the loaded days before it: WARN below half their median, ERROR on an empty day."),
     )
     def row_volume(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         def volume(day: str | None) -> dg.AssetCheckResult:
@@ -181,8 +202,8 @@ def _rejected_lines_check(spec: TableSpec, partitions, one_day, partition_of) ->
 
     @dg.asset_check(
         asset=stage_asset_key(spec), name=check_names.REJECTED_LINES, blocking=True, partitions_def=partitions,
-        description=f"Landed log lines that could not be structured: WARN above 0, ERROR (blocking: the day is not "
-        f"loaded) above {limit:.0%} of the day's lines. Metadata: the first rejects with their file and line.",
+        description=how_to_run(spec, f"Landed log lines that could not be structured: WARN above 0, ERROR (blocking: the day is not "
+        f"loaded) above {limit:.0%} of the day's lines. Metadata: the first rejects with their file and line."),
     )
     def rejected_lines(context: dg.AssetCheckExecutionContext, stage: Stage):
         def judge_day(day: str | None, run_id: str | None = None) -> dg.AssetCheckResult:
@@ -200,13 +221,13 @@ def _rejected_lines_check(spec: TableSpec, partitions, one_day, partition_of) ->
 def _source_parity_check(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.SOURCE_PARITY, partitions_def=partitions,
-        description=(
+        description=how_to_run(spec, (
             f"Every declared column of every row of the day in the source (by {spec.source.day_column}) equals "
             "raw_data's day (a hash of each row, summed; on a difference, the keys that differ)."
             if spec.partitioned else
             "Every declared column of every row in the source equals raw_data's (a hash of each row, summed; "
             "on a difference, the keys that differ)."
-        ),
+        )),
     )
     def source_parity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, source_db: SourceDatabase):
         def parity(day: str | None) -> dg.AssetCheckResult:

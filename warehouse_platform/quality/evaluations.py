@@ -5,6 +5,7 @@ wiring in checks.py only decides which table and partition. Tests call these dir
 """
 
 import math
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -21,8 +22,8 @@ from warehouse_platform.rules.skew import (
     MIN_ROWS_PER_SLICE_TO_JUDGE,
     SMALL_TABLE_ROWS,
     KeySpread,
+    advise_distribution,
     slice_bars,
-    suggest_distribution,
 )
 from warehouse_platform.sql import key_window as key_window_sql
 from warehouse_platform.sql import load as load_sql_builder
@@ -90,8 +91,10 @@ def _ratio_metadata(ratio: float) -> dg.MetadataValue:
 
 def distribution_skew(
     warehouse: Warehouse, spec: TableSpec, threshold: float = DEFAULT_SKEW_THRESHOLD,
-    small_table_rows: int = SMALL_TABLE_ROWS,
+    small_table_rows: int = SMALL_TABLE_ROWS, joins: Mapping[str, int] | None = None,
 ) -> dg.AssetCheckResult:
+    """The DISTKEY's spread, and advice for the table's future (rules/skew.advise_distribution):
+    `joins` counts the dbt models' join conditions per column of the table, None when unknown."""
     if spec.dist_style != DistStyle.KEY:
         return dg.AssetCheckResult(
             passed=True,
@@ -104,7 +107,10 @@ def distribution_skew(
         heaviest = warehouse.query(quality_sql.heaviest_values_sql(spec, column))
         spreads.append(KeySpread(column, warehouse.rows_per_slice(spec, column), tuple((str(v), int(n)) for v, n in heaviest)))
     current = spreads[0]
-    suggestion = suggest_distribution(spec.dist_key, spreads, current.total, threshold, small_table_rows)
+    suggestion = advise_distribution(
+        spec.dist_key, spreads, current.total, whole=not spec.partitioned, joins=joins,
+        threshold=threshold, all_rows_bound=small_table_rows, rows_to_judge=MIN_ROWS_PER_SLICE_TO_JUDGE * warehouse.slice_count,
+    )
     too_small = current.total < MIN_ROWS_PER_SLICE_TO_JUDGE * warehouse.slice_count
     passed = too_small or current.ratio < threshold
     verdict = (
@@ -141,6 +147,15 @@ def distribution_skew(
             ),
             "suggested_distribution": suggestion.ddl,
             "suggestion_reason": suggestion.reason,
+            # What the advice weighed: the table's kind, the bound under which a whole table may
+            # be ALL, and the joins it would collocate (and where they were read).
+            "table_kind": "daily (grows every day: never advised ALL)" if spec.partitioned else "whole table (a dimension)",
+            "all_rows_bound": dg.MetadataValue.text(f"{small_table_rows:,} rows: DISTSTYLE ALL only for a whole table at or under this"),
+            "joins_read_from": "the dbt models' SQL" if joins is not None else f"the declared DISTKEY ({spec.dist_key}): no dbt manifest",
+            "joins": _table(
+                [{"column": c, "join_conditions": n} for c, n in sorted((joins if joins is not None else {spec.dist_key: 1}).items())],
+                [("column", "string"), ("join_conditions", "int")],
+            ),
             # Redshift's own SVV_TABLE_INFO.skew_rows, beside the per-slice figure above.
             "svv_table_info_skew_rows": reported if (reported := warehouse.reported_skew(spec)) is not None else "n/a",
         },

@@ -3,7 +3,8 @@
 dbt tests (unique, not_null, accepted_values, relationships) arrive as asset checks on the
 models they test, with dbt's severity: `error` tests block, `warn` tests do not. Each model's
 materialization carries its row count, its columns with the types the warehouse reports, and
-column lineage (from the compiled SQL), read from the warehouse as the model is built.
+column lineage (from the compiled SQL), read from the warehouse as the model is built, also as a
+markdown table the open-source UI shows (transform/lineage_table.py).
 """
 
 import json
@@ -16,6 +17,7 @@ from dagster_dbt import dbt_assets
 from warehouse_platform import settings
 from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.transform.dbt_docs import with_database
+from warehouse_platform.transform.lineage_table import with_lineage_table
 from warehouse_platform.transform.project import dbt_project
 from warehouse_platform.transform.resources import WarehouseDbtCliResource
 from warehouse_platform.transform.translator import WarehouseDbtTranslator
@@ -62,7 +64,8 @@ def build_defs(catalog: Sequence[TableSpec], project_dir: Path | None = None) ->
         # and each built model is materialized; the step then fails naming what failed, rather
         # than with dagster-dbt's "the dbt CLI process ... failed", which names nothing.
         invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        for event in invocation.stream().fetch_row_counts().fetch_column_metadata():
+            yield with_lineage_table(event)
         if not invocation.is_successful():
             results = invocation.get_artifact("run_results.json").get("results", [])
             raise dg.Failure(description=dbt_failures(results) or "dbt build failed before building any model")

@@ -1,14 +1,17 @@
 """The dbt project (dbt_project/) and its manifest."""
 
+import json
 import os
 import shutil
 import sys
+from collections import Counter
 from functools import cache
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from warehouse_platform import settings
+from warehouse_platform.sql.model_joins import joined_columns, resolved_sql
 
 DBT_PROJECT_DIR = settings.PROJECT_ROOT / "dbt_project"
 
@@ -49,3 +52,27 @@ def _manifest_is_stale(project: DbtProject) -> bool:
     sources = [p for d in ("models", "macros", "tests") for p in (project_dir / d).rglob("*") if p.is_file()]
     sources.append(project_dir / "dbt_project.yml")
     return any(p.stat().st_mtime > built for p in sources)
+
+
+def model_joins(manifest: dict) -> dict[str, dict[str, int]]:
+    """For each table the models join ("schema.table"), how many join conditions use each of
+    its columns, read from every model's SQL in the manifest."""
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    model_schemas = {n["name"]: n["schema"] for n in models}
+    source_schemas = {s["source_name"]: s["schema"] for s in manifest["sources"].values()}
+    total: Counter[tuple[str, str]] = Counter()
+    for node in models:
+        total += joined_columns(resolved_sql(node["raw_code"], model_schemas, source_schemas))
+    joins: dict[str, dict[str, int]] = {}
+    for (table, column), count in total.items():
+        joins.setdefault(table, {})[column] = count
+    return joins
+
+
+def dbt_model_joins(project_dir: Path | None = None) -> dict[str, dict[str, int]] | None:
+    """model_joins of the dbt project's manifest; None when there is no readable manifest (the
+    distribution advice then takes the declared DISTKEY for the joins)."""
+    try:
+        return model_joins(json.loads(dbt_project(project_dir).manifest_path.read_text()))
+    except Exception:  # noqa: BLE001 - advice without dbt is still advice; it says where its joins came from
+        return None
