@@ -66,6 +66,8 @@ DAY_CONTENDERS = ["pipe_floor", "dlt_sql_database", "dlt_sql_database_connectorx
 ORDER = LOAD_CONTENDERS + DAY_CONTENDERS
 SCALING_ROWS = (1_000_000, 2_000_000, 5_000_000, 10_000_000)
 SHAPES = ("narrow", "wide")
+# Libraries a day of an extracted table (extract, stage on a folder, load, checks) never uses.
+UNUSED_BY_A_DAY = ("pandas", "boto3", "dagster_aws", "dagster_dbt", "dbt", "duckdb", "sqlglot")
 # Each shape's application table: what dlt's sql_database reads by name (the others read the
 # platform's extract query of the table's catalog entry).
 SOURCE_TABLES = {"narrow": ("app", "sessions"), "wide": ("app", "wide_orders")}
@@ -345,6 +347,8 @@ def run_platform_end_to_end(dsn: str, workdir: Path, rows: int) -> dict:
     assert result.success
     return {
         "seconds": seconds, "imports_s": round(imports_s, 3), "rss_after_imports_mb": rss_after_imports,
+        # What the day's steps do not use and a run should not carry (pandas, boto3, dbt, ...).
+        "unused_libraries_loaded": [m for m in UNUSED_BY_A_DAY if m in sys.modules],
         "phases": run_phases(events, called_at, returned_at),
     }
 

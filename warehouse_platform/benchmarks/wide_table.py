@@ -72,24 +72,24 @@ FILL_SQL = """
 INSERT INTO app.wide_orders
 SELECT
     1000000000 + i,
-    1 + (i * 7919) %% greatest(1, %(rows)s / 4),
+    1 + (i::bigint * 7919) %% greatest(1, %(rows)s / 4),
     1 + i %% 9,
-    ((i * 104729) %% 5000000) / 100.0,
-    ((i * 31) %% 1000) / 1000.0,
+    ((i::bigint * 104729) %% 5000000) / 100.0,
+    ((i::bigint * 31) %% 1000) / 1000.0,
     i %% 7 = 0,
     date %(day)s + (i %% 5),
-    timestamp %(day)s + ((i * 86399::bigint / greatest(1, %(rows)s)) * interval '1 second'),
+    timestamp %(day)s + ((i::bigint * 86399::bigint / greatest(1, %(rows)s)) * interval '1 second'),
     CASE WHEN i %% 10 = 0 THEN NULL
          -- A local time in Seoul, whatever the server's time zone: the same instant on every server.
-         ELSE (timestamp %(day)s + ((i * 86399::bigint / greatest(1, %(rows)s)) * interval '1 second')
+         ELSE (timestamp %(day)s + ((i::bigint * 86399::bigint / greatest(1, %(rows)s)) * interval '1 second')
                + interval '9 minutes') AT TIME ZONE 'Asia/Seoul' END,
     md5('wide:' || i)::uuid,
     (ARRAY['KR', 'US', 'JP', 'DE', 'FR', 'BR'])[1 + i %% 6],
     (ARRAY['KRW', 'USD', 'JPY', 'EUR', 'EUR', 'BRL'])[1 + i %% 6],
-    (ARRAY['paid', 'shipped', 'delivered', 'refunded', 'cancelled'])[1 + (i * 13) %% 5],
+    (ARRAY['paid', 'shipped', 'delivered', 'refunded', 'cancelled'])[1 + ((i::bigint * 13) %% 5)::int],
     CASE WHEN i %% 3 = 0 THEN (ARRAY['김민준', '이서연', '박지호', '최수아', '정도윤'])[1 + i %% 5] || ' ' || i %% 1000
-         ELSE 'Customer ' || (i * 7919) %% 100000 END,
-    'customer' || (i * 7919) %% 100000 || '@example.com',
+         ELSE 'Customer ' || (i::bigint * 7919) %% 100000 END,
+    'customer' || (i::bigint * 7919) %% 100000 || '@example.com',
     CASE WHEN i %% 3 = 0 THEN '서울특별시 강남구 테헤란로 ' || (i %% 500) || '길 ' || (i %% 97) || ', "' || (i %% 30) || '동"'
          ELSE (i %% 9999) || ' Market Street, Apt ' || (i %% 300) || ', San Francisco, CA' END,
     'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/' || (100 + i %% 30)
@@ -99,7 +99,7 @@ SELECT
          ELSE NULL END,
     jsonb_build_object(
         'sku', 'SKU-' || (i %% 5000), 'qty', 1 + i %% 9, 'tags', jsonb_build_array('promo', i %% 4, NULL),
-        'gift_message', CASE WHEN i %% 7 = 0 THEN '생일 축하해요!' END, 'weight_kg', ((i * 17) %% 2000) / 100.0
+        'gift_message', CASE WHEN i %% 7 = 0 THEN '생일 축하해요!' END, 'weight_kg', ((i::bigint * 17) %% 2000) / 100.0
     ),
     CASE WHEN i %% 20 = 0 THEN 'SAVE' || (i %% 50) END
 FROM generate_series(0, %(rows)s - 1) i;
