@@ -87,6 +87,7 @@ def test_the_phases_of_a_run_account_for_its_time():
     assert phases == {
         "before_run_start_s": 0.5, "steps_s": {"stage": 2.0, "load": 1.0}, "between_steps_s": 1.25,
         "after_last_step_s": 0.25, "after_run_end_s": 0.25, "last_check_at_s": 3.6,
+        "loaded_at_s": 3.0, "checks_s": 1.0,
     }
     accounted = phases["before_run_start_s"] + sum(phases["steps_s"].values()) + phases["between_steps_s"]
     assert accounted + phases["after_run_end_s"] == 5.0
@@ -150,7 +151,10 @@ def test_a_wide_day_arrives_as_the_source_holds_it_by_the_platform_and_by_the_fl
     assert any("김민준" in r for r in source) and any('""' in r for r in source)  # Korean, and quotes in JSON
     assert _rows_as_text(wide_day, "raw_data.wide_orders") == source
     assert _rows_as_text(wide_day, "public.pipe_floor") == source
-    assert set(platform["phases"]["steps_s"]) == {"stage__raw_data__wide_orders", "raw_data__wide_orders"}
+    # The day runs to its last check, as a daily run does: the table's per-day checks ran after the load.
+    assert {"stage__raw_data__wide_orders", "raw_data__wide_orders", "raw_data__wide_orders_duplicate_primary_keys",
+            "raw_data__wide_orders_source_parity"} <= set(platform["phases"]["steps_s"])
+    assert platform["phases"]["last_check_at_s"] > platform["phases"]["loaded_at_s"]
 
 
 def test_a_days_run_loads_no_library_its_steps_do_not_use(wide_day, tmp_path):
