@@ -72,6 +72,17 @@ def test_ratios_are_between_medians_of_the_same_run():
     assert results["pipe_floor"]["x_floor"] == 1.0
 
 
+def test_the_day_through_its_load_is_a_median_and_a_ratio_of_its_own():
+    runs = [{"seconds": s, "peak_rss_mb": 1, "phases": {"loaded_at_s": loaded}} for s, loaded in ((5.0, 2.0), (6.0, 3.0), (9.0, 2.5))]
+    results = load_benchmark.with_ratios({
+        "pipe_floor": load_benchmark.combine_runs([{"seconds": 2.5, "peak_rss_mb": 1}], 1000),
+        "platform_end_to_end": load_benchmark.combine_runs(runs, 1000),
+    }, "pipe_floor")
+    assert results["platform_end_to_end"]["loaded_s"] == 2.5
+    assert results["platform_end_to_end"]["x_floor_loaded"] == 1.0
+    assert results["platform_end_to_end"]["x_floor"] == 0.42
+
+
 def test_a_failed_run_fails_the_figure_instead_of_leaving_the_median_of_the_others():
     combined = load_benchmark.combine_runs([{"seconds": 1.0, "peak_rss_mb": 1}, {"error": "boom"}], 10)
     assert combined == {"error": "boom", "runs": 2, "failed_runs": 1}
