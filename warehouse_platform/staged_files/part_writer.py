@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -50,6 +51,22 @@ DEFAULT_BLOCK_BYTES = 1024 * 1024
 _FIRST_BLOCK_BYTES = 256
 _QUEUED_BLOCKS = 2  # per part: bounds memory while the source is faster than the compressors
 _GZIP_WBITS = 31  # a gzip member (header with mtime 0, no name)
+
+
+def _releasing_memory_pool() -> pa.MemoryPool:
+    """Arrow's default pool, mimalloc, keeps the segments each part's thread freed: a day's peak
+    RSS was about 50 MB higher with it (230 against 185 MB for a 100,000-row day, in the same
+    time). jemalloc hands them back; the system allocator where Arrow was built without it."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.system_memory_pool()
+
+
+# For every Arrow allocation of the process (the CSV reader and compute calls of the parts'
+# threads), unless ARROW_DEFAULT_MEMORY_POOL chose a pool on purpose.
+if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    pa.set_memory_pool(_releasing_memory_pool())
 
 
 @dataclass(frozen=True)
