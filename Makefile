@@ -33,14 +33,18 @@ $(VENV)/.installed-bench: $(INSTALLED) pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-# Not a test: prints rows/s, ratio to the floor (a bare COPY; a bare pipe for the whole day) and
-# peak RSS; writes .platform/bench.json.
+# Not a test: prints rows/s, ratio to the floor (a bare COPY; a bare pipe for the whole day, on the
+# narrow and the wide table) and peak RSS, each the median of REPEATS runs with its spread, and the
+# code location's import time and memory; writes .platform/bench.json.
+REPEATS ?= 3
 bench: $(VENV)/.installed-bench
-	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --rows $(ROWS)
+	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --rows $(ROWS) --repeats $(REPEATS)
 
-# platform_end_to_end alone at 1M, 2M, 5M and 10M rows (seconds, rows/s, peak RSS).
+# platform_end_to_end alone at 1M, 2M, 5M and 10M rows (seconds, rows/s, peak RSS); one run each
+# unless SCALING_REPEATS says more.
+SCALING_REPEATS ?= 1
 bench-scaling: $(VENV)/.installed-bench
-	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --scaling
+	$(VENV)/bin/python -m warehouse_platform.benchmarks.load_benchmark --scaling --repeats $(SCALING_REPEATS)
 
 # Not a test: a year of a 10,000-rows-a-day table declared with history_start, backfilled one run
 # per day as `warehouse-platform backfill` does (seconds, per-day times, peak RSS); DAYS=31 for a month.

@@ -11,12 +11,11 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.settings import day_load_path, embedded_postgres_dir, get_environment, slice_count, stage_url
 from warehouse_platform.stage.io_manager import StageIOManager
-from warehouse_platform.stage.storage import LocalFolderStage, S3Stage, Stage
+from warehouse_platform.stage.storage import LocalFolderStage, Stage
 from warehouse_platform.transform.resources import build_dbt_resource
 from warehouse_platform.warehouse.io_manager import WarehouseIOManager
 from warehouse_platform.warehouse.resources import (
@@ -30,7 +29,10 @@ def _env_or_none(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-def _s3_resource() -> S3Resource:
+def _s3_resource():
+    # Here, not at the top: dagster_aws and boto3 are for an S3 stage only (stage/s3_storage.py).
+    from dagster_aws.s3 import S3Resource
+
     return S3Resource(
         endpoint_url=os.environ.get("PLATFORM_S3_ENDPOINT_URL") or None,
         region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
@@ -40,6 +42,8 @@ def _s3_resource() -> S3Resource:
 def build_stage() -> Stage:
     url = stage_url()
     if url.startswith("s3://"):
+        from warehouse_platform.stage.s3_storage import S3Stage  # only an S3 stage pays for boto3
+
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         return S3Stage(s3=_s3_resource(), bucket=bucket, prefix=prefix)
     return LocalFolderStage(root=url)

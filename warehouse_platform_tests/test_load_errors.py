@@ -151,7 +151,7 @@ def test_oversize_varchar_in_a_file_without_widths_is_measured_in_bytes_after_co
 def _s3_stage(s3_endpoint: str, bucket: str):
     from dagster_aws.s3 import S3Resource
 
-    from warehouse_platform.stage.storage import S3Stage
+    from warehouse_platform.stage.s3_storage import S3Stage
 
     return S3Stage(s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=bucket, prefix="stage")
 

@@ -74,7 +74,7 @@ def test_deleting_more_keys_than_one_request_takes_leaves_none_on_s3(s3_bucket, 
     """DeleteObjects takes 1,000 keys: 1,001 stale keys are two requests, the second with a lone key."""
     from dagster_aws.s3 import S3Resource
 
-    from warehouse_platform.stage.storage import S3Stage
+    from warehouse_platform.stage.s3_storage import S3Stage
 
     stage = S3Stage(s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=s3_bucket, prefix="stage")
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

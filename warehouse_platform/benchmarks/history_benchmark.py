@@ -173,14 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from warehouse_platform import settings
+    from warehouse_platform.benchmarks.report import write_sections
 
     outcome = run(args.first_day, args.days, args.rows_per_day)
     print(json.dumps(outcome, indent=2))
     output = args.output or settings.state_dir() / "bench.json"
-    report = json.loads(output.read_text()) if output.exists() else {}  # other sections are kept
-    report["history"] = outcome
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_sections(output, {"history": outcome})
     print(f"written to {output}")
     return 0
 

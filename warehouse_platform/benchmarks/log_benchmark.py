@@ -104,6 +104,7 @@ def main() -> None:
         print(json.dumps(_run_contender(args.contender[0], args.contender[1], Path(args.contender[2]))))
         return
     from warehouse_platform import settings
+    from warehouse_platform.benchmarks.report import write_sections
 
     results = []
     with tempfile.TemporaryDirectory(prefix="log-bench-") as scratch:
@@ -121,10 +122,7 @@ def main() -> None:
         print(f"{r['table']:<11} {r['contender']:<24} {r['lines']:>10,} lines {r['seconds']:>7.2f} s "
               f"{r['lines_per_s']:>10,} lines/s {r['x_floor']:>5.2f}x floor {r['peak_rss_mb']:>7.1f} MB  {r['note']}")
     output = args.output or settings.state_dir() / "bench.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    existing = json.loads(output.read_text()) if output.exists() else {}
-    existing["logs"] = {"lines": args.lines, "results": results}
-    output.write_text(json.dumps(existing, indent=2) + "\n")
+    write_sections(output, {"logs": {"lines": args.lines, "results": results}})
 
 
 if __name__ == "__main__":

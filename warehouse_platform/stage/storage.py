@@ -1,7 +1,8 @@
 """The stage: where extracted batches wait as files before COPY. A local folder or S3.
 
 Both expose the same small interface, so the stage IO manager, the loaders and the landing
-sensor have one code path; only these two classes know where bytes actually go.
+sensor have one code path; only these two classes know where bytes actually go (S3Stage lives in
+stage/s3_storage.py, imported only where the stage is on S3).
 """
 
 import hashlib
@@ -18,7 +19,6 @@ from typing import BinaryIO
 from urllib.parse import quote, unquote
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 
 @dataclass(frozen=True)
@@ -201,72 +201,3 @@ class LocalFolderStage(Stage):
                     folder.rmdir()
                 except OSError:  # not empty (or already gone)
                     break
-
-
-class S3Stage(Stage):
-    """A bucket and prefix on S3 or any S3-compatible store (endpoint set on the S3 resource)."""
-
-    s3: dg.ResourceDependency[S3Resource]
-    bucket: str
-    prefix: str = ""
-
-
-    def _object_key(self, key: str) -> str:
-        return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key
-
-    def url_for(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._object_key(key)}"
-
-    def key_for(self, url: str) -> str:
-        root = self.url_for("")
-        if not url.startswith(root):
-            raise ValueError(f"{url} is not in the stage {root}")
-        return url[len(root) :]
-
-    def put_file(self, local_path: Path, key: str) -> None:
-        self.s3.get_client().upload_file(str(local_path), self.bucket, self._object_key(key))
-        local_path.unlink()
-
-    def write_text(self, key: str, text: str) -> None:
-        self.s3.get_client().put_object(Bucket=self.bucket, Key=self._object_key(key), Body=text.encode("utf-8"))
-
-    def read_text(self, key: str) -> str:
-        body = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
-        return body.read().decode("utf-8")
-
-    @contextmanager
-    def open_binary(self, key: str) -> Iterator[BinaryIO]:
-        client = self.s3.get_client()
-        try:
-            body = client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
-        except client.exceptions.NoSuchKey:
-            raise StagedObjectMissing(key) from None
-        try:
-            yield body  # a streaming body: read in chunks, never whole into memory
-        finally:
-            body.close()
-
-    def list_objects(self, prefix: str, *, versions: bool = False) -> list[StageObject]:
-        paginator = self.s3.get_client().get_paginator("list_objects_v2")
-        full_prefix = self._object_key(prefix)
-        strip = len(self._object_key(""))
-        objects = []
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
-            for obj in page.get("Contents", []):
-                objects.append(
-                    StageObject(
-                        key=obj["Key"][strip:],
-                        size=obj["Size"],
-                        last_modified=obj["LastModified"],
-                        etag=obj["ETag"].strip('"'),
-                    )
-                )
-        return sorted(objects, key=lambda o: o.key)
-
-    def delete(self, keys: list[str]) -> None:
-        client = self.s3.get_client()
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-            chunk = keys[start : start + 1000]
-            client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": self._object_key(k)} for k in chunk], "Quiet": True}
-            )
