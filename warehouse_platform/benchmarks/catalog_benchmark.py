@@ -38,6 +38,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from warehouse_platform.benchmarks.report import write_sections
 from warehouse_platform.catalog import CATALOG_PATH
 
 CATALOG_TYPE = "warehouse_platform.components.raw_table_catalog.RawTableCatalog"
@@ -345,10 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     outcome = {**rows[-1], "by_size": rows, "load_average": [round(x, 2) for x in load], "cores": os.cpu_count()}
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     output = args.output or settings.state_dir() / "bench.json"
-    report = json.loads(output.read_text()) if output.exists() else {}  # other sections are kept
-    report["catalog"] = outcome
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
+    write_sections(output, {"catalog": outcome})
     print(f"written to {output}")
     return 0
 
