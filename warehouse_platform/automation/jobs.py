@@ -26,6 +26,19 @@ def _layers(specs: Sequence[TableSpec]) -> list[dg.AssetKey]:
     return [key for s in specs for key in (stage_asset_key(s), raw_asset_key(s))]
 
 
+def per_day_checks(tables: Sequence[TableSpec]) -> list[dg.AssetCheckKey]:
+    """The checks that run with every load of a day (extract_and_load_day, the landing runs):
+    re-running the day's load repeats them without changing data (the ledger finds every file
+    already loaded). Everything else is in check_tables. Skew is a property of the whole table,
+    so it is not among them."""
+    return [
+        *(dg.AssetCheckKey(raw_asset_key(s), name) for s in tables if s.partitioned for name in (
+            check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.ROW_VOLUME)),
+        *(dg.AssetCheckKey(raw_asset_key(s), check_names.SOURCE_PARITY) for s in tables if s.partitioned and s.rows_from == RowsFrom.EXTRACTION and s.source),
+        *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in tables if s.partitioned),
+    ]
+
+
 def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
     """The jobs of the catalog `tables`: extract_and_load_day, load_whole_tables (only when the
     catalog has a whole table fed by extraction), build_analytics, check_tables."""
@@ -60,15 +73,7 @@ def build_jobs(tables: Sequence[TableSpec]) -> list[dg.JobDefinition]:
             "tables to the stage. A model that fails skips only the models that read it (dbt goes on)."
         ),
     )
-    # The day-partitioned checks run with every load of a day; re-running the day's load repeats
-    # them without changing data (the ledger finds every file already loaded). Everything else is
-    # here. Skew is a property of the whole table, so it is unpartitioned and belongs here too.
-    daily_checks = [
-        *(dg.AssetCheckKey(raw_asset_key(s), name) for s in tables if s.partitioned for name in (
-            check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, check_names.ROW_VOLUME)),
-        *(dg.AssetCheckKey(raw_asset_key(s), check_names.SOURCE_PARITY) for s in tables if s.partitioned and s.rows_from == RowsFrom.EXTRACTION and s.source),
-        *(dg.AssetCheckKey(stage_asset_key(s), check_names.REDSHIFT_TYPE_LIMITS) for s in tables if s.partitioned),
-    ]
+    daily_checks = per_day_checks(tables)
     check_tables = dg.define_asset_job(
         "check_tables",
         selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks(*daily_checks),

@@ -40,7 +40,6 @@ from warehouse_platform.stage.io_manager import read_staged_batch
 from warehouse_platform.stage.log_structuring import read_structuring_summary
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.manifest import StagedBatch, table_folder
-from warehouse_platform.transform.project import dbt_model_joins
 from warehouse_platform.warehouse.resources import Warehouse
 
 
@@ -128,6 +127,10 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
         ),
     )
     def distribution_skew(config: SkewCheckConfig, warehouse: Warehouse) -> dg.AssetCheckResult:
+        # Imported here: reading the models' joins takes dagster-dbt and sqlglot, which only this
+        # check needs; a day's run, whose checks live in this module too, does not carry them.
+        from warehouse_platform.transform.project import dbt_model_joins
+
         joins = dbt_model_joins()
         return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.WARN) or evaluations.distribution_skew(
             warehouse, spec, config.threshold, config.small_table_rows,
