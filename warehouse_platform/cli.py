@@ -123,7 +123,10 @@ def _load_summary(result) -> list[str]:
         if "already_loaded" not in meta:
             continue
         table = ".".join(event.asset_key.path)
-        lines.append(f"{table} already loaded" if meta["already_loaded"].value else f"{table} +{meta['rows_loaded'].value:,} rows")
+        if meta["rows_staged"].value == 0 and "outcome" in meta:  # an empty day is not "already loaded"
+            lines.append(f"{table} {meta['outcome'].value}" + (f" (row_volume: {meta['row_volume'].value})" if "row_volume" in meta else ""))
+        else:
+            lines.append(f"{table} already loaded" if meta["already_loaded"].value else f"{table} +{meta['rows_loaded'].value:,} rows")
     return lines
 
 

@@ -17,7 +17,7 @@ from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.conventions import check_names
 from warehouse_platform.conventions.asset_keys import raw_asset_key
 from warehouse_platform.quality import evaluations
-from warehouse_platform.rules.freshness import days_behind, is_fresh
+from warehouse_platform.rules.freshness import days_behind, days_text, is_fresh, newest_loaded_day
 from warehouse_platform.warehouse.resources import Warehouse
 
 FRESHNESS_SENSOR_INTERVAL_SECONDS = 600
@@ -28,8 +28,7 @@ def business_today(timezone: str) -> date:
 
 
 def newest_day_fresh(warehouse: Warehouse, spec: TableSpec, today: date) -> dg.AssetCheckResult:
-    days = evaluations.ledger_partitions(warehouse, spec)
-    newest = date.fromisoformat(days[-1]) if days else None
+    newest = newest_loaded_day(evaluations.ledger_partitions(warehouse, spec))
     behind = days_behind(newest, today)
     yesterday = today - timedelta(days=1)
     if newest is None:
@@ -37,7 +36,7 @@ def newest_day_fresh(warehouse: Warehouse, spec: TableSpec, today: date) -> dg.A
     elif is_fresh(newest, today):
         verdict = f"fresh: the newest loaded day is {newest} (yesterday is {yesterday})"
     else:
-        verdict = f"stale: the newest loaded day is {newest}, {behind} days behind yesterday ({yesterday})"
+        verdict = f"stale: the newest loaded day is {newest}, {days_text(behind)} behind yesterday ({yesterday})"
     return dg.AssetCheckResult(
         passed=is_fresh(newest, today),
         severity=dg.AssetCheckSeverity.ERROR,
