@@ -155,6 +155,13 @@ def ledger_partitions(warehouse: Warehouse, spec: TableSpec) -> list[str]:
     return [day for (day,) in warehouse.query(quality_sql.ledger_partitions_sql(spec.schema), {"table_name": spec.qualified_name})]
 
 
+def days_with_rows(warehouse: Warehouse, spec: TableSpec) -> list[str]:
+    """The days loaded with rows, oldest first: freshness counts these (an empty day is not loaded)."""
+    if table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR):
+        return []
+    return [day for (day,) in warehouse.query(quality_sql.days_with_rows_sql(spec.schema), {"table_name": spec.qualified_name})]
+
+
 def rows_staged_equal_rows_loaded(
     warehouse: Warehouse, spec: TableSpec, partition_key: str | None, staged: StagedBatch
 ) -> dg.AssetCheckResult:

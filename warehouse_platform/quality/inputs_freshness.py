@@ -44,7 +44,7 @@ def daily_inputs(model_specs: Iterable[dg.AssetSpec], tables: Sequence[TableSpec
 
 
 def inputs_fresh(warehouse: Warehouse, inputs: Sequence[TableSpec], today: date) -> dg.AssetCheckResult:
-    newest = {spec.qualified_name: newest_loaded_day(evaluations.ledger_partitions(warehouse, spec)) for spec in inputs}
+    newest = {spec.qualified_name: newest_loaded_day(evaluations.days_with_rows(warehouse, spec)) for spec in inputs}
     stale = stale_inputs(newest, today)
     behind = {s.table: s for s in stale}
     yesterday = today - timedelta(days=1)

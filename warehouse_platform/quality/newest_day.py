@@ -1,7 +1,7 @@
 """Freshness of tables loaded by day: the newest day loaded, not the last run.
 
-The check `newest_day_fresh` fails when the newest day the load ledger holds is older than
-yesterday in the business time zone (PLATFORM_TIMEZONE), with that day in its metadata. It runs
+The check `newest_day_fresh` fails when the newest day the load ledger holds rows for (a day the
+source had nothing for is not loaded) is older than yesterday in the business time zone (PLATFORM_TIMEZONE), with that day in its metadata. It runs
 with every load of the table and, so a table nobody loads still turns stale in the UI, the
 sensor `newest_day_freshness` records it every 10 minutes without a run (on by default).
 """
@@ -28,7 +28,7 @@ def business_today(timezone: str) -> date:
 
 
 def newest_day_fresh(warehouse: Warehouse, spec: TableSpec, today: date) -> dg.AssetCheckResult:
-    newest = newest_loaded_day(evaluations.ledger_partitions(warehouse, spec))
+    newest = newest_loaded_day(evaluations.days_with_rows(warehouse, spec))
     behind = days_behind(newest, today)
     yesterday = today - timedelta(days=1)
     if newest is None:
