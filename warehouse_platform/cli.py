@@ -117,13 +117,16 @@ def _deletes_reached(warehouse, first_day: date, last_day: date, as_of: date, sc
 
 def _load_summary(result) -> list[str]:
     """'raw_data.session_timestamp +1,857 rows' or '... already loaded' per raw table of a run."""
+    from warehouse_platform.warehouse.loader import NOTHING_IN_THE_SOURCE, NOTHING_IN_THE_SOURCE_TABLE
+
     lines = []
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
         if "already_loaded" not in meta:
             continue
         table = ".".join(event.asset_key.path)
-        if meta["rows_staged"].value == 0 and "outcome" in meta:  # an empty day is not "already loaded"
+        if "outcome" in meta and meta["outcome"].value in (NOTHING_IN_THE_SOURCE, NOTHING_IN_THE_SOURCE_TABLE):
+            # An empty day is not "already loaded".
             lines.append(f"{table} {meta['outcome'].value}" + (f" (row_volume: {meta['row_volume'].value})" if "row_volume" in meta else ""))
         else:
             lines.append(f"{table} already loaded" if meta["already_loaded"].value else f"{table} +{meta['rows_loaded'].value:,} rows")

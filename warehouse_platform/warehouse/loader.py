@@ -64,11 +64,9 @@ class LoadReport:
     # the loader's own (the UI's column schema of the raw asset).
     columns: tuple[Column, ...] = ()
     partitioned: bool = True
-
-    @property
-    def empty(self) -> bool:
-        """The batch holds no rows: the source had nothing (whether or not this load ran)."""
-        return self.rows_staged == 0
+    # The batch holds no rows: the source had nothing (whether or not this load ran; rows_staged
+    # counts only what this load staged, 0 when its files were already loaded).
+    empty: bool = False
 
     @property
     def outcome(self) -> str:
@@ -146,7 +144,8 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         seconds=round(time.monotonic() - started, 3),
         partition_rows=outcome.partition_rows,
         table_rows=outcome.table_rows,
-        copy_statement=outcome.copy_statement or f"-- {NOTHING_IN_THE_SOURCE if outcome.rows_staged == 0 else ALREADY_LOADED}",
+        copy_statement=outcome.copy_statement or f"-- {NOTHING_IN_THE_SOURCE if batch.row_count == 0 else ALREADY_LOADED}",
         columns=spec.table_columns,
         partitioned=spec.partitioned,
+        empty=batch.row_count == 0,
     )
