@@ -215,3 +215,18 @@ def test_an_empty_day_says_so_fails_its_run_and_holds_analytics_back(platform_en
         assert requested == 0
         assert why["any dependency's data changed"] is True
         assert why[automation_conditions.NO_INPUT_DAY_FAILED_A_BLOCKING_CHECK] is False
+
+
+def test_the_days_freshness_counts_are_the_ledgers_days_holding_rows_in_both_dialects():
+    from sqlglot import exp
+
+    from warehouse_platform.sql.quality import days_with_rows_sql
+    from warehouse_platform_tests.test_sql_builders import _parse_redshift
+
+    sql = days_with_rows_sql("raw_data")
+    assert sql == (
+        'SELECT partition_key FROM "raw_data"."_load_ledger" WHERE table_name = %(table_name)s AND active '
+        "GROUP BY partition_key HAVING sum(row_count) > 0 ORDER BY partition_key"
+    )
+    parsed = _parse_redshift(sql)
+    assert parsed.find(exp.Having) is not None and parsed.find(exp.Group) is not None

@@ -20,7 +20,7 @@ from warehouse_platform.conventions import check_names
 from warehouse_platform.conventions.asset_keys import raw_asset_key
 from warehouse_platform.quality import evaluations
 from warehouse_platform.quality.newest_day import FRESHNESS_SENSOR_INTERVAL_SECONDS, business_today
-from warehouse_platform.rules.freshness import newest_loaded_day, stale_inputs
+from warehouse_platform.rules.freshness import StaleInput, newest_loaded_day, stale_inputs
 from warehouse_platform.warehouse.resources import Warehouse
 
 
@@ -64,8 +64,7 @@ def inputs_fresh(warehouse: Warehouse, inputs: Sequence[TableSpec], today: date)
                     dg.TableRecord({
                         "table": table,
                         "newest_loaded_day": str(day) if day else "none",
-                        "days_behind": "n/a" if table in behind and behind[table].days_behind is None
-                        else str(max(behind[table].days_behind, 0) if table in behind else 0),
+                        "days_behind": _days_behind_text(behind.get(table)),
                         "verdict": "stale" if table in behind else "fresh",
                     })
                     for table, day in newest.items()
@@ -77,6 +76,13 @@ def inputs_fresh(warehouse: Warehouse, inputs: Sequence[TableSpec], today: date)
             "judged_on": dg.MetadataValue.text(f"{today} ({settings.timezone()})"),
         },
     )
+
+
+def _days_behind_text(stale: StaleInput | None) -> str:
+    # Text, as newest_day_fresh shows it: a fresh input is 0 behind, one holding no day "n/a".
+    if stale is None:
+        return "0"
+    return "n/a" if stale.days_behind is None else str(stale.days_behind)
 
 
 def _describe(inputs: Sequence[TableSpec], timezone: str) -> str:
