@@ -94,6 +94,15 @@ def test_freshness_is_judged_on_the_newest_of_several_loaded_days_at_the_limit_a
     rows = {r.data["table"]: (r.data["newest_loaded_day"], r.data["days_behind"]) for r in model.metadata["inputs"].value.records}
     assert rows == dict.fromkeys(SESSION_TABLES, (newest.isoformat(), "1"))
 
+    # Without a run, against today's calendar: the sensor records each model's check where the UI reads it.
+    sensor = defs.get_sensor_def("analytics_inputs_freshness")
+    with dg.build_sensor_context(resources={"warehouse": defs.resources["warehouse"]}) as context:
+        tick = sensor.evaluate_tick(context)
+    recorded = {e.asset_key.to_user_string(): e for e in tick.asset_events}
+    assert {e.check_name for e in tick.asset_events} == {check_names.INPUTS_FRESH}
+    assert not recorded["analytics/channel_summary"].passed
+    assert f"raw_data.session_timestamp: newest loaded day {newest}, " in recorded["analytics/channel_summary"].description
+
 
 # Declarative automation, against a real instance.
 
