@@ -117,13 +117,19 @@ def _deletes_reached(warehouse, first_day: date, last_day: date, as_of: date, sc
 
 def _load_summary(result) -> list[str]:
     """'raw_data.session_timestamp +1,857 rows' or '... already loaded' per raw table of a run."""
+    from warehouse_platform.warehouse.loader import NOTHING_IN_THE_SOURCE, NOTHING_IN_THE_SOURCE_TABLE
+
     lines = []
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
         if "already_loaded" not in meta:
             continue
         table = ".".join(event.asset_key.path)
-        lines.append(f"{table} already loaded" if meta["already_loaded"].value else f"{table} +{meta['rows_loaded'].value:,} rows")
+        if "outcome" in meta and meta["outcome"].value in (NOTHING_IN_THE_SOURCE, NOTHING_IN_THE_SOURCE_TABLE):
+            # An empty day is not "already loaded".
+            lines.append(f"{table} {meta['outcome'].value}" + (f" (row_volume: {meta['row_volume'].value})" if "row_volume" in meta else ""))
+        else:
+            lines.append(f"{table} already loaded" if meta["already_loaded"].value else f"{table} +{meta['rows_loaded'].value:,} rows")
     return lines
 
 
@@ -368,7 +374,7 @@ def run_failures(result, label: str, freshness_fails: bool = True) -> list[str]:
     """One line per reason a run did not do its job: each failed step (with its error's first
     line), and each ERROR-severity check that failed (`failed <asset key>:<check> <day>: ...`).
     WARN checks are not failures; they are printed by `check` as warnings. Without
-    `freshness_fails`, newest_day_fresh is left out: a load of past days (a backfill of history)
+    `freshness_fails`, newest_day_fresh and inputs_fresh are left out: a load of past days (a backfill of history)
     makes no table stale, and does not fail because the calendar moved on."""
     import dagster as dg
 
@@ -383,7 +389,7 @@ def run_failures(result, label: str, freshness_fails: bool = True) -> list[str]:
         f"{evaluation.description or 'no description'}"
         for evaluation in result.get_asset_check_evaluations()
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
-        and (freshness_fails or evaluation.check_name != check_names.NEWEST_DAY_FRESH)
+        and (freshness_fails or evaluation.check_name not in check_names.FRESHNESS_CHECKS)
     )
     return lines
 
@@ -396,7 +402,7 @@ def _failed_assets(result, selected) -> set:
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     checked_bad = {
         e.asset_key for e in result.get_asset_check_evaluations()
-        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR and e.check_name != check_names.NEWEST_DAY_FRESH
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR and e.check_name not in check_names.FRESHNESS_CHECKS
     }
     return (set(selected) - materialized) | checked_bad
 
@@ -655,12 +661,13 @@ def _print_report(report: dict, report_path: Path) -> None:
     failed = sum(1 for s in report["checks"].values() if s == "failed")
     warned = sum(1 for s in report["checks"].values() if s == "warning")
     print(f"\n{len(report['checks'])} checks: {failed} failed, {warned} warnings. Report: {report_path}")
-    stale = [c for c, s in report["checks"].items() if s == "failed" and c.endswith(f":{check_names.NEWEST_DAY_FRESH}")]
+    stale = [c for c, s in report["checks"].items() if s == "failed" and c.rsplit(":", 1)[-1] in check_names.FRESHNESS_CHECKS]
     if stale:
         # The demo's days are fixed (its figures are reproducible), so they fall behind the calendar:
-        # the freshness check says so, as it would of a production table nobody loads.
-        print(f"({len(stale)} of the failures are {check_names.NEWEST_DAY_FRESH}: the demo's days are in the past, "
-              "so its daily tables are honestly stale.)")
+        # the freshness checks say so, as they would of a production table nobody loads and of
+        # the analytics reading it.
+        print(f"({len(stale)} of the failures are {' and '.join(check_names.FRESHNESS_CHECKS)}: the demo's days are in "
+              "the past, so its daily tables, and the analytics reading them, are honestly stale.)")
 
 
 def _source_query():

@@ -8,3 +8,8 @@ ROW_VOLUME = "row_volume"
 SOURCE_PARITY = "source_parity"
 NEWEST_DAY_FRESH = "newest_day_fresh"
 REJECTED_LINES = "rejected_lines"
+INPUTS_FRESH = "inputs_fresh"
+
+# Judged against the calendar: a load of past days (a backfill of history) does not fail on
+# them, and a stale input does not hold back what reads it.
+FRESHNESS_CHECKS = (NEWEST_DAY_FRESH, INPUTS_FRESH)

@@ -5,7 +5,7 @@ per raw table
   distribution_skew               WARN: slice skew of the DISTKEY, with a suggested distribution
   rows_staged_equal_rows_loaded   ERROR: manifest = ledger = table, per file
   row_volume                      day-partitioned tables: WARN on a sharp drop against the trailing
-                                  days, ERROR on an empty day after non-empty ones
+                                  days, ERROR (blocking) on an empty day after non-empty ones
   newest_day_fresh                day-partitioned tables: ERROR when the newest loaded day is older than
                                   yesterday (quality/newest_day.py; also recorded by a sensor)
   source_parity                   extracted tables: ERROR when any declared column of any row of the day
@@ -180,9 +180,13 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
         return checks
     checks.append(build_newest_day_check(spec))
 
+    # Blocking: an empty day after loaded ones (ERROR) fails its run, so the backfill and the day
+    # read as failed rather than as a green partition, and analytics are not rebuilt over it
+    # (conventions/automation_conditions.py). A thin day (WARN) does not fail the run.
     @dg.asset_check(
-        asset=raw_asset_key(spec), name=check_names.ROW_VOLUME, partitions_def=partitions,
-        description=how_to_run(spec, "A day's rows against the loaded days before it: WARN below half their median, ERROR on an empty day."),
+        asset=raw_asset_key(spec), name=check_names.ROW_VOLUME, partitions_def=partitions, blocking=True,
+        description=how_to_run(spec, "A day's rows against the loaded days before it: WARN below half their median; ERROR "
+                               "on an empty day, which fails the day's run and holds analytics back."),
     )
     def row_volume(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         def volume(day: str | None) -> dg.AssetCheckResult:
@@ -195,7 +199,7 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
             return
         # Without a day: every day the load ledger holds files for, each against the days before it.
         days = evaluations.ledger_partitions(warehouse, spec)
-        yield from _every_day(context, raw_asset_key(spec), check_names.ROW_VOLUME, False, days, "in the load ledger", volume)
+        yield from _every_day(context, raw_asset_key(spec), check_names.ROW_VOLUME, True, days, "in the load ledger", volume)
 
     return [*checks, row_volume]
 

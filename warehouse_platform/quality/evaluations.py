@@ -31,8 +31,9 @@ from warehouse_platform.sql import parity as parity_sql
 from warehouse_platform.sql import quality as quality_sql
 from warehouse_platform.sql.ddl import held_back_schema
 from warehouse_platform.stage.log_structuring import StructuringSummary
-from warehouse_platform.staged_files.manifest import StagedBatch
+from warehouse_platform.staged_files.manifest import EMPTY_BATCH_CHECKSUM, StagedBatch
 from warehouse_platform.staged_files.text_widths import text_widths, width_violations
+from warehouse_platform.warehouse.day_volume import day_volume
 from warehouse_platform.warehouse.load_request import UNPARTITIONED
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -169,6 +170,13 @@ def ledger_partitions(warehouse: Warehouse, spec: TableSpec) -> list[str]:
     return [day for (day,) in warehouse.query(quality_sql.ledger_partitions_sql(spec.schema), {"table_name": spec.qualified_name})]
 
 
+def days_with_rows(warehouse: Warehouse, spec: TableSpec) -> list[str]:
+    """The days loaded with rows, oldest first: freshness counts these (an empty day is not loaded)."""
+    if table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR):
+        return []
+    return [day for (day,) in warehouse.query(quality_sql.days_with_rows_sql(spec.schema), {"table_name": spec.qualified_name})]
+
+
 def rows_staged_equal_rows_loaded(
     warehouse: Warehouse, spec: TableSpec, partition_key: str | None, staged: StagedBatch
 ) -> dg.AssetCheckResult:
@@ -192,6 +200,10 @@ def rows_staged_equal_rows_loaded(
             problems.append(f"{part.url} is in the manifest but was never loaded")
         elif loaded != part.row_count:
             problems.append(f"{part.url}: manifest {part.row_count} rows, ledger {loaded}")
+    if not staged.parts:
+        # An empty day is recorded as one row for its manifest (warehouse/ledger.py): that row
+        # is the batch, not a file missing from it.
+        ledger.pop(EMPTY_BATCH_CHECKSUM, None)
     for url, rows in sorted(entry for entries in ledger.values() for entry in entries):
         problems.append(f"{url} ({rows} rows) is loaded but not in the current manifest")
     manifest_rows = staged.row_count
@@ -298,41 +310,21 @@ def redshift_type_limits(spec: TableSpec, staged: StagedBatch) -> dg.AssetCheckR
     )
 
 
-# How far back the row-volume check looks for its trailing loaded days.
-ROW_VOLUME_LOOKBACK_DAYS = 31
-
-
 def row_volume_of_day(warehouse: Warehouse, spec: TableSpec, partition_key: str) -> dg.AssetCheckResult:
     """A day's rows against the median of up to 7 loaded days before it (within 31 days): WARN
     below half, ERROR when the day is empty and they were not."""
-    day = date.fromisoformat(partition_key)
-    rows_by_day = dict(warehouse.query(
-        quality_sql.rows_per_day_sql(spec),
-        {"partition_date": day, "window_start": day - timedelta(days=ROW_VOLUME_LOOKBACK_DAYS)},
-    ))
-    day_rows = int(rows_by_day.pop(day, 0))
-    trailing = sorted(rows_by_day.items(), reverse=True)[: row_volume.TRAILING_DAYS]
-    verdict = row_volume.row_volume_verdict(day_rows, [int(n) for _, n in trailing])
-    median = verdict.trailing_median
-    compared = f"a median of {median or 0:,.0f} over the {len(trailing)} loaded days before it"
-    if verdict.volume == row_volume.Volume.NO_HISTORY:
-        described = f"{day_rows:,} rows on {partition_key}; no earlier loaded day to compare with"
-    elif verdict.volume == row_volume.Volume.NORMAL:
-        described = f"{day_rows:,} rows on {partition_key}, against {compared}"
-    elif verdict.volume == row_volume.Volume.SHARP_DROP:
-        described = f"{day_rows:,} rows on {partition_key} is below half of {compared}: a thin day (source lagging, a broken extract?)"
-    else:
-        described = f"{partition_key} holds no rows, against {compared}: the source lost the day, or a load was allowed to empty it"
+    volume = day_volume(warehouse, spec, partition_key)
+    median = volume.verdict.trailing_median
     return dg.AssetCheckResult(
-        passed=verdict.volume in (row_volume.Volume.NORMAL, row_volume.Volume.NO_HISTORY),
-        severity=dg.AssetCheckSeverity.ERROR if verdict.volume == row_volume.Volume.EMPTY else dg.AssetCheckSeverity.WARN,
-        description=described,
+        passed=volume.passed,
+        severity=dg.AssetCheckSeverity.ERROR if volume.verdict.volume == row_volume.Volume.EMPTY else dg.AssetCheckSeverity.WARN,
+        description=volume.description,
         metadata={
-            "rows": day_rows,
+            "rows": volume.day_rows,
             "trailing_median": round(median, 1) if median is not None else "n/a",
-            "volume": verdict.volume.value,
+            "volume": volume.verdict.volume.value,
             "trailing_days": _table(
-                [{"day": d.isoformat(), "rows": int(n)} for d, n in trailing], [("day", "string"), ("rows", "int")]
+                [{"day": d.isoformat(), "rows": n} for d, n in volume.trailing], [("day", "string"), ("rows", "int")]
             ),
         },
     )

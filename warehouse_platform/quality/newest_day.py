@@ -1,7 +1,7 @@
 """Freshness of tables loaded by day: the newest day loaded, not the last run.
 
-The check `newest_day_fresh` fails when the newest day the load ledger holds is older than
-yesterday in the business time zone (PLATFORM_TIMEZONE), with that day in its metadata. It runs
+The check `newest_day_fresh` fails when the newest day the load ledger holds rows for (a day the
+source had nothing for is not loaded) is older than yesterday in the business time zone (PLATFORM_TIMEZONE), with that day in its metadata. It runs
 with every load of the table and, so a table nobody loads still turns stale in the UI, the
 sensor `newest_day_freshness` records it every 10 minutes without a run (on by default).
 """
@@ -17,7 +17,7 @@ from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.conventions import check_names
 from warehouse_platform.conventions.asset_keys import raw_asset_key
 from warehouse_platform.quality import evaluations
-from warehouse_platform.rules.freshness import days_behind, is_fresh
+from warehouse_platform.rules.freshness import days_behind, days_text, is_fresh, newest_loaded_day
 from warehouse_platform.warehouse.resources import Warehouse
 
 FRESHNESS_SENSOR_INTERVAL_SECONDS = 600
@@ -28,8 +28,7 @@ def business_today(timezone: str) -> date:
 
 
 def newest_day_fresh(warehouse: Warehouse, spec: TableSpec, today: date) -> dg.AssetCheckResult:
-    days = evaluations.ledger_partitions(warehouse, spec)
-    newest = date.fromisoformat(days[-1]) if days else None
+    newest = newest_loaded_day(evaluations.days_with_rows(warehouse, spec))
     behind = days_behind(newest, today)
     yesterday = today - timedelta(days=1)
     if newest is None:
@@ -37,7 +36,7 @@ def newest_day_fresh(warehouse: Warehouse, spec: TableSpec, today: date) -> dg.A
     elif is_fresh(newest, today):
         verdict = f"fresh: the newest loaded day is {newest} (yesterday is {yesterday})"
     else:
-        verdict = f"stale: the newest loaded day is {newest}, {behind} days behind yesterday ({yesterday})"
+        verdict = f"stale: the newest loaded day is {newest}, {days_text(behind)} behind yesterday ({yesterday})"
     return dg.AssetCheckResult(
         passed=is_fresh(newest, today),
         severity=dg.AssetCheckSeverity.ERROR,

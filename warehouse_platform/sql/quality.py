@@ -31,6 +31,15 @@ def ledger_partitions_sql(schema: str) -> str:
     )
 
 
+def days_with_rows_sql(schema: str) -> str:
+    """The days whose active files hold rows: a day the source had nothing for is recorded in
+    the ledger (so nothing older loads over it) but is not a loaded day for freshness."""
+    return (
+        f"SELECT partition_key FROM {quote_table(schema, LEDGER_TABLE)} "
+        "WHERE table_name = %(table_name)s AND active GROUP BY partition_key HAVING sum(row_count) > 0 ORDER BY partition_key"
+    )
+
+
 def slice_of(column: str, slices: int, dialect: Dialect) -> str:
     """Which of `slices` slices a row would land on if `column` were the DISTKEY: a hash of the
     value, so the result is a property of the data (NULLs share one slice, as on Redshift)."""

@@ -6,6 +6,7 @@ import dagster as dg
 
 from warehouse_platform.stage.landing_record import record_loaded
 from warehouse_platform.stage.storage import Stage
+from warehouse_platform.warehouse.day_volume import day_volume
 from warehouse_platform.warehouse.load_request import StagedLoad
 from warehouse_platform.warehouse.loader import load_staged_batch
 from warehouse_platform.warehouse.resources import Warehouse
@@ -35,7 +36,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: StagedLoad) -> None:
         spec, batch = obj.spec, obj.batch
         report = load_staged_batch(self.warehouse, self.stage, spec, batch, context.run_id, allow_shrink=obj.allow_shrink)
-        if report.already_loaded:
+        # An empty day is said as such, with row_volume's verdict beside it (an ERROR when the
+        # days before held rows), never as "already loaded".
+        volume = day_volume(self.warehouse, spec, report.partition_key).description if report.empty and spec.partitioned else None
+        if report.empty:
+            where = f"{spec.qualified_name} {report.partition_key}" if spec.partitioned else spec.qualified_name
+            context.log.warning(f"{where}: {report.outcome}" + (f"; row_volume: {volume}" if volume else ""))
+        elif report.already_loaded:
             context.log.info(f"{spec.qualified_name} {report.partition_key}: every file already loaded; nothing to do")
         if report.day_holds_batch and batch.landed_versions is not None:
             # The day's rows come from exactly these landed files (stage/landing_record.py).
@@ -65,7 +72,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                     }
                     if spec.key_window_days else {}
                 ),
-                "already_loaded": report.already_loaded,
+                "outcome": report.outcome,
+                **({"row_volume": volume} if volume else {}),
+                "already_loaded": report.already_loaded and not report.empty,
                 "allow_shrink": obj.allow_shrink,
                 "files": report.files,
                 "bytes": report.bytes,

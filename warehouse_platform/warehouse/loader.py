@@ -24,6 +24,12 @@ from warehouse_platform.warehouse import ledger
 from warehouse_platform.warehouse.load_request import LoadRequest
 from warehouse_platform.warehouse.resources import Warehouse
 
+# What a load of a day the source has no rows for says, in its metadata, its run's log and the
+# CLI: not "already loaded", which would read as "nothing new" when there was nothing at all.
+NOTHING_IN_THE_SOURCE = "0 rows: the source has nothing for this day"
+NOTHING_IN_THE_SOURCE_TABLE = "0 rows: the source has nothing for this table"
+ALREADY_LOADED = "nothing ran: every file was already loaded"
+
 
 @dataclass(frozen=True)
 class LoadReport:
@@ -57,6 +63,18 @@ class LoadReport:
     # The table's columns as this load saw them: the declared ones, those the platform added,
     # the loader's own (the UI's column schema of the raw asset).
     columns: tuple[Column, ...] = ()
+    partitioned: bool = True
+    # The batch holds no rows: the source had nothing (whether or not this load ran; rows_staged
+    # counts only what this load staged, 0 when its files were already loaded).
+    empty: bool = False
+
+    @property
+    def outcome(self) -> str:
+        if self.empty:
+            return NOTHING_IN_THE_SOURCE if self.partitioned else NOTHING_IN_THE_SOURCE_TABLE
+        if self.already_loaded:
+            return ALREADY_LOADED
+        return f"loaded {self.rows_loaded:,} of {self.rows_staged:,} rows staged"
 
 
 def check_staged_widths(spec: TableSpec, batch: StagedBatch) -> None:
@@ -126,6 +144,8 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         seconds=round(time.monotonic() - started, 3),
         partition_rows=outcome.partition_rows,
         table_rows=outcome.table_rows,
-        copy_statement=outcome.copy_statement or "-- nothing ran: every file was already loaded",
+        copy_statement=outcome.copy_statement or f"-- {NOTHING_IN_THE_SOURCE if batch.row_count == 0 else ALREADY_LOADED}",
         columns=spec.table_columns,
+        partitioned=spec.partitioned,
+        empty=batch.row_count == 0,
     )

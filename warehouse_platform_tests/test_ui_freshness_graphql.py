@@ -1,0 +1,119 @@
+"""Analytics honest about stale and empty inputs, asked the way the UI asks: GraphQL against the
+code location loaded in process, on an instance where a weeks-old day loaded, the next day came
+empty from the source (its run failed on row_volume), and the analytics were built."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pytest
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster_graphql.test.utils import execute_dagster_graphql
+
+from warehouse_platform.conventions import automation_conditions
+from warehouse_platform.instance.runs import CODE_LOCATION, run_code_location_job
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
+from warehouse_platform.settings import PROJECT_ROOT
+from warehouse_platform_tests.platform_runs import platform_definitions, seed
+
+DAY = date(2026, 11, 1)
+EMPTY_DAY = (DAY + timedelta(days=1)).isoformat()
+
+
+@pytest.fixture(scope="module")
+def ui(module_platform_env):
+    seed(module_platform_env["source"], DAY, 1, GeneratorConfig(scale=0.05))
+    defs = platform_definitions()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="warehouse_platform.definitions", attribute="defs", working_directory=str(PROJECT_ROOT)),
+        location_name=CODE_LOCATION,
+    )
+    with dg.instance_for_test() as instance:
+        runs = {
+            partition: run_code_location_job(defs, job, instance, partition_key=partition, run_config=quiet).success
+            for job, partition in (("extract_and_load_day", DAY.isoformat()), ("extract_and_load_day", EMPTY_DAY),
+                                   ("build_analytics", None))
+        }
+        assert runs == {DAY.isoformat(): True, EMPTY_DAY: False, None: True}
+        with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
+            yield lambda query, variables=None: execute_dagster_graphql(
+                process_context.create_request_context(), query, variables
+            ).data
+
+
+CHECKS = """
+query ($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      automationCondition { label expandedLabel }
+      assetChecksOrError { ... on AssetChecks { checks {
+        name
+        executionForLatestMaterialization { status evaluation { success severity description } }
+      } } }
+    }
+  }
+}
+"""
+
+
+def _checks(ui, path: list[str]) -> dict[str, dict]:
+    node = ui(CHECKS, {"path": path})["assetNodeOrError"]
+    return {c["name"]: c["executionForLatestMaterialization"] for c in node["assetChecksOrError"]["checks"]}
+
+
+def test_an_analytics_model_reads_as_stale_when_a_daily_table_it_reads_is_naming_it(ui):
+    for model in ("session_summary", "channel_summary"):  # channel_summary reads them through session_summary
+        execution = _checks(ui, ["analytics", model])["inputs_fresh"]
+        assert execution["status"] == "FAILED", model
+        evaluation = execution["evaluation"]
+        assert evaluation["severity"] == "ERROR" and not evaluation["success"]
+        # The newest loaded day is DAY (the empty day after it loaded no rows and holds no files).
+        assert f"raw_data.session_timestamp: newest loaded day {DAY}, " in evaluation["description"], model
+        assert " days behind" in evaluation["description"]
+
+
+def test_a_models_automation_condition_names_what_holds_it_back(ui):
+    node = ui(CHECKS, {"path": ["analytics", "session_summary"]})["assetNodeOrError"]
+    expanded = " ".join(node["automationCondition"]["expandedLabel"])
+    for label in (automation_conditions.NOTHING_UPSTREAM_IN_PROGRESS, automation_conditions.NO_INPUT_DAY_FAILED_A_BLOCKING_CHECK):
+        assert label in expanded
+
+
+PARTITION = """
+query ($path: [String!]!, $partition: String!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      assetMaterializations(partitions: [$partition]) {
+        runId
+        metadataEntries { label ... on TextMetadataEntry { text } ... on BoolMetadataEntry { boolValue } }
+      }
+      assetChecksOrError { ... on AssetChecks { checks {
+        name
+        partitionStatuses { ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } }
+      } } }
+    }
+  }
+}
+"""
+
+RUN = """
+query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
+"""
+
+
+def test_an_empty_day_reads_as_empty_with_its_row_volume_error_and_a_failed_run(ui):
+    node = ui(PARTITION, {"path": ["raw_data", "session_timestamp"], "partition": EMPTY_DAY})["assetNodeOrError"]
+    [materialization] = node["assetMaterializations"]
+    entries = {e["label"]: e.get("text", e.get("boolValue")) for e in materialization["metadataEntries"]}
+    assert entries["outcome"] == "0 rows: the source has nothing for this day"
+    assert entries["already_loaded"] is False
+    assert entries["row_volume"].startswith(f"{EMPTY_DAY} holds no rows")
+    # The day's run failed on the blocking row_volume check: a backfill of the day fails with it.
+    assert ui(RUN, {"runId": materialization["runId"]})["runOrError"]["status"] == "FAILURE"
+    # The day's check status, as the partitions view colours it.
+    checks = {c["name"]: c["partitionStatuses"] for c in node["assetChecksOrError"]["checks"]}
+    ranges = {(r["startKey"], r["endKey"], r["status"]) for r in checks["row_volume"]["ranges"]}
+    assert (EMPTY_DAY, EMPTY_DAY, "FAILED") in ranges and (DAY.isoformat(), DAY.isoformat(), "SUCCEEDED") in ranges
