@@ -127,14 +127,19 @@ def test_a_value_the_warehouse_would_refuse_or_coerce_is_a_reject_with_its_reaso
         event(9, properties={"page": "/a\u0000b"}),  # a NUL, which JSON text writes as \u0000
         event(10, properties={"note": "a backslash then u0000: \\u0000"}),  # text, not a NUL: kept
         event(11, user_id=2**31),  # out of int's range
+        event(12, properties={"a": 1, "b": 2, "c": 3}).replace('"c": 3', '"b": 3'),  # three keys, the last two alike
+        event(13, properties={"a": 1, "b": 2, "c": 3, "d": 4}).replace('"d": 4', '"a": 4'),  # four keys, first and last
+        event(14, extra="undeclared").replace('"event": "page_view"', '"event": "page_view", "event": "other"'),
+        event(15, extra="undeclared", properties={"a": 1, "b": 2, "c": 3, "d": 4}),  # more keys than declared: no repeat
     ]
     rows, rejects = _structure(APP_EVENTS, lines, tmp_path)
     by_id = {r["event_id"]: r for r in rows}
-    assert sorted(by_id) == ["e1", "e10", "e6"] and by_id["e6"]["userid"] == "1000"
+    assert sorted(by_id) == ["e1", "e10", "e15", "e6"] and by_id["e6"]["userid"] == "1000"
     assert [(n, RejectReason.of(reason)) for n, reason in rejects] == [
         (2, RejectReason.TOO_WIDE), (3, RejectReason.TOO_WIDE), (4, RejectReason.FRACTION), (5, RejectReason.FRACTION),
         (7, RejectReason.DUPLICATE_KEY), (8, RejectReason.DUPLICATE_KEY), (9, RejectReason.NUL_ESCAPE),
-        (11, RejectReason.WRONG_TYPE),
+        (11, RejectReason.WRONG_TYPE), (12, RejectReason.DUPLICATE_KEY), (13, RejectReason.DUPLICATE_KEY),
+        (14, RejectReason.DUPLICATE_KEY),
     ]
     assert rejects[0][1] == "event_id ($.event_id): 37 bytes exceed varchar(36)"
     assert rejects[1][1] == "event_id ($.event_id): 39 bytes exceed varchar(36)"

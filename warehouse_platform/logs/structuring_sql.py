@@ -176,6 +176,55 @@ def _refused(d: _Dialect) -> str:
     return f"starts_with(line, {_MARK_SQL})"
 
 
+def _key_lists(spec: TableSpec, d: _Dialect) -> list[tuple[str, str]]:
+    """(name, expression) of the key lists the repeated-key tests read, computed once a line:
+    the line's own object, and each object a declared path goes into (e.g. $.properties for
+    $.properties.page) or a json column keeps whole. Deeper objects inside a kept one are not
+    looked into. DuckDB and JSON lines only (Athena's CAST to a map refuses a repeated key)."""
+    if not d.duckdb or spec.structuring.format != LogFormat.JSON_LINES:
+        return []
+    paths = [c.from_json for c in spec.columns if c.from_json is not None]
+    inner = {p.rsplit(".", 1)[0] for p in paths if p.count(".") > 1}
+    whole = {c.from_json for c in spec.columns if c.from_json is not None and structured_kind(c.sql_type) == "json"}
+    lists = [("__keys", "json_keys(doc)")]
+    for i, path in enumerate(sorted(inner | whole)):
+        raw = _raw_of(spec, path, json_only=True)
+        lists.append((f"__keys_{i}", f"json_keys({raw})" if raw else f"json_keys(doc, {_sql_string(path)})"))
+    return lists
+
+
+def _repeated_key_tests(spec: TableSpec, d: _Dialect) -> list[str]:
+    """Conditions true when an object the columns read holds a key twice (one reader takes the
+    first copy, JSONB the last). Counting distinct keys is the costly part (a hash table a line),
+    so: the line's object has no repeat when it has exactly as many keys as declared top-level
+    keys were found; a small object is compared pair by pair; only the rest count in full."""
+    tests = []
+    for name, _ in _key_lists(spec, d):
+        keys = quote_ident(name)
+        full = f"len({keys}) <> len(list_distinct({keys}))"
+        if name == "__keys":
+            top = sorted({c.from_json.split(".")[1] for c in spec.columns if c.from_json is not None})
+            found = " + ".join(
+                f"CAST({raw} IS NOT NULL AS INTEGER)" if (raw := _raw_of(spec, "$." + key)) else "0" for key in top
+            )
+            tests.append(f"len({keys}) <> {found or '0'} AND {full}")
+        else:
+            pairs = f"{keys}[1] = {keys}[2] OR {keys}[1] = {keys}[3] OR {keys}[2] = {keys}[3]"
+            tests.append(
+                f"CASE WHEN len({keys}) < 2 THEN false WHEN len({keys}) = 2 THEN {keys}[1] = {keys}[2] "
+                f"WHEN len({keys}) = 3 THEN {pairs} ELSE {full} END"
+            )
+    return tests
+
+
+def _raw_of(spec: TableSpec, path: str, json_only: bool = False) -> str | None:
+    """The raw column reading `path` (a json column's, when json_only: it holds the object's text)."""
+    for c in spec.columns:
+        if c.from_json == path and (not json_only or structured_kind(c.sql_type) == "json"):
+            return quote_ident(c.name + "__raw")
+    return None
+
+
 def _reason_terms(spec: TableSpec, d: _Dialect) -> list[str]:
     """The reasons a line is rejected, in the order they are tested (the first one found wins);
     each reason's phrase is logs/reject_reasons.RejectReason's."""
@@ -192,15 +241,7 @@ def _reason_terms(spec: TableSpec, d: _Dialect) -> list[str]:
             f"WHEN {d.contains('line', chr(92) + 'u0000')} AND {d.matches('line', _NUL_ESCAPE_PATTERN)} "
             f"THEN {_sql_string(R.NUL_ESCAPE.phrase)}"
         )
-        if d.duckdb:  # (Athena's CAST to a map already refuses a repeated key: not a JSON object)
-            objects = ["doc"] + [
-                quote_ident(c.name + "__raw") for c in spec.columns
-                if c.from_json is not None and structured_kind(c.sql_type) == "json"
-            ]
-            for obj in objects:
-                keys = f"json_keys({obj})"
-                whole = "" if obj == "doc" else f"json_type({obj}) = 'OBJECT' AND "
-                terms.append(f"WHEN {whole}len({keys}) <> len(list_distinct({keys})) THEN {_sql_string(R.DUPLICATE_KEY.phrase)}")
+        terms += [f"WHEN {t} THEN {_sql_string(R.DUPLICATE_KEY.phrase)}" for t in _repeated_key_tests(spec, d)]
     else:
         terms.append(f"WHEN NOT matched THEN {_sql_string(R.NOT_COMBINED_LOG.phrase)}")
     for column in spec.columns:
@@ -250,7 +291,7 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
         f"{t} AS {quote_ident(c.name + '__typed')}"
         for c in spec.columns
         if (t := _typed_value(spec, c, quote_ident(c.name + "__raw"), d)) is not None
-    ]
+    ] + [f"{e} AS {quote_ident(name)}" for name, e in _key_lists(spec, d)]
     outputs = ",\n    ".join(
         f"{_output_text(c, quote_ident(c.name + '__raw'), quote_ident(c.name + '__typed') if _typed_value(spec, c, 'x', d) else None, d)} "
         f"AS {quote_ident(c.name)}"
