@@ -299,9 +299,9 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
     )
     reasons = "\n        ".join(_reason_terms(spec, d))
     # A reject keeps its line; one the reader refused keeps the text the reader kept of it.
-    rejected_text = (
+    rejected_text = "WHEN reason IS NULL THEN NULL " + (
         f"WHEN {_refused(d)} THEN split_part(line, {_MARK_SQL}, 3) " if d.duckdb else ""
-    ) + "WHEN reason IS NOT NULL THEN line"
+    ) + "ELSE line"
     return (
         "WITH numbered AS (\n"
         f"    SELECT file, line_number, line{occurrence}\n"
