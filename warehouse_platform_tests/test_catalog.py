@@ -351,10 +351,14 @@ def test_a_catalog_with_an_added_table_passes_the_catalog_tests(tmp_path):
     import shutil
 
     copy = tmp_path / "project"
-    shutil.copytree(
-        PROJECT_ROOT, copy,
-        ignore=shutil.ignore_patterns(".git", ".venv", ".platform", "target", "logs", "__pycache__", ".ruff_cache", "*.egg-info"),
-    )
+    skipped = shutil.ignore_patterns(".git", ".venv", ".platform", "target", "__pycache__", ".ruff_cache", "*.egg-info")
+
+    def ignore(directory, names):
+        # dbt's logs folders, not the package warehouse_platform/logs (without it the copy imported
+        # that package from wherever else Python found one).
+        return skipped(directory, names) | ({"logs"} & set(names) if Path(directory).name != "warehouse_platform" else set())
+
+    shutil.copytree(PROJECT_ROOT, copy, ignore=ignore)
     catalog = copy / CATALOG_PATH.relative_to(PROJECT_ROOT)
     catalog.write_text(catalog.read_text().rstrip("\n") + "\n" + ADDED_ENTRY)
     sources = copy / "dbt_project" / "models" / "sources.yml"
@@ -391,3 +395,23 @@ def test_defaults_written_unquoted_are_the_literals_they_look_like(tmp_path, mon
     assert [(c.name, c.default) for c in spec.columns[2:]] == [
         ("since", "2015-01-01"), ("seen_at", "2015-01-01 10:00:00"), ("active", "false"), ("price", "1.5"),
     ]
+
+
+@pytest.mark.parametrize("value", [100, 5 << 20, 2.5, True])
+def test_max_line_bytes_outside_one_kib_to_four_mib_is_an_error_of_the_entry_and_the_yaml_schema_bounds_it(value):
+    from dataclasses import replace
+
+    from warehouse_platform.catalog import table
+    from warehouse_platform.components.raw_table_catalog import StructuringEntry
+    from warehouse_platform.contract import catalog_rules
+    from warehouse_platform.contract.log_formats import MAX_LINE_BYTES_BOUNDS
+
+    spec = table("app_events")
+    assert spec.structuring.max_line_bytes == 1 << 20  # the default: 1 MiB
+    assert catalog_rules.table_problems(spec) == []
+    wrong = replace(spec, structuring=replace(spec.structuring, max_line_bytes=value))
+    assert catalog_rules.table_problems(wrong) == [
+        f"structuring.max_line_bytes is {value!r}: a whole number of bytes from 1,024 to 4,194,304"
+    ]
+    schema = StructuringEntry.model_json_schema()["properties"]["max_line_bytes"]
+    assert (schema["minimum"], schema["maximum"]) == MAX_LINE_BYTES_BOUNDS == (1024, 4 << 20)

@@ -144,6 +144,32 @@ def test_keys_in_key_order_name_exactly_the_repeated_ones_also_across_blocks_and
         assert written.duplicate_candidates == [(keys[4_999],), (keys[12_000],)]
 
 
+@pytest.mark.parametrize("block_bytes", [1_000, 7_000])
+def test_a_repeated_key_whose_two_rows_are_the_last_of_one_block_and_the_first_of_the_next_is_named(tmp_path, block_bytes):
+    """The pair exactly on a block boundary: neither block sees a repeat inside it, so only the
+    comparison of one block's last key with the next block's first finds it. Keys have one width,
+    so repeating a key moves no boundary: the first write shows where the blocks end."""
+    keys = [f"{i:06d}" for i in range(20_000)]
+
+    def blocks_and_candidates(keys, directory):
+        writer = PartWriter(COLUMNS, directory, slice_count=2, block_bytes=block_bytes, key_columns=("id",), keys_in_order=True)
+        for batch in encode_rows(_batches([(k, "v", "") for k in keys], 1000)):
+            writer.write(batch)
+        written = writer.close()
+        return [stats for _, stats in sorted(writer.block_stats, key=lambda s: s[0])], written.duplicate_candidates
+
+    blocks, candidates = blocks_and_candidates(keys, tmp_path / "unique")
+    assert candidates == [] and len(blocks) > 10
+    boundary = blocks[len(blocks) // 2]  # the middle block: its first key follows the previous block's last
+    at = keys.index(boundary.first_key[0])
+    keys[at] = keys[at - 1]
+    blocks, candidates = blocks_and_candidates(keys, tmp_path / "repeat")
+    middle = blocks[len(blocks) // 2]
+    assert middle.first_key == blocks[len(blocks) // 2 - 1].last_key == (keys[at],)  # on the boundary
+    assert all(not b.repeated_keys for b in blocks)  # no block holds the pair whole
+    assert candidates == [(keys[at],)]
+
+
 def test_keys_in_any_order_are_candidates_when_they_may_repeat(tmp_path):
     rows = [(str(i), "v", "") for i in range(5_000)] + [("17", "again", "")]
     written = _write(rows, tmp_path, block_bytes=4_000, key_columns=("id",))

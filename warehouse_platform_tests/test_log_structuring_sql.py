@@ -1,6 +1,8 @@
 """The structuring SQL generated from the catalog's declarations: Athena statements as text and
 parsed by sqlglot, DuckDB's on lines given inline, and declarations the builder refuses."""
 
+import json
+
 import duckdb
 import pytest
 import sqlglot
@@ -10,6 +12,7 @@ from warehouse_platform.catalog import table
 from warehouse_platform.contract.log_formats import LogFormat, column_source_problem
 from warehouse_platform.contract.table_spec import Column
 from warehouse_platform.logs import structuring_sql as sql
+from warehouse_platform.logs.reject_reasons import RejectReason
 
 APP_EVENTS = table("app_events")
 ACCESS_LOG = table("access_log")
@@ -88,6 +91,63 @@ def test_identical_access_lines_in_one_file_are_two_requests_with_distinct_keys(
     assert [r["line_id"].split(":")[1] for r in rows] == ["1", "2"]
     assert rows[0]["bytes"] == "512" and rows[0]["referrer"] is None
     assert rejects == [(3, "does not match the combined log format")]
+
+
+def test_the_same_access_line_in_two_files_has_one_key_and_in_one_file_a_key_per_occurrence(tmp_path):
+    """Occurrences are counted within a file (docs/logs.md): a line shipped in two files of a day is
+    one request, loaded once (the same line_id), while a repeat inside a file is another request."""
+    line = '10.0.0.7 - - [03/Nov/2026:09:00:00 +0900] "GET /a HTTP/1.1" 200 512 "-" "curl/8"'
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text(f"{line}\n{line}\n")
+    second.write_text(f"{line}\n")
+    con = duckdb.connect()
+    con.execute(sql.landed_lines_sql([(str(first), "day=2026-11-03/a.log"), (str(second), "day=2026-11-03/b.log")]))
+    con.execute(sql.structure_sql(ACCESS_LOG))
+    ids = con.execute(f"SELECT file, line_number, line_id FROM {sql.STRUCTURED_TABLE} ORDER BY 1, 2").fetchall()
+    md5 = ids[0][2].split(":")[0]
+    assert ids == [
+        ("day=2026-11-03/a.log", 1, f"{md5}:1"), ("day=2026-11-03/a.log", 2, f"{md5}:2"), ("day=2026-11-03/b.log", 1, f"{md5}:1"),
+    ]
+
+
+def test_a_value_the_warehouse_would_refuse_or_coerce_is_a_reject_with_its_reason(tmp_path):
+    def event(i, **changes):
+        values = {"event_id": f"e{i}", "event": "page_view", "user_id": 7, "ts": "2026-11-03T01:00:00Z", "properties": {"page": "/a"}}
+        return json.dumps({**values, **changes}, ensure_ascii=False)
+
+    lines = [
+        event(1),
+        event(2, event_id="e" * 37),  # varchar(36): 37 bytes
+        event(3, event_id="가" * 13),  # 13 characters, 39 bytes: bytes count, not characters
+        event(4, user_id=1.5),  # a cast would round it to 2
+        event(5, properties={"page": "/a", "amount": 12.25}),
+        event(6, user_id=1e3),  # 1000.0: whole, kept
+        event(7).replace('"user_id": 7', '"user_id": 7, "user_id": 8'),  # first or last wins, by reader
+        event(8).replace('"page": "/a"', '"page": "/a", "page": "/b"'),  # a repeat inside properties (kept whole)
+        event(9, properties={"page": "/a\u0000b"}),  # a NUL, which JSON text writes as \u0000
+        event(10, properties={"note": "a backslash then u0000: \\u0000"}),  # text, not a NUL: kept
+        event(11, user_id=2**31),  # out of int's range
+        event(12, properties={"a": 1, "b": 2, "c": 3}).replace('"c": 3', '"b": 3'),  # three keys, the last two alike
+        event(13, properties={"a": 1, "b": 2, "c": 3, "d": 4}).replace('"d": 4', '"a": 4'),  # four keys, first and last
+        event(14, extra="undeclared").replace('"event": "page_view"', '"event": "page_view", "event": "other"'),
+        event(15, extra="undeclared", properties={"a": 1, "b": 2, "c": 3, "d": 4}),  # more keys than declared: no repeat
+    ]
+    rows, rejects = _structure(APP_EVENTS, lines, tmp_path)
+    by_id = {r["event_id"]: r for r in rows}
+    assert sorted(by_id) == ["e1", "e10", "e15", "e6"] and by_id["e6"]["userid"] == "1000"
+    assert [(n, RejectReason.of(reason)) for n, reason in rejects] == [
+        (2, RejectReason.TOO_WIDE), (3, RejectReason.TOO_WIDE), (4, RejectReason.FRACTION), (5, RejectReason.FRACTION),
+        (7, RejectReason.DUPLICATE_KEY), (8, RejectReason.DUPLICATE_KEY), (9, RejectReason.NUL_ESCAPE),
+        (11, RejectReason.WRONG_TYPE), (12, RejectReason.DUPLICATE_KEY), (13, RejectReason.DUPLICATE_KEY),
+        (14, RejectReason.DUPLICATE_KEY),
+    ]
+    assert rejects[0][1] == "event_id ($.event_id): 37 bytes exceed varchar(36)"
+    assert rejects[1][1] == "event_id ($.event_id): 39 bytes exceed varchar(36)"
+    assert rejects[2][1] == "userid ($.user_id): 1.5 is a number with a fraction for int"
+
+    long_method = '10.0.0.7 - - [03/Nov/2026:09:00:00 +0900] "' + "M" * 17 + ' /a HTTP/1.1" 200 512 "-" "curl/8"'
+    _, rejects = _structure(ACCESS_LOG, [long_method], tmp_path)
+    assert rejects == [(1, "method (method): 17 bytes exceed varchar(16)")]
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from warehouse_platform.contract import catalog_rules
 from warehouse_platform.contract.column_types import parse_type
 from warehouse_platform.contract.history import DEFAULT_HISTORY_START
 from warehouse_platform.contract.identifiers import identifier_problem
-from warehouse_platform.contract.log_formats import LogFormat
+from warehouse_platform.contract.log_formats import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_BOUNDS, LogFormat
 from warehouse_platform.contract.table_spec import (
     MAX_KEY_WINDOW_DAYS,
     Column,
@@ -130,6 +130,11 @@ class StructuringEntry(dg.Model):
     reject_share_limit: float = Field(
         default=0.02, json_schema_extra={"minimum": 0, "maximum": 1},
         description="Share of a day's lines (0 to 1) that may be rejected before rejected_lines fails (blocking).",
+    )
+    max_line_bytes: int = Field(
+        default=DEFAULT_MAX_LINE_BYTES,
+        json_schema_extra={"minimum": MAX_LINE_BYTES_BOUNDS[0], "maximum": MAX_LINE_BYTES_BOUNDS[1]},
+        description="A landed line longer than this many bytes is a reject (keeping its first 1,000 characters).",
     )
 
 
@@ -265,7 +270,10 @@ class TableEntry(dg.Model):
             owners=tuple(self.owners),
             structuring=None
             if self.structuring is None
-            else Structuring(self.structuring.format, self.structuring.landing_folder, self.structuring.reject_share_limit),
+            else Structuring(
+                self.structuring.format, self.structuring.landing_folder, self.structuring.reject_share_limit,
+                self.structuring.max_line_bytes,
+            ),
             deletes=DeletePolicy.parse(self.deletes),
             key_window_days=self.key_window_days,
             landed_day_column=landed_day_column,

@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from warehouse_platform.contract.identifiers import identifier_problem
+from warehouse_platform.contract.log_formats import max_line_bytes_problem
 from warehouse_platform.contract.redshift_types import (
     check_redshift_type,
     encoding_problem,
@@ -175,6 +176,8 @@ def table_problems(spec: TableSpec) -> list[str]:
             parse_order_term(term, spec.column_names)
         except ValueError as error:
             problems.append(str(error))
+    if spec.structuring is not None and (problem := max_line_bytes_problem(spec.structuring.max_line_bytes)):
+        problems.append(problem)
     return problems
 
 

@@ -25,6 +25,20 @@ LANDED_SUFFIXES = {
     LogFormat.COMBINED_LOG: (".log", ".log.gz"),
 }
 
+# A landed line longer than a table's structuring.max_line_bytes is a reject (logs/landed_lines.py),
+# by default longer than 1 MiB; a table may declare from 1 KiB to 4 MiB (DuckDB structures a 4 MiB
+# line within its memory limit; the reader holds at most one such line).
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+MAX_LINE_BYTES_BOUNDS = (1 << 10, 4 << 20)
+
+
+def max_line_bytes_problem(value: int) -> str | None:
+    low, high = MAX_LINE_BYTES_BOUNDS
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return f"structuring.max_line_bytes is {value!r}: a whole number of bytes from {low:,} to {high:,}"
+    return None
+
+
 # Fields every format has: where the line came from. line_id is the access log's key: the MD5 of
 # the raw line plus which occurrence of that exact line it is within its file (see docs/logs.md).
 PROVENANCE_FIELDS = ("landed_file", "landed_line", "line_id")

@@ -7,7 +7,12 @@ from datetime import date
 from enum import Enum
 
 from warehouse_platform.contract.history import DEFAULT_HISTORY_START
-from warehouse_platform.contract.log_formats import LANDED_SUFFIXES, LogFormat, column_source_problem
+from warehouse_platform.contract.log_formats import (
+    DEFAULT_MAX_LINE_BYTES,
+    LANDED_SUFFIXES,
+    LogFormat,
+    column_source_problem,
+)
 from warehouse_platform.contract.redshift_types import integer_range
 
 
@@ -36,6 +41,8 @@ class Structuring:
     landing_folder: str
     # The share of a day's lines that may be rejected before rejected_lines fails (blocking).
     reject_share_limit: float = 0.02
+    # A longer line is a reject (keeping its first characters), never read whole into memory.
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
 
 class DistStyle(str, Enum):

@@ -17,28 +17,33 @@ UTC ('YYYY-MM-DD HH:MM:SS.ffffff'), JSON kept whole as JSON text (SUPER / JSONB)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from warehouse_platform.contract.redshift_types import varchar_bytes
-from warehouse_platform.sql.quoting import quote_ident, quote_literal
 from warehouse_platform.contract.log_formats import (
     COMBINED_LOG_FIELDS,
     COMBINED_LOG_PATTERN,
-    FIELDS,
-    PROVENANCE_FIELDS,
     LogFormat,
     structured_kind,
 )
+from warehouse_platform.contract.redshift_types import varchar_bytes
 from warehouse_platform.contract.table_spec import Column, TableSpec
+from warehouse_platform.logs.reject_reasons import REFUSED_MARK, REJECT_TEXT_CHARS, RejectReason
+from warehouse_platform.sql.quoting import quote_ident, quote_literal
 
 # strptime / Joda forms of the combined log's time, e.g. 10/Oct/2026:13:55:36 +0900
 _CLF_TIME_DUCKDB = "%d/%b/%Y:%H:%M:%S %z"
 _CLF_TIME_ATHENA = "dd/MMM/yyyy:HH:mm:ss Z"
 # An ISO 8601 time in a JSON line must carry its offset: a local time without one cannot be put in UTC.
 _OFFSET_PATTERN = r"(Z|[+-]\d{2}(:?\d{2})?)$"
-REJECTED_LINE_PREVIEW = 1000
+REJECTED_LINE_PREVIEW = REJECT_TEXT_CHARS
+# An escaped NUL in JSON text: \u0000 after an even number of backslashes (\\u0000 is text).
+_NUL_ESCAPE_PATTERN = r"(^|[^\\])(\\\\)*\\u0000"
+# An integer column's text as JSON writes a whole number (1e3 reads as 1000.0).
+_WHOLE_NUMBER_PATTERN = r"^[+-]?[0-9]+(\.0*)?$"
+_INTEGER_KINDS = ("smallint", "integer", "bigint")
+# The mark as SQL (a NUL is never pasted into a literal).
+_MARK_SQL = f"chr({ord(REFUSED_MARK)})"
 
 
 def _sql_string(value: str) -> str:
@@ -96,6 +101,9 @@ class _Dialect:
 
     def try_cast(self, raw: str, kind: str) -> str:
         return f"try_cast({raw} AS {kind.upper()})"
+
+    def contains(self, value: str, text: str) -> str:
+        return f"contains({value}, {_sql_string(text)})" if self.duckdb else f"strpos({value}, {_sql_string(text)}) > 0"
 
     def byte_length(self, raw: str) -> str:
         return f"strlen({raw})" if self.duckdb else f"length(to_utf8({raw}))"
@@ -163,28 +171,99 @@ def _source_label(column: Column) -> str:
     return column.from_json or column.from_field
 
 
+def _refused(d: _Dialect) -> str:
+    """A line the reader refused by its bytes (logs/landed_lines.py): it starts with REFUSED_MARK."""
+    return f"starts_with(line, {_MARK_SQL})"
+
+
+def _key_lists(spec: TableSpec, d: _Dialect) -> list[tuple[str, str]]:
+    """(name, expression) of the key lists the repeated-key tests read, computed once a line:
+    the line's own object, and each object a declared path goes into (e.g. $.properties for
+    $.properties.page) or a json column keeps whole. Deeper objects inside a kept one are not
+    looked into. DuckDB and JSON lines only (Athena's CAST to a map refuses a repeated key)."""
+    if not d.duckdb or spec.structuring.format != LogFormat.JSON_LINES:
+        return []
+    paths = [c.from_json for c in spec.columns if c.from_json is not None]
+    inner = {p.rsplit(".", 1)[0] for p in paths if p.count(".") > 1}
+    whole = {c.from_json for c in spec.columns if c.from_json is not None and structured_kind(c.sql_type) == "json"}
+    lists = [("__keys", "json_keys(doc)")]
+    for i, path in enumerate(sorted(inner | whole)):
+        raw = _raw_of(spec, path, json_only=True)
+        lists.append((f"__keys_{i}", f"json_keys({raw})" if raw else f"json_keys(doc, {_sql_string(path)})"))
+    return lists
+
+
+def _repeated_key_tests(spec: TableSpec, d: _Dialect) -> list[str]:
+    """Conditions true when an object the columns read holds a key twice (one reader takes the
+    first copy, JSONB the last). Counting distinct keys is the costly part (a hash table a line),
+    so: the line's object has no repeat when it has exactly as many keys as declared top-level
+    keys were found; a small object is compared pair by pair; only the rest count in full."""
+    tests = []
+    for name, _ in _key_lists(spec, d):
+        keys = quote_ident(name)
+        full = f"len({keys}) <> len(list_distinct({keys}))"
+        if name == "__keys":
+            top = sorted({c.from_json.split(".")[1] for c in spec.columns if c.from_json is not None})
+            found = " + ".join(
+                f"CAST({raw} IS NOT NULL AS INTEGER)" if (raw := _raw_of(spec, "$." + key)) else "0" for key in top
+            )
+            tests.append(f"len({keys}) <> {found or '0'} AND {full}")
+        else:
+            pairs = f"{keys}[1] = {keys}[2] OR {keys}[1] = {keys}[3] OR {keys}[2] = {keys}[3]"
+            tests.append(
+                f"CASE WHEN len({keys}) < 2 THEN false WHEN len({keys}) = 2 THEN {keys}[1] = {keys}[2] "
+                f"WHEN len({keys}) = 3 THEN {pairs} ELSE {full} END"
+            )
+    return tests
+
+
+def _raw_of(spec: TableSpec, path: str, json_only: bool = False) -> str | None:
+    """The raw column reading `path` (a json column's, when json_only: it holds the object's text)."""
+    for c in spec.columns:
+        if c.from_json == path and (not json_only or structured_kind(c.sql_type) == "json"):
+            return quote_ident(c.name + "__raw")
+    return None
+
+
 def _reason_terms(spec: TableSpec, d: _Dialect) -> list[str]:
-    """The reasons a line is rejected, in the order they are tested (the first one found wins)."""
+    """The reasons a line is rejected, in the order they are tested (the first one found wins);
+    each reason's phrase is logs/reject_reasons.RejectReason's."""
     fmt = spec.structuring.format
-    terms = ["WHEN line = '' THEN 'empty line'"]
+    R = RejectReason
+    terms = []
+    if d.duckdb:  # Athena reads the landed bytes itself
+        terms.append(f"WHEN {_refused(d)} THEN split_part(line, {_MARK_SQL}, 2)")
+    terms.append(f"WHEN line = '' THEN {_sql_string(R.EMPTY.phrase)}")
     if fmt == LogFormat.JSON_LINES:
-        terms.append("WHEN doc IS NULL THEN 'not a JSON object (malformed or truncated JSON)'")
+        terms.append(f"WHEN doc IS NULL THEN {_sql_string(R.NOT_JSON_OBJECT.phrase)}")
+        # Warehouse text and JSONB refuse NUL: a reject here, not a COPY error naming a staged part.
+        terms.append(
+            f"WHEN {d.contains('line', chr(92) + 'u0000')} AND {d.matches('line', _NUL_ESCAPE_PATTERN)} "
+            f"THEN {_sql_string(R.NUL_ESCAPE.phrase)}"
+        )
+        terms += [f"WHEN {t} THEN {_sql_string(R.DUPLICATE_KEY.phrase)}" for t in _repeated_key_tests(spec, d)]
     else:
-        terms.append("WHEN NOT matched THEN 'does not match the combined log format'")
+        terms.append(f"WHEN NOT matched THEN {_sql_string(R.NOT_COMBINED_LOG.phrase)}")
     for column in spec.columns:
         raw, typed = f"{quote_ident(column.name + '__raw')}", f"{quote_ident(column.name + '__typed')}"
         label = f"{column.name} ({_source_label(column)})"
         if not column.nullable:
-            terms.append(f"WHEN {raw} IS NULL THEN {_sql_string(label + ': missing')}")
+            terms.append(f"WHEN {raw} IS NULL THEN {_sql_string(label + ': ' + R.MISSING.phrase)}")
+        if column.from_json is not None and structured_kind(column.sql_type) in _INTEGER_KINDS:
+            # A cast rounds 1.5 to 2: a silent coercion, so a fraction is a reject of its own.
+            terms.append(
+                f"WHEN {raw} IS NOT NULL AND {d.contains(raw, '.')} AND NOT {d.matches(raw, _WHOLE_NUMBER_PATTERN)} THEN "
+                f"{_sql_string(label + ': ')} || substr({raw}, 1, 60) || {_sql_string(f' {R.FRACTION.phrase} {column.sql_type}')}"
+            )
         if _typed_value(spec, column, raw, d) is not None:
             terms.append(
                 f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN "
-                f"{_sql_string(label + ': ')} || substr({raw}, 1, 60) || {_sql_string(' is not ' + _expected(column))}"
+                f"{_sql_string(label + ': ')} || substr({raw}, 1, 60) || {_sql_string(f' {R.WRONG_TYPE.phrase} ' + _expected(column))}"
             )
         if (limit := varchar_bytes(column.sql_type)) is not None:
             terms.append(
                 f"WHEN {d.byte_length(raw)} > {limit} THEN {_sql_string(label + ': ')} || {d.text(d.byte_length(raw))} "
-                f"|| {_sql_string(f' bytes exceed {column.sql_type}')}"
+                f"|| {_sql_string(f' {R.TOO_WIDE.phrase} {column.sql_type}')}"
             )
     return terms
 
@@ -212,13 +291,17 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
         f"{t} AS {quote_ident(c.name + '__typed')}"
         for c in spec.columns
         if (t := _typed_value(spec, c, quote_ident(c.name + "__raw"), d)) is not None
-    ]
+    ] + [f"{e} AS {quote_ident(name)}" for name, e in _key_lists(spec, d)]
     outputs = ",\n    ".join(
         f"{_output_text(c, quote_ident(c.name + '__raw'), quote_ident(c.name + '__typed') if _typed_value(spec, c, 'x', d) else None, d)} "
         f"AS {quote_ident(c.name)}"
         for c in spec.columns
     )
     reasons = "\n        ".join(_reason_terms(spec, d))
+    # A reject keeps its line; one the reader refused keeps the text the reader kept of it.
+    rejected_text = "WHEN reason IS NULL THEN NULL " + (
+        f"WHEN {_refused(d)} THEN split_part(line, {_MARK_SQL}, 3) " if d.duckdb else ""
+    ) + "ELSE line"
     return (
         "WITH numbered AS (\n"
         f"    SELECT file, line_number, line{occurrence}\n"
@@ -232,7 +315,7 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
         ")\n"
         "SELECT file, line_number, reason,\n"
         # The line itself only for a reject (a row keeps its columns): half the memory.
-        "    CASE WHEN reason IS NOT NULL THEN line END AS line,\n"
+        f"    CASE {rejected_text} END AS line,\n"
         f"    {outputs}\n"
         "FROM (\n"
         f"    SELECT typed.*, CASE\n        {reasons}\n    END AS reason\n"

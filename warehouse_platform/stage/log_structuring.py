@@ -14,16 +14,17 @@ the manifest, so a complete batch always has them.
 
 from __future__ import annotations
 
-import gzip
 import json
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from warehouse_platform.contract.history import LOG_LINE_DAY_TOLERANCE_DAYS, day_not_of_folder
 from warehouse_platform.logs import structuring_sql as sql
+from warehouse_platform.logs.landed_lines import landed_pieces
 from warehouse_platform.stage.batch_writer import write_staged_batch
-from warehouse_platform.stage.landed_files import LandedFiles, open_landed
+from warehouse_platform.stage.landed_files import LandedFiles
 from warehouse_platform.stage.storage import Stage
 from warehouse_platform.staged_files.load_error import LoadError
 from warehouse_platform.staged_files.manifest import StagedBatch
@@ -35,8 +36,9 @@ SUMMARY_NAME = "structuring.json"
 FETCH_ROWS = 50_000
 # The structured rows' CSV file reaches the stage writer in chunks of this size.
 COPY_CHUNK_BYTES = 1 << 20
-# Landed files reach DuckDB in pieces of about this size (see _local_pieces).
+# Landed files reach DuckDB in pieces of about this size (see _local_pieces), read in blocks of READ_BYTES.
 PIECE_BYTES = 16 << 20
+READ_BYTES = 1 << 20
 # DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
 DUCKDB_MEMORY_LIMIT = "256MB"
 DUCKDB_THREADS = 2
@@ -65,29 +67,24 @@ class StructuringSummary:
         return cls(**json.loads(text))
 
 
-def _local_pieces(stage: Stage, key: str, folder: Path, name: str) -> list[tuple[str, int]]:
-    """The landed file as plain text on local disk, streamed (never whole in memory), cut at line
-    ends into pieces of about PIECE_BYTES: DuckDB's read_text holds a piece whole, so the pieces
-    bound its memory whatever the file's size. Returns (path, lines before it) per piece."""
+def _local_pieces(stage: Stage, key: str, folder: Path, name: str, max_line_bytes: int) -> list[tuple[str, int]]:
+    """The landed file as text on local disk, streamed (never whole in memory), cut at line ends
+    into pieces of about PIECE_BYTES: DuckDB's read_text holds a piece whole, so the pieces bound
+    its memory whatever the file's size. Whatever the bytes, every line is in a piece, as it
+    landed or refused at its line (logs/landed_lines.py): a bad file is its own rejects, never
+    the day's failure. Returns (path, lines before it) per piece."""
+
+    def chunks() -> Iterator[bytes]:
+        with stage.open_binary(key) as landed:
+            while block := landed.read(READ_BYTES):
+                yield block
+
     pieces: list[tuple[str, int]] = []
-    lines_before = 0
-    carry = b""
-    with open_landed(stage, key) as source:
-        while True:
-            block = source.read(PIECE_BYTES)
-            data = carry + block
-            if not block:
-                cut = len(data)
-            else:
-                cut = data.rfind(b"\n") + 1  # 0: no line end yet, read on
-            if cut:
-                path = folder / f"{name}-{len(pieces):05d}.txt"
-                path.write_bytes(data[:cut])
-                pieces.append((str(path), lines_before))
-                lines_before += data.count(b"\n", 0, cut)
-            carry = data[cut:]
-            if not block:
-                return pieces
+    for data, lines_before in landed_pieces(chunks, piece_bytes=PIECE_BYTES, max_line_bytes=max_line_bytes):
+        path = folder / f"{name}-{len(pieces):05d}.txt"
+        path.write_bytes(data)
+        pieces.append((str(path), lines_before))
+    return pieces
 
 
 def structure_landed_logs(
@@ -100,10 +97,8 @@ def structure_landed_logs(
     with tempfile.TemporaryDirectory(prefix="structure-") as scratch:
         files = []
         for i, key in enumerate(sorted(landed.keys)):
-            try:
-                files += [(path, key, before) for path, before in _local_pieces(stage, key, Path(scratch), f"landed-{i:05d}")]
-            except (gzip.BadGzipFile, EOFError, OSError) as error:
-                raise LoadError(spec.qualified_name, stage.url_for(key), None, None, f"unreadable file: {error}") from None
+            pieces = _local_pieces(stage, key, Path(scratch), f"landed-{i:05d}", spec.structuring.max_line_bytes)
+            files += [(path, key, before) for path, before in pieces]
         if not files:  # only empty files landed
             files = [(str(Path(scratch) / "empty.txt"), sorted(landed.keys)[0], 0)]
             Path(files[0][0]).write_bytes(b"")
@@ -121,11 +116,8 @@ def structure_landed_logs(
         try:
             # Offsets are applied by the engine, then every time is shown in UTC.
             con.execute("SET TimeZone = 'UTC'")
-            try:
-                con.execute(sql.landed_lines_sql(files))
-            except duckdb.InvalidInputException as error:  # e.g. a byte that is not UTF-8
-                named = ", ".join(sorted({stage.url_for(f[1]) for f in files}))
-                raise LoadError(spec.qualified_name, named, None, None, f"unreadable text: {error}") from None
+            # Every piece is UTF-8 text by now: a line whose bytes are not is a refused line in it.
+            con.execute(sql.landed_lines_sql(files))
             con.execute(sql.structure_sql(spec))
             if spec.landed_day_column and partition_key:
                 _refuse_rows_of_another_day(con, stage, spec, partition_key)

@@ -106,9 +106,15 @@ def content_version(path: Path) -> str:
     if (known := _content_versions.get(signature)) is not None:
         return known
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        # A file the worker cannot read is still landed: listed, with a version from its stat
+        # (not kept: it is hashed once it can be read), so its day is staged and the file is
+        # one reject there (logs/landed_lines.py) instead of the listing failing for every file.
+        return f"unreadable-{stat.st_size}-{stat.st_mtime_ns}"
     _content_versions[signature] = version = digest.hexdigest()
     return version
 

@@ -1,0 +1,1 @@
+"""Landed log lines into rows and rejects: the bytes read into lines (landed_lines.py), the reasons a line is refused (reject_reasons.py) and the SQL that structures the lines (DuckDB, and Athena's statements). Pure; imports contract/ and sql/; imported by stage/ and benchmarks/."""
