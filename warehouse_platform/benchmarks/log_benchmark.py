@@ -33,7 +33,10 @@ CONTENDERS = {
 
 def _write_file(name: str, lines: int, workdir: Path) -> Path:
     """One plain file of `name` (app_events or access_log) with `lines` lines, made of the
-    generator's day repeated (event ids varied so each event stays unique)."""
+    generator's day repeated, each repeat varied as real traffic varies: an event keeps its shape
+    with another id, an access line another ident field (`-` in the generator's lines). Without
+    the ident, every access line would repeat a hundred times in its file, which a real log
+    never does, and the step's occurrence count would be measured on that instead."""
     from warehouse_platform.sample_data.log_generator import generate_logs
 
     logs = generate_logs([date(2026, 11, 3)], malformed=True)
@@ -50,6 +53,8 @@ def _write_file(name: str, lines: int, workdir: Path) -> Path:
                 at = line.find('"event_id":"') + len('"event_id":"')
                 if k and name == "app_events" and at >= len('"event_id":"'):
                     line = line[:at] + f"{k:05x}" + line[at + 5:]  # another id of the same shape
+                elif k and name == "access_log" and (ident := line.find(" - ")) > 0:
+                    line = f"{line[:ident]} i{k:x} {line[ident + 3:]}"
                 fh.write(line + "\n")
             written += min(len(base), lines - written)
             k += 1

@@ -148,7 +148,7 @@ def _raw_value(spec: TableSpec, column: Column, d: _Dialect) -> str:
     if field == "landed_line":
         return d.text("line_number")
     if field == "line_id":
-        return f"{d.md5_hex('line')} || ':' || {d.text('occurrence')}"
+        return f"line_md5 || ':' || {d.text('occurrence')}"
     return f"CASE WHEN matched THEN nullif({d.group('line', field)}, '-') END"
 
 
@@ -209,6 +209,36 @@ def _reason_terms(spec: TableSpec, d: _Dialect) -> list[str]:
     return terms
 
 
+def _numbered_lines(spec: TableSpec, lines: str, d: _Dialect) -> str:
+    """The CTE(s) ending in `numbered`: the lines, and for a table that declares line_id, each
+    line's MD5 (line_md5) and which occurrence of an identical line of its file it is.
+
+    DuckDB: a window over every line (PARTITION BY file, line) cost more than the regexp
+    itself, for 1 in thousands of lines that repeats in its file. So only lines whose (file,
+    MD5) repeats are windowed, still by the line itself (two lines with one MD5, which an
+    attacker can make, keep their own counts), and the rest are occurrence 1: the same numbers
+    the window over every line gives."""
+    if not any(c.from_field == "line_id" for c in spec.columns):
+        return f"numbered AS (\n    SELECT file, line_number, line\n    FROM {lines}\n)"
+    if not d.duckdb:  # Athena has no line numbers: any order of equal lines
+        return (
+            f"numbered AS (\n    SELECT file, line_number, line, {d.md5_hex('line')} AS line_md5,\n"
+            f"        row_number() OVER (PARTITION BY file, line ORDER BY line) AS occurrence\n    FROM {lines}\n)"
+        )
+    return (
+        f"hashed AS (\n    SELECT file, line_number, line, {d.md5_hex('line')} AS line_md5\n    FROM {lines}\n"
+        "), repeated AS (\n"
+        "    SELECT file, line_number, row_number() OVER (PARTITION BY file, line ORDER BY line_number) AS occurrence\n"
+        "    FROM hashed SEMI JOIN (\n"
+        "        SELECT file, line_md5 FROM hashed GROUP BY file, line_md5 HAVING count(*) > 1\n"
+        "    ) AS repeats USING (file, line_md5)\n"
+        "), numbered AS (\n"
+        "    SELECT hashed.*, coalesce(repeated.occurrence, 1) AS occurrence\n"
+        "    FROM hashed LEFT JOIN repeated USING (file, line_number)\n"
+        ")"
+    )
+
+
 def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_where: str = "") -> str:
     if spec.structuring is None:
         raise ValueError(f"{spec.qualified_name} declares no structuring")
@@ -220,13 +250,7 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
             parse = f"{d.fields('line')} AS fields, struct_extract(fields, 'client_ip') <> '' AS matched"
         else:
             parse = d.matches("line", COMBINED_LOG_PATTERN) + " AS matched"
-    occurrence_order = "line_number" if d.duckdb else "line"  # Athena has no line numbers: any order of equal lines
-    # Which occurrence of an identical line it is (for line_id): a window over every line, so
-    # only computed for a table that declares line_id.
-    occurrence = (
-        f",\n        row_number() OVER (PARTITION BY file, line ORDER BY {occurrence_order}) AS occurrence"
-        if any(c.from_field == "line_id" for c in spec.columns) else ""
-    )
+    numbered = _numbered_lines(spec, lines_relation + extra_where, d)
     raws = ",\n        ".join(f"{_raw_value(spec, c, d)} AS {quote_ident(c.name + '__raw')}" for c in spec.columns)
     typed = [
         f"{t} AS {quote_ident(c.name + '__typed')}"
@@ -240,10 +264,7 @@ def _structure_query(spec: TableSpec, lines_relation: str, d: _Dialect, extra_wh
     )
     reasons = "\n        ".join(_reason_terms(spec, d))
     return (
-        "WITH numbered AS (\n"
-        f"    SELECT file, line_number, line{occurrence}\n"
-        f"    FROM {lines_relation}{extra_where}\n"
-        "), parsed AS (\n"
+        f"WITH {numbered}, parsed AS (\n"
         f"    SELECT numbered.*, {parse} FROM numbered\n"
         "), raw AS (\n"
         f"    SELECT parsed.*,\n        {raws}\n    FROM parsed\n"

@@ -225,7 +225,7 @@ def _copy_through_fifo(con, copy_sql: str, fifo: Path, sink: BytesSink) -> None:
     """Run `copy_sql` (a COPY TO the FIFO `fifo`) on a thread of its own while this thread reads
     the FIFO into `sink`. Either side failing never leaves the other blocked: a COPY that fails
     before it opens the FIFO opens it itself and closes it (the reader sees the end), and a sink
-    that fails interrupts the COPY and reads what is left to the end. The first error is raised."""
+    that fails closes the FIFO and interrupts the COPY. The failing side's error is raised."""
     errors: list[BaseException] = []
     reader_open = threading.Event()
 
@@ -244,22 +244,19 @@ def _copy_through_fifo(con, copy_sql: str, fifo: Path, sink: BytesSink) -> None:
 
     producer = threading.Thread(target=produce, name="structured-rows-copy", daemon=True)
     producer.start()
-    sink_error: BaseException | None = None
     try:
         with open(fifo, "rb", buffering=0) as records:
             reader_open.set()
             while chunk := records.read(COPY_CHUNK_BYTES):
-                if sink_error is None:
-                    try:
-                        sink.write(chunk)
-                    except BaseException as error:  # noqa: BLE001 - raised once the COPY has stopped
-                        sink_error = error
-                        con.interrupt()
+                sink.write(chunk)
+    except BaseException:
+        # The FIFO is closed: the COPY's next write fails (a broken pipe), or the interrupt stops
+        # it sooner; either way it ends, and the sink's error is the one raised.
+        con.interrupt()
+        raise
     finally:
         reader_open.set()
         producer.join()
-    if sink_error is not None:
-        raise sink_error
     if errors:
         raise errors[0]
 
