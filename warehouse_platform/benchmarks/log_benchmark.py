@@ -137,7 +137,25 @@ def main() -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(output.read_text()) if output.exists() else {}
     existing["logs"] = {"lines": args.lines, "results": results}
+    # Every size run is kept, so a run at 10M lines is set beside the one at 1M: the scaling rows.
+    by_lines = existing.setdefault("logs_by_lines", {})
+    by_lines[str(args.lines)] = results
     output.write_text(json.dumps(existing, indent=2) + "\n")
+    _print_scaling(by_lines)
+
+
+def _print_scaling(by_lines: dict[str, list[dict]]) -> None:
+    """Structuring at each size run so far: seconds per million lines (flat when time is linear)
+    and peak RSS (flat when memory is bounded)."""
+    if len(by_lines) < 2:
+        return
+    print("scaling (structuring; each size from its own run, see bench.json logs_by_lines)")
+    for lines, results in sorted(by_lines.items(), key=lambda item: int(item[0])):
+        for r in results:
+            if r["contender"] == "structuring":
+                per_million = r["seconds"] / (int(lines) / 1_000_000)
+                print(f"{r['table']:<11} {int(lines):>12,} lines {r['seconds']:>8.2f} s {per_million:>7.2f} s per 1M lines "
+                      f"{r.get('cpu_seconds', float('nan')):>8.2f} s CPU {r['peak_rss_mb']:>7.1f} MB")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ COPY_CHUNK_BYTES = 1 << 20
 # Landed files reach DuckDB in pieces of about this size (see _local_pieces).
 PIECE_BYTES = 16 << 20
 # DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
-DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_MEMORY_LIMIT = "128MB"
 DUCKDB_THREADS = 2
 FIRST_REJECTS = 10
 # The stages structure_landed_logs times (its `timings`), in the order they run.
