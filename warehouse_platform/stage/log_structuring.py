@@ -15,7 +15,10 @@ the manifest, so a complete batch always has them.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,9 +43,11 @@ COPY_CHUNK_BYTES = 1 << 20
 PIECE_BYTES = 16 << 20
 READ_BYTES = 1 << 20
 # DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
-DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_MEMORY_LIMIT = "128MB"
 DUCKDB_THREADS = 2
 FIRST_REJECTS = 10
+# The stages structure_landed_logs times (its `timings`), in the order they run.
+STAGES = ("read lines", "structure", "rejects", "ordered export + stage writer")
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,12 @@ def _local_pieces(stage: Stage, key: str, folder: Path, name: str, max_line_byte
 def structure_landed_logs(
     stage: Stage, prefix: str, partition_key: str | None, landed: LandedFiles, *, slice_count: int,
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES, batch_id: str | None = None,
+    timings: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[StagedBatch, StructuringSummary]:
+    """`timings`, when given, receives per stage of STAGES its (wall, CPU) seconds (the
+    benchmark's profile; CPU is every thread of the process, DuckDB's and the stage writer's)."""
     spec = landed.spec
+    laps = _Laps(timings)
     if spec.structuring is None:
         raise ValueError(f"{spec.qualified_name} declares no structuring")
     with tempfile.TemporaryDirectory(prefix="structure-") as scratch:
@@ -118,13 +127,16 @@ def structure_landed_logs(
             con.execute("SET TimeZone = 'UTC'")
             # Every piece is UTF-8 text by now: a line whose bytes are not is a refused line in it.
             con.execute(sql.landed_lines_sql(files))
+            laps.lap("read lines")
             con.execute(sql.structure_sql(spec))
             if spec.landed_day_column and partition_key:
                 _refuse_rows_of_another_day(con, stage, spec, partition_key)
             [(lines_read,)] = con.execute(sql.line_count_sql()).fetchall()
             # The structured table has all it needs (a reject keeps its line): free the lines.
             con.execute(f"DROP TABLE {sql.LINES_TABLE}")
+            laps.lap("structure")
             summary = _write_rejects(con, stage, prefix, spec.structuring.reject_share_limit, lines_read, Path(scratch))
+            laps.lap("rejects")
             rows = _structured_records(con, spec, Path(scratch) / "rows.csv")
             # The summary is complete (rows = lines - rejects) before the manifest makes the batch.
             summary = StructuringSummary(**{**asdict(summary), "rows": lines_read - summary.rejected})
@@ -133,11 +145,28 @@ def structure_landed_logs(
                 stage, prefix, spec.qualified_name, partition_key, rows, slice_count=slice_count,
                 max_part_bytes=max_part_bytes, batch_id=batch_id, landed_versions=landed.versions,
             )
+            laps.lap("ordered export + stage writer")
         finally:
             con.close()
     if batch.row_count != summary.rows:  # every line is a row or a reject: nothing else is lost
         raise AssertionError(f"{spec.qualified_name}: {summary.lines_read} lines gave {batch.row_count} rows and {summary.rejected} rejects")
     return batch, summary
+
+
+class _Laps:
+    """(wall, CPU) seconds between laps, by the stage each lap ends (nothing kept without `into`).
+    CPU time, unlike wall time, says what a stage costs also on a machine others share."""
+
+    def __init__(self, into: dict[str, tuple[float, float]] | None) -> None:
+        self.into = into
+        self.last = (time.perf_counter(), time.process_time())
+
+    def lap(self, stage: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        if self.into is not None:
+            wall, cpu = self.into.get(stage, (0.0, 0.0))
+            self.into[stage] = (wall + now[0] - self.last[0], cpu + now[1] - self.last[1])
+        self.last = now
 
 
 def _refuse_rows_of_another_day(con, stage: Stage, spec, day: str) -> None:
@@ -156,19 +185,20 @@ def _refuse_rows_of_another_day(con, stage: Stage, spec, day: str) -> None:
 
 
 def _structured_records(con, spec, path: Path) -> CsvRecords:
-    """The rows as CSV records: DuckDB writes them to a scratch file (sorted by key, spilling
-    to disk beyond its memory limit), which then streams into the stage writer."""
+    """The rows as CSV records: DuckDB's ordered COPY writes them into a FIFO (sorted by key,
+    spilling to disk beyond its memory limit) that the stage writer reads as they come, so
+    DuckDB's CSV writing and the writer's measuring and gzip run at the same time on the two
+    cores, and no scratch file of the whole day is written and read back."""
 
     def copy_to(sink: BytesSink) -> None:
         # One thread: an ordered COPY on two threads ran out of DuckDB's memory limit now and then
         # (64 MB buffers; seen at 256 MB on 1M access lines, every time at 128 MB), while one
         # thread stays within 64 MB at the same speed (the sort spills; writing is sequential).
+        # The stage writer's part threads use the other core meanwhile.
         con.execute("SET threads = 1")
-        con.execute(sql.structured_rows_copy_sql(spec, str(path)))
+        os.mkfifo(path)
         try:
-            with open(path, "rb") as records:
-                while chunk := records.read(COPY_CHUNK_BYTES):
-                    sink.write(chunk)
+            _copy_through_fifo(con, sql.structured_rows_copy_sql(spec, str(path)), path, sink)
         finally:
             path.unlink(missing_ok=True)
 
@@ -181,6 +211,46 @@ def _structured_records(con, spec, path: Path) -> CsvRecords:
         columns=spec.column_names, copy_to=copy_to, text_columns=spec.text_column_names,
         key_columns=spec.primary_key, spec=spec, check_header=check_header,
     )
+
+
+def _copy_through_fifo(con, copy_sql: str, fifo: Path, sink: BytesSink) -> None:
+    """Run `copy_sql` (a COPY TO the FIFO `fifo`) on a thread of its own while this thread reads
+    the FIFO into `sink`. Either side failing never leaves the other blocked: a COPY that fails
+    before it opens the FIFO opens it itself and closes it (the reader sees the end), and a sink
+    that fails closes the FIFO and interrupts the COPY. The failing side's error is raised."""
+    errors: list[BaseException] = []
+    reader_open = threading.Event()
+
+    def produce() -> None:
+        try:
+            con.execute(copy_sql)
+        except BaseException as error:  # noqa: BLE001 - raised by the reader below
+            errors.append(error)
+        # Release a reader still waiting in open() for a writer (the COPY failed before opening).
+        while not reader_open.is_set():
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:  # no reader yet (ENXIO): it is on its way
+                time.sleep(0.01)
+
+    producer = threading.Thread(target=produce, name="structured-rows-copy", daemon=True)
+    producer.start()
+    try:
+        with open(fifo, "rb", buffering=0) as records:
+            reader_open.set()
+            while chunk := records.read(COPY_CHUNK_BYTES):
+                sink.write(chunk)
+    except BaseException:
+        # The FIFO is closed: the COPY's next write fails (a broken pipe), or the interrupt stops
+        # it sooner; either way it ends, and the sink's error is the one raised.
+        con.interrupt()
+        raise
+    finally:
+        reader_open.set()
+        producer.join()
+    if errors:
+        raise errors[0]
 
 
 def _write_rejects(con, stage: Stage, prefix: str, limit: float, lines_read: int, scratch: Path) -> StructuringSummary:
