@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from warehouse_platform import settings
+from warehouse_platform.instance.processes import stop_process_group
 
 DOCS_DIR = settings.PROJECT_ROOT / "docs"
 
@@ -135,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         _graphql(base, "mutation { setNuxSeen }")
         capture(base, args.out)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server)
     return 0
 
 

@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 
 from warehouse_platform.benchmarks.report import write_sections
 from warehouse_platform.catalog import CATALOG_PATH
+from warehouse_platform.instance.processes import stop_process_group
 
 CATALOG_TYPE = "warehouse_platform.components.raw_table_catalog.RawTableCatalog"
 MODULE = "catalog_bench"
@@ -294,13 +294,7 @@ def measure_webserver_load(root: Path, assets: int, timeout: float = 600) -> flo
             time.sleep(0.2)
         raise SystemExit(f"dagster-webserver did not list {assets} assets within {timeout} s")
     finally:
-        # Its own session: the code server it started goes with it.
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_process_group(server)
 
 
 def measure(tables: int, workdir: Path, profile: Path | None = None) -> dict:

@@ -19,7 +19,11 @@ from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.conventions import check_names
 from warehouse_platform.conventions.asset_keys import raw_asset_key
 from warehouse_platform.quality import evaluations
-from warehouse_platform.quality.newest_day import FRESHNESS_SENSOR_INTERVAL_SECONDS, business_today
+from warehouse_platform.quality.newest_day import (
+    FRESHNESS_SENSOR_INTERVAL_SECONDS,
+    business_today,
+    recorded_without_a_run,
+)
 from warehouse_platform.rules.freshness import StaleInput, newest_loaded_day, stale_inputs
 from warehouse_platform.warehouse.resources import Warehouse
 
@@ -117,18 +121,8 @@ def build_inputs_freshness_sensor(model_inputs: Mapping[dg.AssetKey, Sequence[Ta
     )
     def analytics_inputs_freshness(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SensorResult:
         today = business_today(timezone)
-        recorded = []
-        for model, inputs in model_inputs.items():
-            result = inputs_fresh(warehouse, inputs, today)
-            recorded.append(dg.AssetCheckEvaluation(
-                asset_key=model, check_name=check_names.INPUTS_FRESH, passed=result.passed,
-                metadata=result.metadata, severity=result.severity, description=result.description,
-            ))
-        stale = [e.asset_key.to_user_string() for e in recorded if not e.passed]
-        return dg.SensorResult(
-            asset_events=recorded,
-            skip_reason=f"recorded inputs_fresh of {len(recorded)} models; stale: {', '.join(stale) or 'none'}",
-        )
+        return recorded_without_a_run(check_names.INPUTS_FRESH, "models", {
+            model: inputs_fresh(warehouse, inputs, today) for model, inputs in model_inputs.items()})
 
     return analytics_inputs_freshness
 
