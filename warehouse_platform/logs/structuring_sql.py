@@ -311,14 +311,16 @@ def _numbered_lines(spec: TableSpec, lines: str, d: _Dialect) -> str:
         )
     return (
         f"hashed AS (\n    SELECT {file_cols}, line_number, line, {d.md5_hex('line')} AS line_md5\n    FROM {lines}\n"
+        # A file by its number (one to one with its name): grouping and joining by an integer.
         "), repeated AS (\n"
-        "    SELECT file, line_number, row_number() OVER (PARTITION BY file, line ORDER BY line_number) AS occurrence\n"
+        "    SELECT file_number, line_number,\n"
+        "        row_number() OVER (PARTITION BY file_number, line ORDER BY line_number) AS occurrence\n"
         "    FROM hashed SEMI JOIN (\n"
-        "        SELECT file, line_md5 FROM hashed GROUP BY file, line_md5 HAVING count(*) > 1\n"
-        "    ) AS repeats USING (file, line_md5)\n"
+        "        SELECT file_number, line_md5 FROM hashed GROUP BY file_number, line_md5 HAVING count(*) > 1\n"
+        "    ) AS repeats USING (file_number, line_md5)\n"
         "), numbered AS (\n"
         "    SELECT hashed.*, coalesce(repeated.occurrence, 1) AS occurrence\n"
-        "    FROM hashed LEFT JOIN repeated USING (file, line_number)\n"
+        "    FROM hashed LEFT JOIN repeated USING (file_number, line_number)\n"
         ")"
     )
 
