@@ -110,6 +110,30 @@ def test_the_same_access_line_in_two_files_has_one_key_and_in_one_file_a_key_per
     ]
 
 
+def test_rows_of_one_key_are_ordered_by_file_name_then_line_whatever_order_the_files_are_given_in(tmp_path):
+    """The rows' sort reads each file's number (two integers to compare instead of the file's
+    name): the number must follow the names' order, not the order the pieces were read in, or the
+    same files would stage different bytes and the first landed copy of a key would change."""
+    line = '10.0.0.7 - - [03/Nov/2026:09:00:00 +0900] "GET /a HTTP/1.1" 200 512 "-" "curl/8"'
+    late, early = tmp_path / "z.log", tmp_path / "a.log"
+    early.write_text(f"{line}\n{line}\n")
+    second_piece = tmp_path / "z-1.log"
+    late.write_text(f"{line}\n")
+    second_piece.write_text(f"{line}\n")
+    con = duckdb.connect()
+    # The later name first, and its second piece (1 line before it) before its first.
+    con.execute(sql.landed_lines_sql([
+        (str(second_piece), "day=2026-11-03/z.log", 1), (str(late), "day=2026-11-03/z.log", 0), (str(early), "day=2026-11-03/a.log", 0),
+    ]))
+    con.execute(sql.structure_sql(ACCESS_LOG))
+    order = con.execute(
+        f"SELECT landed_file, landed_line FROM ({sql.structured_rows_sql(ACCESS_LOG)})"
+    ).fetchall()
+    assert order == [
+        ("day=2026-11-03/a.log", "1"), ("day=2026-11-03/z.log", "1"), ("day=2026-11-03/a.log", "2"), ("day=2026-11-03/z.log", "2"),
+    ]
+
+
 def test_a_value_the_warehouse_would_refuse_or_coerce_is_a_reject_with_its_reason(tmp_path):
     def event(i, **changes):
         values = {"event_id": f"e{i}", "event": "page_view", "user_id": 7, "ts": "2026-11-03T01:00:00Z", "properties": {"page": "/a"}}
