@@ -109,3 +109,25 @@ def test_parity_still_fails_on_a_source_row_changed_after_its_extract(one_day):
     assert result.metadata["keys_with_other_values"].value == 1
     assert result.metadata["sample_of_differing_keys"].value["other_values"] == [[key]]
     assert evaluations.source_parity(warehouse, source_db, SESSION_TIMESTAMP, DAY.isoformat()).passed
+
+
+def test_the_row_text_tells_apart_rows_that_a_plain_join_would_confuse(one_day):
+    env, _, _ = one_day
+    from warehouse_platform.sql.row_hash import row_text_sql
+
+    spec = table("user_session_channel")  # userid int, sessionid varchar, channel varchar
+    rows = [
+        (1, "a|b", "c"), (1, "a", "b|c"),  # a separator inside a text moves between columns
+        (1, "3:a", "b"), (1, "3", ":a|b"),  # a length prefix inside a text
+        (1, None, "x"), (1, "N", "x"), (1, "", "x"),  # NULL, the NULL marker as text, empty text
+        (None, "N", "x"), (2, "N", "x"),  # a fixed-format NULL is never a value
+    ]
+    rendered = [
+        env["source"].query(
+            f"SELECT {row_text_sql(spec, 'r', side)} FROM (VALUES (%s::int, %s::varchar, %s::varchar)) "
+            "AS r(userid, sessionid, channel)", row)[0][0]
+        for row in rows for side in ("source", "postgres")
+    ]
+    by_side = rendered[0::2], rendered[1::2]
+    assert by_side[0] == by_side[1], "the source and the warehouse render a row alike"
+    assert len(set(by_side[0])) == len(rows), by_side[0]
