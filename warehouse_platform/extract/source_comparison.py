@@ -6,14 +6,30 @@ and learns which keys the source deleted)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from warehouse_platform.contract.table_spec import TableSpec
 from warehouse_platform.rules.parity import ParityDiff, compare_rows, differing_buckets
 from warehouse_platform.sql import parity as parity_sql
 
 Query = Callable[[str, dict | None], list[tuple]]
+S = TypeVar("S")
+W = TypeVar("W")
+
+
+def on_both_sides(read_source: Callable[[], S], read_warehouse: Callable[[], W]) -> tuple[S, W]:
+    """The source's read and the warehouse's at once, the source's on a thread: two independent
+    scans of two databases (two machines in production, two backends locally), each on its own
+    connection, so a comparison waits for the slower side instead of their sum. Each side still
+    reads its database as it is now: nothing the extract read is reused, so a row changed in the
+    source after its extract still differs."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="source-side") as pool:
+        source = pool.submit(read_source)
+        warehouse = read_warehouse()
+        return source.result(), warehouse
 
 
 def _figures(rows) -> dict:
@@ -26,10 +42,10 @@ def compare_by_buckets(
     """(the buckets that differ, the keys that differ in them). `params`: the day's window and
     partition for a daily table."""
     params = params or {}
-    differing = differing_buckets(
-        _figures(in_source(parity_sql.buckets_sql(spec, "source"), params)),
-        _figures(in_warehouse(parity_sql.buckets_sql(spec, dialect), params)),
-    )
+    differing = differing_buckets(*on_both_sides(
+        lambda: _figures(in_source(parity_sql.buckets_sql(spec, "source"), params)),
+        lambda: _figures(in_warehouse(parity_sql.buckets_sql(spec, dialect), params)),
+    ))
     if not differing:
         return differing, ParityDiff()
     keyed = {**params, **parity_sql.bucket_params(differing)}
@@ -38,10 +54,10 @@ def compare_by_buckets(
     def keyed_rows(found) -> dict:
         return {tuple(r[:width]): (r[width], r[width + 1]) for r in found}
 
-    return differing, compare_rows(
-        keyed_rows(in_source(parity_sql.rows_in_buckets_sql(spec, "source", len(differing)), keyed)),
-        keyed_rows(in_warehouse(parity_sql.rows_in_buckets_sql(spec, dialect, len(differing)), keyed)),
-    )
+    return differing, compare_rows(*on_both_sides(
+        lambda: keyed_rows(in_source(parity_sql.rows_in_buckets_sql(spec, "source", len(differing)), keyed)),
+        lambda: keyed_rows(in_warehouse(parity_sql.rows_in_buckets_sql(spec, dialect, len(differing)), keyed)),
+    ))
 
 
 def days_that_differ(
@@ -57,6 +73,8 @@ def days_that_differ(
         "range_start": start, "range_end": datetime.combine(last_day + timedelta(days=1), time()),
         "first_day": first_day, "last_day": last_day,
     }
-    source = _figures(in_source(parity_sql.day_totals_sql(spec, "source"), window))
-    raw = _figures(in_warehouse(parity_sql.day_totals_sql(spec, dialect), window))
+    source, raw = on_both_sides(
+        lambda: _figures(in_source(parity_sql.day_totals_sql(spec, "source"), window)),
+        lambda: _figures(in_warehouse(parity_sql.day_totals_sql(spec, dialect), window)),
+    )
     return {day: source.get(day) for day in differing_buckets(source, raw)}

@@ -12,7 +12,7 @@ from decimal import Decimal
 import dagster as dg
 
 from warehouse_platform.contract.table_spec import DeleteKind, DistStyle, LoadMode, TableSpec
-from warehouse_platform.extract.source_comparison import compare_by_buckets
+from warehouse_platform.extract.source_comparison import compare_by_buckets, on_both_sides
 from warehouse_platform.extract.source_database import SourceDatabase
 from warehouse_platform.rules import parity as parity_rules
 from warehouse_platform.rules import row_volume
@@ -344,8 +344,10 @@ def source_parity(
         start = datetime.combine(date.fromisoformat(partition_key), time())
         params |= {"day_start": start, "day_end": start + timedelta(days=1)}
     dialect = warehouse.dialect
-    [(source_rows, source_sum)] = source_db.query(parity_sql.totals_sql(spec, "source"), params)
-    [(raw_rows, raw_sum)] = warehouse.query(parity_sql.totals_sql(spec, dialect), params)
+    [(source_rows, source_sum)], [(raw_rows, raw_sum)] = on_both_sides(
+        lambda: source_db.query(parity_sql.totals_sql(spec, "source"), params),
+        lambda: warehouse.query(parity_sql.totals_sql(spec, dialect), params),
+    )
     scope = f"day {partition_key} (by {spec.source.day_column})" if partition_key else "whole table"
     figures = {"scope": scope, "source_rows": int(source_rows), "raw_rows": int(raw_rows), "columns_compared": len(spec.columns)}
     if (source_rows, _number(source_sum)) == (raw_rows, _number(raw_sum)):

@@ -2,8 +2,8 @@
 (a day's rows by its day column, or the whole table) and raw_data (the day's partition, or the
 whole table), without moving the rows.
 
-Each row is rendered as one text (every declared column, length-prefixed so no two rows render
-alike, NULL distinct from any text) and hashed with MD5; a side's figure is its row count and the
+Each row is rendered as one text (every declared column, written so no two rows render alike,
+NULL distinct from any text: sql/row_hash.py) and hashed with MD5; a side's figure is its row count and the
 sum of its rows' hashes (the first 60 bits, as a number), which does not depend on the order the
 rows are read in. Equal figures: the same rows. Different figures: the rows are grouped into 256
 buckets by the hash of their key, the buckets compared, and only the keys of the buckets that

@@ -1,0 +1,133 @@
+"""What a day's checks cost, and that the cheaper way still proves the same (issue 22): source
+parity reads the source and the warehouse at once, each on its own connection, and still fails
+on a source row that changed after its extract. Real embedded Postgres, a real day's run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from warehouse_platform import environment
+from warehouse_platform.catalog import table
+from warehouse_platform.extract import source_comparison
+from warehouse_platform.quality import evaluations
+from warehouse_platform.sample_data.session_generator import GeneratorConfig
+from warehouse_platform_tests.platform_runs import platform_definitions, run_job, seed
+
+DAY = date(2026, 11, 2)
+SESSION_TIMESTAMP = table("session_timestamp")
+
+
+def test_both_sides_are_read_at_once_so_a_comparison_waits_for_the_slower_side():
+    # Each side waits for the other to have started: only reads made at once get past the barrier.
+    both_started = threading.Barrier(2, timeout=10)
+
+    def side(name: str):
+        return lambda: (both_started.wait(), name)[1]
+
+    assert source_comparison.on_both_sides(side("source"), side("warehouse")) == ("source", "warehouse")
+
+
+def test_a_failing_side_is_the_error_the_comparison_raises():
+    def broken():
+        raise RuntimeError("the source went away")
+
+    with pytest.raises(RuntimeError, match="the source went away"):
+        source_comparison.on_both_sides(broken, lambda: [])
+
+
+@pytest.fixture(scope="module")
+def one_day(postgres_server, tmp_path_factory):
+    """A loaded day of session_timestamp (each test restores what it changes)."""
+    from warehouse_platform_tests.conftest import configure_platform
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        env = configure_platform(postgres_server, tmp_path_factory.mktemp("one_day"), monkeypatch)
+        seed(env["source"], DAY, 1, GeneratorConfig(scale=0.05))
+        with dg.instance_for_test() as instance:
+            run_job(platform_definitions(), "extract_and_load_day", instance, DAY.isoformat())
+        yield (
+            env,
+            environment.build_warehouse().process_config_and_initialize(),
+            environment.build_source_database().process_config_and_initialize(),
+        )
+
+
+def _parity_reads_waiting_on_a_lock(endpoint) -> int:
+    [(waiting,)] = endpoint.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %(hash)s "
+        "AND pid <> pg_backend_pid()", {"hash": "%SUM(%MD5(%"},
+    )
+    return waiting
+
+
+def test_source_parity_reads_the_source_and_raw_data_at_once(one_day):
+    env, warehouse, source_db = one_day
+    # Both tables locked: each side's read waits at its lock. Read one after the other, only
+    # the source's would ever be waiting; read at once, both are.
+    source_lock, raw_lock = env["source"].connect(), env["warehouse"].connect()
+    found: list = []
+    try:
+        source_lock.cursor().execute("LOCK TABLE app.sessions IN ACCESS EXCLUSIVE MODE")
+        raw_lock.cursor().execute("LOCK TABLE raw_data.session_timestamp IN ACCESS EXCLUSIVE MODE")
+        check = threading.Thread(
+            target=lambda: found.append(evaluations.source_parity(warehouse, source_db, SESSION_TIMESTAMP, DAY.isoformat())))
+        check.start()
+        waiting, deadline = 0, time.monotonic() + 20
+        while waiting < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            waiting = _parity_reads_waiting_on_a_lock(env["warehouse"])
+    finally:
+        source_lock.rollback(), raw_lock.rollback()
+        source_lock.close(), raw_lock.close()
+    check.join(timeout=60)
+    assert waiting == 2, "the source's and raw_data's parity reads were not both under way at once"
+    assert found and found[0].passed, found
+
+
+def test_parity_still_fails_on_a_source_row_changed_after_its_extract(one_day):
+    env, warehouse, source_db = one_day
+    [(key, channel_ts)] = env["source"].query(
+        "SELECT sessionid, ts FROM app.sessions WHERE ts::date = %(d)s ORDER BY sessionid LIMIT 1", {"d": DAY})
+    conn = env["source"].connect()
+    try:
+        # One microsecond later, the same day: only a hash of every column can see it.
+        with conn.cursor() as cur:
+            cur.execute("UPDATE app.sessions SET ts = ts + interval '1 microsecond' WHERE sessionid = %s", (key,))
+        conn.commit()
+        result = evaluations.source_parity(warehouse, source_db, SESSION_TIMESTAMP, DAY.isoformat())
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("UPDATE app.sessions SET ts = %s WHERE sessionid = %s", (channel_ts, key))
+        conn.commit()
+        conn.close()
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["keys_with_other_values"].value == 1
+    assert result.metadata["sample_of_differing_keys"].value["other_values"] == [[key]]
+    assert evaluations.source_parity(warehouse, source_db, SESSION_TIMESTAMP, DAY.isoformat()).passed
+
+
+def test_the_row_text_tells_apart_rows_that_a_plain_join_would_confuse(one_day):
+    env, _, _ = one_day
+    from warehouse_platform.sql.row_hash import row_text_sql
+
+    spec = table("user_session_channel")  # userid int, sessionid varchar, channel varchar
+    rows = [
+        (1, "a|b", "c"), (1, "a", "b|c"),  # a separator inside a text moves between columns
+        (1, "3:a", "b"), (1, "3", ":a|b"),  # a length prefix inside a text
+        (1, None, "x"), (1, "N", "x"), (1, "", "x"),  # NULL, the NULL marker as text, empty text
+        (None, "N", "x"), (2, "N", "x"),  # a fixed-format NULL is never a value
+    ]
+    rendered = [
+        env["source"].query(
+            f"SELECT {row_text_sql(spec, 'r', side)} FROM (VALUES (%s::int, %s::varchar, %s::varchar)) "
+            "AS r(userid, sessionid, channel)", row)[0][0]
+        for row in rows for side in ("source", "postgres")
+    ]
+    by_side = rendered[0::2], rendered[1::2]
+    assert by_side[0] == by_side[1], "the source and the warehouse render a row alike"
+    assert len(set(by_side[0])) == len(rows), by_side[0]
