@@ -39,6 +39,11 @@ PAGES = [
         "a raw table's Checks tab: the distribution skew check with its figures",
     ),
     ("dbt_model.png", "/assets/analytics/channel_summary", "a dbt model page: description, columns with types, code link"),
+    # After the demo its days are weeks old: the model reads stale, naming each input and how far behind.
+    (
+        "model_inputs_fresh.png", "/assets/analytics/session_summary?view=checks&checkDetail=inputs_fresh",
+        "a model's inputs_fresh check: stale, with the stale inputs and their days behind",
+    ),
     ("automation.png", "/automation", "the Automation page: schedule, sensors, declarative automation"),
 ]
 

@@ -1,9 +1,11 @@
 """How stale a table may get before the data team hears of it.
 
-Tables replaced whole (channel, users) and the dbt models: their last load *is* their age, so
-they carry Dagster's FreshnessPolicy (DAILY_FRESHNESS). Tables loaded by day do not: the policy
-measures the last materialization, which a re-run of an old day renews, so it would call a table
-weeks behind "fresh". They have the check newest_day_fresh instead (quality/newest_day.py).
+Tables replaced whole (channel, users): their last load *is* their age, so they carry Dagster's
+FreshnessPolicy (DAILY_FRESHNESS). Nothing else does, because the policy measures the asset's last
+materialization: a re-run of an old day renews a daily table's, and a rebuild over weeks-old inputs
+a dbt model's, so the page would read "Freshness policy: Passing" over data a month old. Daily
+tables have the check newest_day_fresh (quality/newest_day.py), the models inputs_fresh, the same
+rule carried through lineage (quality/inputs_freshness.py).
 """
 
 from datetime import timedelta

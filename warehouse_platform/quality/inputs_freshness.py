@@ -1,9 +1,9 @@
 """Analytics freshness from their inputs: a model is stale when any daily table it reads,
 directly or through other models, is stale by newest_day_fresh's rule (rules/freshness.py).
 
-Dagster's FreshnessPolicy on a model measures its last build, which a rebuild over weeks-old
-inputs renews: "Passing" although the numbers are a month old. So each model reading daily
-tables also carries the check `inputs_fresh`, which names every stale input and how many days
+Dagster's FreshnessPolicy on a model would measure its last build, which a rebuild over weeks-old
+inputs renews: "Passing" although the numbers are a month old. So models carry no policy; each
+model reading daily tables carries the check `inputs_fresh` instead, which names every stale input and how many days
 behind it is. It runs with every build of the model and, like newest_day_fresh, is recorded every
 10 minutes without a run by the sensor `analytics_inputs_freshness`, so a model nobody rebuilds
 turns stale on its page when its inputs do.

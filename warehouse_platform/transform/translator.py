@@ -22,7 +22,6 @@ from dagster_shared.record import replace
 
 from warehouse_platform import settings
 from warehouse_platform.conventions.automation_conditions import rebuild_after_raw_loads
-from warehouse_platform.conventions.freshness_policy import DAILY_FRESHNESS
 from warehouse_platform.conventions.labels import (
     ANALYTICS_OWNERS,
     layer_tags,
@@ -72,7 +71,10 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
             )
         spec = spec.replace_attributes(metadata=metadata)
         if spec.key.path[0] == "analytics":
-            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS, automation_condition=rebuild_after_raw_loads)
+            # No FreshnessPolicy: Dagster's judges only the model's own build, and a rebuild over
+            # weeks-old inputs would read "Passing". A model's freshness is its inputs' (the check
+            # inputs_fresh, quality/inputs_freshness.py).
+            spec = spec.replace_attributes(automation_condition=rebuild_after_raw_loads)
             spec = spec.merge_attributes(owners=list(ANALYTICS_OWNERS), tags=layer_tags("analytics"))
         return spec.merge_attributes(kinds={settings.warehouse_kind()})
 
