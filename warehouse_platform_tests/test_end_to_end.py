@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from warehouse_platform.conventions import check_names
 from warehouse_platform.sample_data.log_generator import generate_logs
 from warehouse_platform.sample_data.session_generator import (
     CHANNELS,
@@ -195,7 +196,10 @@ def test_dbt_tests_ran_as_passing_asset_checks(loaded_platform):
     assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations} == job_check_keys(
         loaded_platform["defs"], "build_analytics"
     )
-    assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+    # Every dbt test passed. inputs_fresh is judged against today's date, not the data: the
+    # test's days are fixed, so it is no part of what a build of them must pass.
+    built = [e for e in evaluations if e.check_name not in check_names.FRESHNESS_CHECKS]
+    assert built and all(e.passed for e in built), [e.check_name for e in built if not e.passed]
 
 
 def test_rerunning_a_day_changes_nothing_and_a_changed_day_replaces_its_rows(freshly_loaded_platform):
