@@ -1,6 +1,7 @@
 """Helpers to run the real code location against the environment a test set up."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -94,3 +95,30 @@ def step_failure_message(result) -> str:
         messages.append(error.message)
         error = error.cause
     return "\n".join(messages)
+
+
+@contextmanager
+def code_location_workspace(instance: dg.DagsterInstance) -> Iterator:
+    """The code location loaded in this process as `dg dev` serves it (the defs folder, under
+    the platform's location name), over `instance`: the workspace the UI's GraphQL reads."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+
+    from warehouse_platform.instance.runs import CODE_LOCATION
+    from warehouse_platform.settings import PROJECT_ROOT
+
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="warehouse_platform.definitions", attribute="defs", working_directory=str(PROJECT_ROOT)),
+        location_name=CODE_LOCATION,
+    )
+    with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
+        yield process_context
+
+
+def graphql_of(process_context) -> Callable[..., dict]:
+    """Answers any query the webapp sends, as the webserver would (its data)."""
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    return lambda query, variables=None: execute_dagster_graphql(process_context.create_request_context(), query, variables).data

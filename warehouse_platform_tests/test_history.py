@@ -38,6 +38,14 @@ INSERT INTO app.rental VALUES (1, '2015-02-28 23:00'), (2, '2015-03-01 00:00'), 
 """
 
 
+def _create_rental_source(platform_env) -> None:
+    conn = platform_env["source"].connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA IF NOT EXISTS app")
+        cur.execute(RENTAL_SOURCE)
+    conn.close()
+
+
 def _catalog(tmp_path, entries: str = RENTAL_ENTRY, top: dict | None = None):
     document = yaml.safe_load(CATALOG_PATH.read_text())
     document["attributes"]["tables"] += yaml.safe_load(entries)
@@ -87,11 +95,7 @@ def test_the_partitions_start_on_the_earliest_first_day_and_each_table_keeps_its
 
 
 def test_days_of_2015_load_through_a_real_run_and_a_day_before_the_first_is_refused(platform_env, tmp_path):
-    conn = platform_env["source"].connect()
-    with conn, conn.cursor() as cur:
-        cur.execute("CREATE SCHEMA IF NOT EXISTS app")
-        cur.execute(RENTAL_SOURCE)
-    conn.close()
+    _create_rental_source(platform_env)
     tables = _catalog(tmp_path)
     defs = platform_definitions(tables)
     with dg.instance_for_test() as instance:
@@ -285,11 +289,7 @@ def test_load_table_through_the_cli_loads_days_of_2015_and_refuses_a_day_before_
     whose catalog declares the 2015 table (the CLI reads the catalog file it is pointed at)."""
     from warehouse_platform import catalog, cli, definitions
 
-    conn = platform_env["source"].connect()
-    with conn, conn.cursor() as cur:
-        cur.execute("CREATE SCHEMA IF NOT EXISTS app")
-        cur.execute(RENTAL_SOURCE)
-    conn.close()
+    _create_rental_source(platform_env)
     tables = _catalog(tmp_path)
     build = definitions.build_definitions
     monkeypatch.setattr(catalog, "CATALOG_PATH", tmp_path / "defs.yaml")

@@ -6,18 +6,12 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pytest
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.freshness import FreshnessDaemon
-from dagster_graphql.test.utils import execute_dagster_graphql
 
 from warehouse_platform.conventions import automation_conditions
-from warehouse_platform.instance.runs import CODE_LOCATION, run_code_location_job
+from warehouse_platform.instance.runs import run_code_location_job
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
-from warehouse_platform.settings import PROJECT_ROOT
-from warehouse_platform_tests.platform_runs import platform_definitions, seed
+from warehouse_platform_tests.platform_runs import code_location_workspace, graphql_of, platform_definitions, seed
 
 DAY = date(2026, 11, 1)
 EMPTY_DAY = (DAY + timedelta(days=1)).isoformat()
@@ -28,10 +22,6 @@ def ui(module_platform_env):
     seed(module_platform_env["source"], DAY, 1, GeneratorConfig(scale=0.05))
     defs = platform_definitions()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(module_name="warehouse_platform.definitions", attribute="defs", working_directory=str(PROJECT_ROOT)),
-        location_name=CODE_LOCATION,
-    )
     with dg.instance_for_test() as instance:
         runs = {
             partition: run_code_location_job(defs, job, instance, partition_key=partition, run_config=quiet).success
@@ -39,13 +29,11 @@ def ui(module_platform_env):
                                    ("build_analytics", None))
         }
         assert runs == {DAY.isoformat(): True, EMPTY_DAY: False, None: True}
-        with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
+        with code_location_workspace(instance) as process_context:
             # One iteration of the daemon `make dev` runs (freshness: enabled): it records each
             # FreshnessPolicy's state, which the asset page shows under "Freshness policy".
             list(FreshnessDaemon().run_iteration(process_context))
-            yield lambda query, variables=None: execute_dagster_graphql(
-                process_context.create_request_context(), query, variables
-            ).data
+            yield graphql_of(process_context)
 
 
 CHECKS = """

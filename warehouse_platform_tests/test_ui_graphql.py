@@ -9,20 +9,14 @@ from datetime import date
 
 import dagster as dg
 import pytest
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
-from dagster_graphql.test.utils import execute_dagster_graphql
 
 from warehouse_platform.catalog import CATALOG_PATH, load_catalog
 from warehouse_platform.cli import land_and_load_logs
 from warehouse_platform.instance.runs import CODE_LOCATION, run_code_location_job
 from warehouse_platform.quality.checks import ON_A_DAILY_TABLE
 from warehouse_platform.sample_data.session_generator import GeneratorConfig
-from warehouse_platform.settings import PROJECT_ROOT
 from warehouse_platform.transform.lineage_table import lineage_markdown
-from warehouse_platform_tests.platform_runs import platform_definitions, seed
+from warehouse_platform_tests.platform_runs import code_location_workspace, graphql_of, platform_definitions, seed
 
 DAY = date(2026, 11, 1)
 
@@ -34,19 +28,13 @@ def ui(module_platform_env):
     seed(module_platform_env["source"], DAY, 1, GeneratorConfig(scale=0.05))
     defs = platform_definitions()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(module_name="warehouse_platform.definitions", attribute="defs", working_directory=str(PROJECT_ROOT)),
-        location_name=CODE_LOCATION,
-    )
     with dg.instance_for_test() as instance:
         for job, partition in (("extract_and_load_day", DAY.isoformat()), ("load_whole_tables", None), ("build_analytics", None)):
             assert run_code_location_job(defs, job, instance, partition_key=partition, run_config=quiet).success
         # The demo's landing runs: the day's logs dropped in the stage, what the landing sensor asks for run.
         assert all(result.success for result in land_and_load_logs(defs, instance, DAY, 1, 0.05))
-        with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process_context:
-            yield lambda query, variables=None: execute_dagster_graphql(
-                process_context.create_request_context(), query, variables
-            ).data
+        with code_location_workspace(instance) as process_context:
+            yield graphql_of(process_context)
 
 
 ASSETS = """
