@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import date
 
 import boto3
+import pytest
 import dagster as dg
 
 from warehouse_platform import environment
@@ -213,6 +214,52 @@ def test_a_landed_file_cut_into_pieces_stages_the_same_bytes_and_rejects_with_th
     monkeypatch.setattr(log_structuring, "PIECE_BYTES", 4096)  # a few lines a piece: many cuts
     assert staged("pieces") == whole
     assert whole[2] == sum(len(_lines(f)) for f in files)
+
+
+def test_pieces_are_read_while_the_next_are_cut_few_wait_on_disk_and_a_failed_read_fails_the_step(tmp_path, monkeypatch):
+    """Two cursors insert the pieces as they are cut: the scratch folder never holds more than
+    2 x LINE_READERS pieces, every line arrives once at its number, and a piece DuckDB cannot
+    read fails the step with DuckDB's error instead of leaving the cutting thread waiting; a piece
+    read as nothing fails it too."""
+    import duckdb
+
+    from warehouse_platform.logs import structuring_sql
+    from warehouse_platform.stage import log_structuring
+    from warehouse_platform.stage.landed_files import LandedFiles
+    from warehouse_platform.stage.storage import LocalFolderStage
+
+    files = [f for f in ON_TIME if f.day == DAYS[0] and "app_events" in f.key]
+    stage = LocalFolderStage(root=str(tmp_path))
+    land_in_folder(tmp_path, files)
+    landed = LandedFiles(table("app_events"), tuple((f.key, f"version-of-{f.key}") for f in files))
+    # Read 512 bytes at a time and cut a piece every 2 KB or so: many pieces from a small day.
+    monkeypatch.setattr(log_structuring, "PIECE_BYTES", 2048)
+    monkeypatch.setattr(log_structuring, "READ_BYTES", 512)
+    real_sql, waiting, fail_at = structuring_sql.lines_of_piece_sql, [], [None]
+
+    def counting(path, *args):
+        waiting.append(sum(1 for p in os.listdir(os.path.dirname(path)) if p.startswith("landed-")))
+        if len(waiting) == fail_at[0]:
+            return real_sql(path, *args).replace("INSERT INTO landed_lines", "INSERT INTO no_such_table")
+        return real_sql(path, *args)
+
+    monkeypatch.setattr(structuring_sql, "lines_of_piece_sql", counting)
+    batch, summary = log_structuring.structure_landed_logs(stage, "counted", str(DAYS[0]), landed, slice_count=2)
+    assert len(waiting) > 8 and max(waiting) <= 2 * log_structuring.LINE_READERS
+    assert summary.lines_read == sum(len(_lines(f)) for f in files) == batch.row_count + summary.rejected
+
+    waiting.clear()
+    fail_at[0] = 5
+    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+        log_structuring.structure_landed_logs(stage, "failed", str(DAYS[0]), landed, slice_count=2)
+    assert not stage.list_objects("failed/")  # nothing staged
+
+    # read_text reads a file that is not there as no rows: the count of lines cut catches it.
+    waiting.clear()
+    monkeypatch.setattr(structuring_sql, "lines_of_piece_sql", lambda path, *args: real_sql("/no/such/piece.txt", *args))
+    with pytest.raises(AssertionError, match=r"landed lines were cut, DuckDB read 0"):
+        log_structuring.structure_landed_logs(stage, "lost", str(DAYS[0]), landed, slice_count=2)
+    assert not stage.list_objects("lost/")
 
 
 def test_a_structured_value_with_quotes_newlines_commas_and_non_ascii_reaches_the_warehouse_exactly_and_a_repeated_event_id_is_named(logs_platform):

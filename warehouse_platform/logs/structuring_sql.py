@@ -3,7 +3,7 @@
 Two engines run the same declaration (TableSpec.structuring and each column's from_json /
 from_field):
 
-- DuckDB, in the platform (local and prod workers): `landed_lines_sql` reads the files as text
+- DuckDB, in the platform (local and prod workers): `lines_of_piece_sql` reads the files as text
   with their line numbers, and `structure_sql` returns every line once, either with its
   columns (reason NULL) or with the reason it is rejected. Rejects are found explicitly, never
   through read_json's ignore_errors (which returns an all-NULL row for a malformed line).
@@ -17,7 +17,7 @@ UTC ('YYYY-MM-DD HH:MM:SS.ffffff'), JSON kept whole as JSON text (SUPER / JSONB)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from warehouse_platform.contract.log_formats import (
@@ -300,7 +300,7 @@ def _numbered_lines(spec: TableSpec, lines: str, d: _Dialect) -> str:
     MD5) repeats are windowed, still by the line itself (two lines with one MD5, which an
     attacker can make, keep their own counts), and the rest are occurrence 1: the same numbers
     the window over every line gives."""
-    # DuckDB's lines also carry their file's number (landed_lines_sql), which the rows' order reads.
+    # DuckDB's lines also carry their file's number (file_numbers), which the rows' order reads.
     file_cols = "file, file_number" if d.duckdb else "file"
     if not any(c.from_field == "line_id" for c in spec.columns):
         return f"numbered AS (\n    SELECT {file_cols}, line_number, line\n    FROM {lines}\n)"
@@ -378,38 +378,53 @@ LINES_TABLE = "landed_lines"
 STRUCTURED_TABLE = "structured_lines"
 
 
+def lines_table_sql() -> str:
+    """landed_lines(file, file_number, line_number, line), empty. A table of the database, not a
+    TEMP one: the pieces are inserted from several cursors (connections) at once, and a TEMP
+    table is its connection's own."""
+    return f"CREATE OR REPLACE TABLE {LINES_TABLE} (file VARCHAR, file_number INTEGER, line_number BIGINT, line VARCHAR)"
+
+
+def file_numbers(names: Iterable[str]) -> dict[str, int]:
+    """Each landed file's number: its place among the names in sorted order (the order rows of
+    one key are staged in: structured_rows_sql), so the sort compares two integers instead of a
+    key's worth of text."""
+    return {name: number for number, name in enumerate(sorted(set(names)))}
+
+
+def lines_of_piece_sql(path: str, name: str, file_number: int, lines_before: int) -> str:
+    """Insert one piece of a landed file into landed_lines: the local text file `path`, a piece of
+    the file known by `name` (its landing key), cut at a line end after `lines_before` lines. One
+    INSERT a piece: read_text holds a piece whole, and a single read_text of many files would hold
+    them all in one chunk; so memory is bounded by the piece size (times the pieces inserted at
+    once). read_text + string_split keeps every line, blank ones included, with its true number; a
+    CR before the newline is dropped (suffix + slice: rtrim(line, chr(13)) is several times slower)."""
+    return (
+        f"INSERT INTO {LINES_TABLE}\n"
+        f"SELECT {_sql_string(name)}, {int(file_number)}, line_number + {int(lines_before)},\n"
+        "    CASE WHEN suffix(line, chr(13)) THEN line[:-2] ELSE line END\n"
+        "FROM (\n"
+        "    SELECT unnest(lines) AS line, generate_subscripts(lines, 1) AS line_number\n"
+        "    FROM (\n"
+        "        SELECT string_split(CASE WHEN suffix(content, chr(10)) THEN content[1:-2] ELSE content END, chr(10)) AS lines\n"
+        f"        FROM read_text({_sql_string(path)})\n"
+        "        WHERE content <> ''\n"
+        "    )\n"
+        ")"
+    )
+
+
 def landed_lines_sql(files: Sequence[tuple[str, str] | tuple[str, str, int]]) -> str:
-    """landed_lines(file, file_number, line_number, line) from local text files: (path on disk, the name the
-    file is known by, i.e. its landing key[, the number of lines before it]). file_number is the
-    file's place among the names in sorted order (the order rows of one key are staged in:
-    structured_rows_sql), so the sort compares two integers instead of a key's worth of text. A landed file may
-    arrive as several pieces, cut at line ends, each with the count of lines before it. One
-    INSERT a piece: read_text holds a piece whole, and a single read_text of many files would
-    hold them all in one chunk; so memory is bounded by the piece size. read_text +
-    string_split keeps every line, blank ones included, with its true number; a CR before the
-    newline is dropped (suffix + slice: rtrim(line, chr(13)) is several times slower)."""
+    """landed_lines from local text files, in one script: (path on disk, the name the file is
+    known by[, the number of lines before it]); a landed file may arrive as several pieces. The
+    step itself inserts its pieces from two cursors as they are cut (stage/log_structuring.py)."""
     if not files:
         raise ValueError("no files to structure")
-    statements = [
-        f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} (file VARCHAR, file_number INTEGER, line_number BIGINT, line VARCHAR)"
-    ]
-    numbers = {name: number for number, name in enumerate(sorted({f[1] for f in files}))}
-    for f in files:
-        path, name, before = f[0], f[1], int(f[2]) if len(f) > 2 else 0
-        statements.append(
-            f"INSERT INTO {LINES_TABLE}\n"
-            f"SELECT {_sql_string(name)}, {numbers[name]}, line_number + {before},\n"
-            "    CASE WHEN suffix(line, chr(13)) THEN line[:-2] ELSE line END\n"
-            "FROM (\n"
-            "    SELECT unnest(lines) AS line, generate_subscripts(lines, 1) AS line_number\n"
-            "    FROM (\n"
-            "        SELECT string_split(CASE WHEN suffix(content, chr(10)) THEN content[1:-2] ELSE content END, chr(10)) AS lines\n"
-            f"        FROM read_text({_sql_string(path)})\n"
-            "        WHERE content <> ''\n"
-            "    )\n"
-            ")"
-        )
-    return ";\n".join(statements)
+    numbers = file_numbers(f[1] for f in files)
+    return ";\n".join([
+        lines_table_sql(),
+        *(lines_of_piece_sql(f[0], f[1], numbers[f[1]], int(f[2]) if len(f) > 2 else 0) for f in files),
+    ])
 
 
 def structure_sql(spec: TableSpec) -> str:
@@ -421,7 +436,7 @@ def structured_rows_sql(spec: TableSpec) -> str:
     """The rows, ordered by the table's key, then landed file and line: the same files always
     stage the same bytes (a re-run is a no-op), and equal keys are neighbours, so the stage's key
     evidence is exact (staged_files/part_writer.py, keys_in_order). The file is ordered by its
-    number, which follows its name's order (landed_lines_sql): the same order as by the name, with
+    number, which follows its name's order (file_numbers): the same order as by the name, with
     integers to compare (the sort took a fifth less CPU at 1M lines). Empty text is NULL, the stage's
     one rule for it (as the extract's NULLIF, sql/extract.py)."""
     values = ", ".join(f"nullif({quote_ident(c)}, '') AS {quote_ident(c)}" for c in spec.column_names)
