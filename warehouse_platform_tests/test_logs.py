@@ -9,8 +9,8 @@ from collections import Counter
 from datetime import date
 
 import boto3
-import pytest
 import dagster as dg
+import pytest
 
 from warehouse_platform import environment
 from warehouse_platform.catalog import table

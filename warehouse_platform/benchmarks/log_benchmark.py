@@ -123,8 +123,10 @@ def main() -> None:
             for contender in contenders:
                 done = subprocess.run(
                     [sys.executable, "-m", "warehouse_platform.benchmarks.log_benchmark", "--contender", table, contender, scratch],
-                    check=True, capture_output=True, text=True,
+                    capture_output=True, text=True,
                 )
+                if done.returncode != 0:  # a failed contender says why, not only that it failed
+                    sys.exit(f"{table} {contender} at {args.lines:,} lines failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
                 results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     for r in results:
         floor = next(x for x in results if x["table"] == r["table"] and x["contender"] != "structuring")
