@@ -217,8 +217,8 @@ def test_a_landed_file_cut_into_pieces_stages_the_same_bytes_and_rejects_with_th
 
 
 def test_pieces_are_read_while_the_next_are_cut_few_wait_on_disk_and_a_failed_read_fails_the_step(tmp_path, monkeypatch):
-    """Two cursors insert the pieces as they are cut: the scratch folder never holds more than
-    2 x LINE_READERS pieces, every line arrives once at its number, and a piece DuckDB cannot
+    """A reader inserts the pieces as they are cut: the scratch folder never holds more than
+    PIECES_AHEAD + 1 pieces, every line arrives once at its number, and a piece DuckDB cannot
     read fails the step with DuckDB's error instead of leaving the cutting thread waiting; a piece
     read as nothing fails it too."""
     import duckdb
@@ -245,7 +245,7 @@ def test_pieces_are_read_while_the_next_are_cut_few_wait_on_disk_and_a_failed_re
 
     monkeypatch.setattr(structuring_sql, "lines_of_piece_sql", counting)
     batch, summary = log_structuring.structure_landed_logs(stage, "counted", str(DAYS[0]), landed, slice_count=2)
-    assert len(waiting) > 8 and max(waiting) <= 2 * log_structuring.LINE_READERS
+    assert len(waiting) > 8 and max(waiting) <= log_structuring.PIECES_AHEAD + 1
     assert summary.lines_read == sum(len(_lines(f)) for f in files) == batch.row_count + summary.rejected
 
     waiting.clear()
@@ -260,6 +260,40 @@ def test_pieces_are_read_while_the_next_are_cut_few_wait_on_disk_and_a_failed_re
     with pytest.raises(AssertionError, match=r"landed lines were cut, DuckDB read 0"):
         log_structuring.structure_landed_logs(stage, "lost", str(DAYS[0]), landed, slice_count=2)
     assert not stage.list_objects("lost/")
+
+
+def test_a_day_written_key_range_by_key_range_stages_the_bytes_and_key_evidence_of_one_sorted_copy(tmp_path, monkeypatch):
+    """A day of more than RANGE_ROWS rows is sorted and written range by range (bounded memory
+    whatever its size): the ranges, one after the other, are the one sorted copy's bytes, and a
+    repeated event_id is named as before (a key is never split between two ranges)."""
+    from types import SimpleNamespace
+
+    from warehouse_platform.stage import log_structuring
+    from warehouse_platform.stage.landed_files import LandedFiles
+    from warehouse_platform.stage.storage import LocalFolderStage
+
+    files = [f for f in ON_TIME if f.day == DAYS[0] and "app_events" in f.key]
+    # The same event_id on many lines of two files: one key, which no cut may split.
+    repeated = "".join(json.dumps({"event_id": "e-repeated", "event": "page_view", "user_id": n,
+                                   "ts": "2026-11-03T01:00:00Z"}) + "\n" for n in range(40)).encode()
+    files += [SimpleNamespace(key=f"landing/logs/app_events/day={DAYS[0]}/repeats-{n}.jsonl", data=repeated) for n in (1, 2)]
+    stage = LocalFolderStage(root=str(tmp_path))
+    land_in_folder(tmp_path, files)
+    landed = LandedFiles(table("app_events"), tuple((f.key, f"version-of-{f.key}") for f in files))
+
+    def staged(prefix):
+        batch, summary = log_structuring.structure_landed_logs(stage, prefix, str(DAYS[0]), landed, slice_count=2)
+        return [p.sha256 for p in batch.parts], batch.duplicate_candidates, batch.row_count
+
+    ranges_cut = []
+    real_ranges = log_structuring._key_ranges
+    monkeypatch.setattr(log_structuring, "_key_ranges", lambda *a: ranges_cut.append(real_ranges(*a)) or ranges_cut[-1])
+    whole = staged("whole")
+    monkeypatch.setattr(log_structuring, "RANGE_ROWS", 25)
+    monkeypatch.setattr(log_structuring, "KEY_SAMPLE_ROWS", 60)
+    assert staged("ranges") == whole
+    assert len(ranges_cut[0]) == 1 and len(ranges_cut[1]) > 5  # one range, then many
+    assert ("e-repeated",) in whole[1] and whole[2] > 100
 
 
 def test_a_structured_value_with_quotes_newlines_commas_and_non_ascii_reaches_the_warehouse_exactly_and_a_repeated_event_id_is_named(logs_platform):

@@ -42,12 +42,16 @@ FETCH_ROWS = 50_000
 # The structured rows' CSV file reaches the stage writer in chunks of this size.
 COPY_CHUNK_BYTES = 1 << 20
 # Landed files reach DuckDB in pieces of about this size (see _landed_lines), read in blocks of
-# READ_BYTES. With two pieces read at once, 16 MB pieces took the step to 459 MB peak RSS on 1M
-# JSON lines, 8 MB to 399 MB, 4 MB to 363 MB, reading about as fast (make bench-logs).
+# READ_BYTES. With pieces cut ahead of DuckDB's reading, 16 MB pieces took the step to 459 MB peak
+# RSS on 1M JSON lines, 8 MB to 399 MB, 4 MB to 363 MB, reading about as fast (make bench-logs).
 PIECE_BYTES = 4 << 20
 READ_BYTES = 1 << 20
-# Pieces inserted into DuckDB at once (one cursor each), on the worker's two cores.
-LINE_READERS = 2
+# Pieces cut and waiting for DuckDB's reader at most.
+PIECES_AHEAD = 2
+# A day's rows are sorted and written a key range of about this many rows at a time
+# (_structured_records), the ranges cut at keys of a sample of KEY_SAMPLE_ROWS.
+RANGE_ROWS = 2_000_000
+KEY_SAMPLE_ROWS = 10_000
 # DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
 DUCKDB_MEMORY_LIMIT = "128MB"
 DUCKDB_THREADS = 2
@@ -85,22 +89,19 @@ def _landed_lines(con, stage: Stage, keys: Sequence[str], scratch: Path, max_lin
     line is in a piece, as it landed or refused at its line (logs/landed_lines.py): a bad file is its
     own rejects, never the day's failure.
 
-    The pieces are inserted by LINE_READERS cursors while this thread cuts the next ones: cutting
-    (Python) and splitting into lines (DuckDB, one thread a statement) overlap on the two cores.
-    One after the other, reading 1M JSON lines took 2.2 s; this way about 1.0 s. A piece's file is
-    removed once inserted, and at most 2 x LINE_READERS pieces wait, so the scratch folder holds a
-    few pieces, not the day. Returns the number of lines cut, which landed_lines must hold."""
+    A reader thread inserts each piece on the step's connection while this thread cuts the next:
+    cutting (Python) and splitting into lines (DuckDB) overlap on the two cores. One after the
+    other, reading 1M JSON lines took 2.3 s; this way about 1.5 s. (Inserted from two cursors,
+    other connections, it took 1.0 s, but at 10M lines the dropped lines' blocks stayed in DuckDB's
+    temporary storage and the ordered export then ran out of its memory limit.) A piece's file is
+    removed once inserted, and at most PIECES_AHEAD pieces wait, so the scratch folder holds a few
+    pieces, not the day. Returns the number of lines cut, which landed_lines must hold."""
     con.execute(sql.lines_table_sql())
     numbers = sql.file_numbers(keys)
-    own_cursor = threading.local()
-    cursors: list = []
 
     def insert(path: Path, key: str, lines_before: int) -> None:
         try:
-            if (cursor := getattr(own_cursor, "cursor", None)) is None:
-                cursor = own_cursor.cursor = con.cursor()
-                cursors.append(cursor)
-            cursor.execute(sql.lines_of_piece_sql(str(path), key, numbers[key], lines_before))
+            con.execute(sql.lines_of_piece_sql(str(path), key, numbers[key], lines_before))
         finally:
             path.unlink(missing_ok=True)
 
@@ -113,24 +114,22 @@ def _landed_lines(con, stage: Stage, keys: Sequence[str], scratch: Path, max_lin
 
     waiting: deque[Future] = deque()
     lines_cut = 0
-    try:
-        with ThreadPoolExecutor(LINE_READERS, thread_name_prefix="landed-lines") as readers:
-            for i, key in enumerate(sorted(keys)):
-                pieces = landed_pieces(chunks_of(key), piece_bytes=PIECE_BYTES, max_line_bytes=max_line_bytes)
-                file_lines = 0
-                for n, (data, lines_before) in enumerate(pieces):
-                    file_lines = lines_before + data.count(b"\n")  # every piece ends with a line end
-                    path = scratch / f"landed-{i:05d}-{n:05d}.txt"
-                    path.write_bytes(data)
-                    waiting.append(readers.submit(insert, path, key, lines_before))
-                    while len(waiting) >= 2 * LINE_READERS:
-                        waiting.popleft().result()  # raises a reader's error here
-                lines_cut += file_lines
-            while waiting:
-                waiting.popleft().result()
-    finally:
-        for cursor in cursors:
-            cursor.close()
+    # One reader: the connection runs one statement at a time, and this thread does not use it
+    # until the reader is done.
+    with ThreadPoolExecutor(1, thread_name_prefix="landed-lines") as reader:
+        for i, key in enumerate(sorted(keys)):
+            pieces = landed_pieces(chunks_of(key), piece_bytes=PIECE_BYTES, max_line_bytes=max_line_bytes)
+            file_lines = 0
+            for n, (data, lines_before) in enumerate(pieces):
+                file_lines = lines_before + data.count(b"\n")  # every piece ends with a line end
+                path = scratch / f"landed-{i:05d}-{n:05d}.txt"
+                path.write_bytes(data)
+                waiting.append(reader.submit(insert, path, key, lines_before))
+                while len(waiting) > PIECES_AHEAD:
+                    waiting.popleft().result()  # raises the reader's error here
+            lines_cut += file_lines
+        while waiting:
+            waiting.popleft().result()
     return lines_cut
 
 
@@ -174,7 +173,7 @@ def structure_landed_logs(
             laps.lap("structure")
             summary = _write_rejects(con, stage, prefix, spec.structuring.reject_share_limit, lines_read, Path(scratch))
             laps.lap("rejects")
-            rows = _structured_records(con, spec, Path(scratch) / "rows.csv")
+            rows = _structured_records(con, spec, Path(scratch) / "rows.csv", lines_read - summary.rejected)
             # The summary is complete (rows = lines - rejects) before the manifest makes the batch.
             summary = StructuringSummary(**{**asdict(summary), "rows": lines_read - summary.rejected})
             stage.write_text(f"{prefix}/{SUMMARY_NAME}", summary.to_json())
@@ -221,11 +220,17 @@ def _refuse_rows_of_another_day(con, stage: Stage, spec, day: str) -> None:
             )
 
 
-def _structured_records(con, spec, path: Path) -> CsvRecords:
+def _structured_records(con, spec, path: Path, rows: int) -> CsvRecords:
     """The rows as CSV records: DuckDB's ordered COPY writes them into a FIFO (sorted by key,
     spilling to disk beyond its memory limit) that the stage writer reads as they come, so
     DuckDB's CSV writing and the writer's measuring and gzip run at the same time on the two
-    cores, and no scratch file of the whole day is written and read back."""
+    cores, and no scratch file of the whole day is written and read back.
+
+    A day of more than RANGE_ROWS rows is written key range by key range, each range sorted on its
+    own, one after the other: DuckDB's sort of a whole 10M-line day (1.8 GB of rows) ran out of its
+    memory limit however it spilled, and a range's sort stays within it whatever the day's size.
+    The ranges are cut at keys of a sample; one after the other they are the rows in key order,
+    wherever they are cut, so the bytes staged are the same."""
 
     def copy_to(sink: BytesSink) -> None:
         # One thread: an ordered COPY on two threads ran out of DuckDB's memory limit now and then
@@ -233,9 +238,14 @@ def _structured_records(con, spec, path: Path) -> CsvRecords:
         # thread stays within 64 MB at the same speed (the sort spills; writing is sequential).
         # The stage writer's part threads use the other core meanwhile.
         con.execute("SET threads = 1")
+        copies = [
+            (sql.structured_rows_copy_sql(spec, str(path), sql.key_range_where(spec, low is not None, high is not None),
+                                          header=n == 0), [*(low or ()), *(high or ())])
+            for n, (low, high) in enumerate(_key_ranges(con, spec, rows))
+        ]
         os.mkfifo(path)
         try:
-            _copy_through_fifo(con, sql.structured_rows_copy_sql(spec, str(path)), path, sink)
+            _copy_through_fifo(con, copies, path, sink)
         finally:
             path.unlink(missing_ok=True)
 
@@ -250,21 +260,52 @@ def _structured_records(con, spec, path: Path) -> CsvRecords:
     )
 
 
-def _copy_through_fifo(con, copy_sql: str, fifo: Path, sink: BytesSink) -> None:
-    """Run `copy_sql` (a COPY TO the FIFO `fifo`) on a thread of its own while this thread reads
-    the FIFO into `sink`. Either side failing never leaves the other blocked: a COPY that fails
-    before it opens the FIFO opens it itself and closes it (the reader sees the end), and a sink
-    that fails closes the FIFO and interrupts the COPY. The failing side's error is raised."""
+def _key_ranges(con, spec, rows: int) -> list[tuple[tuple | None, tuple | None]]:
+    """(low, high) key bounds of each range, in key order: None is unbounded. One range (the
+    whole day) up to RANGE_ROWS rows; else about rows / RANGE_ROWS ranges, cut at evenly spaced
+    keys of a sample (equal cuts merge: a key is never split between two ranges)."""
+    count = -(-rows // RANGE_ROWS)
+    if count <= 1:
+        return [(None, None)]
+    sample = [tuple(row) for row in con.execute(sql.key_sample_sql(spec, KEY_SAMPLE_ROWS)).fetchall()]
+    cuts = list(dict.fromkeys(sample[len(sample) * n // count] for n in range(1, count)))
+    bounds = [None, *cuts, None]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _copy_through_fifo(con, copies: Sequence[tuple[str, list]], fifo: Path, sink: BytesSink) -> None:
+    """Run each (COPY TO the FIFO `fifo`, its parameters) of `copies`, one after the other, on a
+    thread of their own while this thread reads the FIFO into `sink`, one COPY's records after
+    the other (each COPY opens the FIFO and closes it at its end; the next starts once the reader
+    has closed it too). Either side failing never leaves
+    the other blocked: a COPY that fails before it opens the FIFO opens it itself and closes it
+    (the reader sees the end and stops), and a sink that fails closes the FIFO, interrupts the
+    COPY and releases one waiting to open the FIFO. The failing side's error is raised."""
     errors: list[BaseException] = []
-    reader_open = threading.Event()
+    reader_done = threading.Event()
+    # The reader has closed the FIFO after a COPY's records. The next COPY waits for it: opened
+    # while the reader still holds the FIFO, its records would join the last one's stream, with no
+    # end between them, and the reader would wait for a COPY that never comes.
+    reader_closed = threading.Semaphore(0)
 
     def produce() -> None:
-        try:
-            con.execute(copy_sql)
-        except BaseException as error:  # noqa: BLE001 - raised by the reader below
-            errors.append(error)
-        # Release a reader still waiting in open() for a writer (the COPY failed before opening).
-        while not reader_open.is_set():
+        for n, (copy_sql, params) in enumerate(copies):
+            while n and not reader_closed.acquire(timeout=0.05):
+                if reader_done.is_set():
+                    return
+            if reader_done.is_set():
+                return
+            try:
+                con.execute(copy_sql, params)
+            except BaseException as error:  # noqa: BLE001 - raised by the reader below
+                errors.append(error)
+                break
+        else:
+            return
+        # The error is recorded first: a reader that then opens the FIFO and reads its end stops.
+        # Release one waiting in open() for a writer (the COPY failed before opening); opening
+        # succeeds too while the reader still holds the failed COPY's end, which is as good.
+        while not reader_done.is_set():
             try:
                 os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
                 return
@@ -274,17 +315,28 @@ def _copy_through_fifo(con, copy_sql: str, fifo: Path, sink: BytesSink) -> None:
     producer = threading.Thread(target=produce, name="structured-rows-copy", daemon=True)
     producer.start()
     try:
-        with open(fifo, "rb", buffering=0) as records:
-            reader_open.set()
-            while chunk := records.read(COPY_CHUNK_BYTES):
-                sink.write(chunk)
+        for _ in copies:
+            with open(fifo, "rb", buffering=0) as records:
+                while chunk := records.read(COPY_CHUNK_BYTES):
+                    sink.write(chunk)
+            reader_closed.release()
+            if errors:
+                break
     except BaseException:
         # The FIFO is closed: the COPY's next write fails (a broken pipe), or the interrupt stops
-        # it sooner; either way it ends, and the sink's error is the one raised.
-        con.interrupt()
+        # it sooner; a COPY waiting to open the FIFO is let in, and its first write fails. Either
+        # way it ends, and the sink's error is the one raised.
+        reader_done.set()
+        while producer.is_alive():
+            con.interrupt()
+            try:
+                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+            producer.join(0.05)
         raise
     finally:
-        reader_open.set()
+        reader_done.set()
         producer.join()
     if errors:
         raise errors[0]
