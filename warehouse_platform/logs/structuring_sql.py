@@ -379,10 +379,10 @@ STRUCTURED_TABLE = "structured_lines"
 
 
 def lines_table_sql() -> str:
-    """landed_lines(file, file_number, line_number, line), empty. A table of the database, not a
-    TEMP one: the pieces are inserted from several cursors (connections) at once, and a TEMP
-    table is its connection's own."""
-    return f"CREATE OR REPLACE TABLE {LINES_TABLE} (file VARCHAR, file_number INTEGER, line_number BIGINT, line VARCHAR)"
+    """landed_lines(file, file_number, line_number, line), empty; a TEMP table (appended a piece at
+    a time, which a database file would log and checkpoint: reading 1M JSON lines took 3.6 s
+    instead of 1.5 s)."""
+    return f"CREATE OR REPLACE TEMP TABLE {LINES_TABLE} (file VARCHAR, file_number INTEGER, line_number BIGINT, line VARCHAR)"
 
 
 def file_numbers(names: Iterable[str]) -> dict[str, int]:
@@ -427,9 +427,12 @@ def landed_lines_sql(files: Sequence[tuple[str, str] | tuple[str, str, int]]) ->
     ])
 
 
-def structure_sql(spec: TableSpec) -> str:
-    """structured_lines: every landed line with its reason (NULL: a row) and its column texts."""
-    return f"CREATE OR REPLACE TEMP TABLE {STRUCTURED_TABLE} AS\n" + _structure_query(spec, LINES_TABLE, _DUCKDB)
+def structure_sql(spec: TableSpec, temporary: bool = True) -> str:
+    """structured_lines: every landed line with its reason (NULL: a row) and its column texts; a
+    TEMP table (in memory, spilling to the temporary directory), or with `temporary` False one of
+    the connection's database file (see stage/log_structuring.py: a large day)."""
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    return f"CREATE OR REPLACE {kind} {STRUCTURED_TABLE} AS\n" + _structure_query(spec, LINES_TABLE, _DUCKDB)
 
 
 def _sort_key(spec: TableSpec) -> list[str]:

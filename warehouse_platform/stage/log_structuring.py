@@ -48,8 +48,9 @@ PIECE_BYTES = 4 << 20
 READ_BYTES = 1 << 20
 # Pieces cut and waiting for DuckDB's reader at most.
 PIECES_AHEAD = 2
-# A day's rows are sorted and written a key range of about this many rows at a time
-# (_structured_records), the ranges cut at keys of a sample of KEY_SAMPLE_ROWS.
+# A large day: more lines than this. Its rows are sorted and written a key range of about this many
+# rows at a time (_structured_records), the ranges cut at keys of a sample of KEY_SAMPLE_ROWS, and
+# kept in DuckDB's database file rather than in memory (structure_landed_logs).
 RANGE_ROWS = 2_000_000
 KEY_SAMPLE_ROWS = 10_000
 # DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
@@ -149,7 +150,8 @@ def structure_landed_logs(
         # structuring steps need DuckDB (about 20 MB of the worker's peak RSS).
         import duckdb
 
-        con = duckdb.connect(config={
+        # A database file in the scratch folder, for a large day's structured rows (below).
+        con = duckdb.connect(str(Path(scratch) / "structuring.duckdb"), config={
             "temp_directory": str(Path(scratch) / "duckdb_spill"),
             "memory_limit": DUCKDB_MEMORY_LIMIT,
             "threads": DUCKDB_THREADS,
@@ -162,7 +164,11 @@ def structure_landed_logs(
             # Every piece is UTF-8 text: a line whose bytes are not is a refused line in it.
             lines_cut = _landed_lines(con, stage, sorted(landed.keys), Path(scratch), spec.structuring.max_line_bytes)
             laps.lap("read lines")
-            con.execute(sql.structure_sql(spec))
+            # A large day's structured rows go to the database file: at 10M JSON lines, in memory
+            # they filled DuckDB's whole memory limit (124 of 122 MB) and could not be let go, so
+            # the ordered export failed to pin the block it needed. A smaller day keeps them in
+            # memory: writing them to the file cost 0.5-1 s at 1M lines.
+            con.execute(sql.structure_sql(spec, temporary=lines_cut <= RANGE_ROWS))
             if spec.landed_day_column and partition_key:
                 _refuse_rows_of_another_day(con, stage, spec, partition_key)
             [(lines_read,)] = con.execute(sql.line_count_sql()).fetchall()
