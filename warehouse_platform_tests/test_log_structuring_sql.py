@@ -185,31 +185,3 @@ def test_a_value_the_warehouse_would_refuse_or_coerce_is_a_reject_with_its_reaso
 )
 def test_a_declared_source_the_format_cannot_read_is_refused(fmt, column, problem):
     assert problem in column_source_problem(fmt, column.from_json, column.from_field, column.sql_type)
-
-
-def test_key_ranges_of_a_composite_key_hold_every_row_once_and_in_order_are_the_one_sorted_copy(tmp_path):
-    """The ranges a large day is written by (key >= low AND key < high, compared as tuples, NULL as
-    ''): wherever the cuts fall, every row is in exactly one, and the ranges in turn are the rows
-    of one sorted query."""
-    import dataclasses
-
-    spec = dataclasses.replace(APP_EVENTS, primary_key=("event_name", "event_id"))
-    lines = [
-        json.dumps({"event_id": f"e{n % 7}", "event": ["view", "click", ""][n % 3], "user_id": n, "ts": "2026-11-03T01:00:00Z"})
-        for n in range(60)
-    ]
-    path = tmp_path / "landed.txt"
-    path.write_text("\n".join(lines) + "\n")
-    con = duckdb.connect()
-    con.execute(sql.landed_lines_sql([(str(path), "landing/x/day=2026-11-03/a.jsonl")]))
-    con.execute(sql.structure_sql(spec))
-    whole = con.execute(sql.structured_rows_sql(spec)).fetchall()
-    sample = [tuple(r) for r in con.execute(sql.key_sample_sql(spec, 1000)).fetchall()]
-    assert len(whole) == 60 and sample == sorted(sample)
-    for cuts in ([sample[10]], [sample[5], sample[20], sample[40]], [("", "e0"), ("zzz", "")]):
-        bounds = [None, *cuts, None]
-        in_turn = []
-        for low, high in zip(bounds[:-1], bounds[1:]):
-            where = sql.key_range_where(spec, low is not None, high is not None)
-            in_turn += con.execute(sql.structured_rows_sql(spec, where), [*(low or ()), *(high or ())]).fetchall()
-        assert in_turn == whole

@@ -262,38 +262,37 @@ def test_pieces_are_read_while_the_next_are_cut_few_wait_on_disk_and_a_failed_re
     assert not stage.list_objects("lost/")
 
 
-def test_a_day_written_key_range_by_key_range_stages_the_bytes_and_key_evidence_of_one_sorted_copy(tmp_path, monkeypatch):
-    """A day of more than RANGE_ROWS rows is sorted and written range by range (bounded memory
-    whatever its size): the ranges, one after the other, are the one sorted copy's bytes, and a
-    repeated event_id is named as before (a key is never split between two ranges)."""
+def test_a_large_day_kept_in_duckdbs_database_file_stages_the_bytes_and_key_evidence_of_a_small_one(tmp_path, monkeypatch):
+    """A day of more than LARGE_DAY_LINES lines keeps its structured rows in DuckDB's database file
+    in the scratch folder (in memory, 10M lines held DuckDB's whole memory limit and the ordered
+    export failed): the same parts, rejects and repeated keys as the in-memory path."""
     from types import SimpleNamespace
 
+    from warehouse_platform.logs import structuring_sql
     from warehouse_platform.stage import log_structuring
     from warehouse_platform.stage.landed_files import LandedFiles
     from warehouse_platform.stage.storage import LocalFolderStage
 
     files = [f for f in ON_TIME if f.day == DAYS[0] and "app_events" in f.key]
-    # The same event_id on many lines of two files: one key, which no cut may split.
     repeated = "".join(json.dumps({"event_id": "e-repeated", "event": "page_view", "user_id": n,
                                    "ts": "2026-11-03T01:00:00Z"}) + "\n" for n in range(40)).encode()
     files += [SimpleNamespace(key=f"landing/logs/app_events/day={DAYS[0]}/repeats-{n}.jsonl", data=repeated) for n in (1, 2)]
     stage = LocalFolderStage(root=str(tmp_path))
     land_in_folder(tmp_path, files)
     landed = LandedFiles(table("app_events"), tuple((f.key, f"version-of-{f.key}") for f in files))
+    kinds = []
+    real_structure_sql = structuring_sql.structure_sql
+    monkeypatch.setattr(structuring_sql, "structure_sql", lambda spec, temporary=True: kinds.append(temporary) or real_structure_sql(spec, temporary))
 
     def staged(prefix):
         batch, summary = log_structuring.structure_landed_logs(stage, prefix, str(DAYS[0]), landed, slice_count=2)
-        return [p.sha256 for p in batch.parts], batch.duplicate_candidates, batch.row_count
+        return [p.sha256 for p in batch.parts], batch.duplicate_candidates, stage.read_text(f"{prefix}/rejects.jsonl")
 
-    ranges_cut = []
-    real_ranges = log_structuring._key_ranges
-    monkeypatch.setattr(log_structuring, "_key_ranges", lambda *a: ranges_cut.append(real_ranges(*a)) or ranges_cut[-1])
-    whole = staged("whole")
-    monkeypatch.setattr(log_structuring, "RANGE_ROWS", 25)
-    monkeypatch.setattr(log_structuring, "KEY_SAMPLE_ROWS", 60)
-    assert staged("ranges") == whole
-    assert len(ranges_cut[0]) == 1 and len(ranges_cut[1]) > 5  # one range, then many
-    assert ("e-repeated",) in whole[1] and whole[2] > 100
+    small = staged("small")
+    monkeypatch.setattr(log_structuring, "LARGE_DAY_LINES", 25)
+    assert staged("large") == small
+    assert kinds == [True, False] and ("e-repeated",) in small[1]
+    assert "TEMP" not in real_structure_sql(table("app_events"), temporary=False).split(" AS")[0]
 
 
 def test_a_structured_value_with_quotes_newlines_commas_and_non_ascii_reaches_the_warehouse_exactly_and_a_repeated_event_id_is_named(logs_platform):

@@ -435,71 +435,27 @@ def structure_sql(spec: TableSpec, temporary: bool = True) -> str:
     return f"CREATE OR REPLACE {kind} {STRUCTURED_TABLE} AS\n" + _structure_query(spec, LINES_TABLE, _DUCKDB)
 
 
-def _sort_key(spec: TableSpec) -> list[str]:
-    """The key as the rows are sorted and cut into ranges by: each key column's structured text,
-    NULL as '' (the stage writes both as NULL: nullif below), so it is never NULL and every row
-    falls in exactly one range."""
-    return [f"coalesce({STRUCTURED_TABLE}.{quote_ident(k)}, '')" for k in spec.primary_key]
-
-
-def _lexicographic(key: Sequence[str], marks: Sequence[str], last: str) -> str:
-    """key compared with marks column by column (a tuple comparison written out: DuckDB turns a
-    tuple's >= AND < into a BETWEEN, which it refuses for tuples); `last` ('>=' or '<') decides
-    on the last column."""
-    strict = ">" if last == ">=" else "<"
-    condition = f"{key[-1]} {last} {marks[-1]}"
-    for column, mark in zip(reversed(key[:-1]), reversed(marks[:-1])):
-        condition = f"({column} {strict} {mark} OR ({column} = {mark} AND {condition}))"
-    return condition
-
-
-def key_range_where(spec: TableSpec, low: bool, high: bool) -> str:
-    """The condition of one key range, its bounds given as parameters, one per key column each:
-    key >= $1.. (when `low`) and key < the next ones (when `high`), compared column by column
-    (DuckDB compares text by its bytes). Without either bound, every row."""
-    key, width = _sort_key(spec), len(spec.primary_key)
-    terms = []
-    if low:
-        terms.append(_lexicographic(key, [f"${n + 1}" for n in range(width)], ">="))
-    if high:
-        first = width + 1 if low else 1
-        terms.append(_lexicographic(key, [f"${first + n}" for n in range(width)], "<"))
-    return " AND ".join(terms) or "TRUE"
-
-
-def key_sample_sql(spec: TableSpec, rows: int) -> str:
-    """A sample of the rows' keys (a reservoir of `rows`), in key order: where key ranges are cut.
-    Which keys it holds changes nothing staged: the ranges, one after the other, are the rows in
-    key order however they are cut."""
-    key = ", ".join(f"{e} AS k{n}" for n, e in enumerate(_sort_key(spec)))
-    order = ", ".join(f"k{n}" for n in range(len(spec.primary_key)))
-    return (
-        f"SELECT * FROM (SELECT {key} FROM {STRUCTURED_TABLE} WHERE reason IS NULL "
-        f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (1)) ORDER BY {order}"
-    )
-
-
-def structured_rows_sql(spec: TableSpec, key_range: str = "TRUE") -> str:
-    """The rows (of `key_range`, a key_range_where), ordered by the table's key, then landed file
-    and line: the same files always stage the same bytes (a re-run is a no-op), and equal keys are
-    neighbours, so the stage's key evidence is exact (staged_files/part_writer.py, keys_in_order).
-    The file is ordered by its number, which follows its name's order (file_numbers): the same
-    order as by the name, with integers to compare (the sort took a fifth less CPU at 1M lines).
-    Empty text is NULL, the stage's one rule for it (as the extract's NULLIF, sql/extract.py)."""
+def structured_rows_sql(spec: TableSpec) -> str:
+    """The rows, ordered by the table's key, then landed file and line: the same files always
+    stage the same bytes (a re-run is a no-op), and equal keys are neighbours, so the stage's key
+    evidence is exact (staged_files/part_writer.py, keys_in_order). The file is ordered by its
+    number, which follows its name's order (file_numbers): the same order as by the name, with
+    integers to compare (the sort took a fifth less CPU at 1M lines). Empty text is NULL, the stage's
+    one rule for it (as the extract's NULLIF, sql/extract.py)."""
     values = ", ".join(f"nullif({quote_ident(c)}, '') AS {quote_ident(c)}" for c in spec.column_names)
-    order = ", ".join([*_sort_key(spec), "file_number", "line_number"])
-    return f"SELECT {values} FROM {STRUCTURED_TABLE} WHERE reason IS NULL AND {key_range} ORDER BY {order}"
+    order = ", ".join([*(quote_ident(k) for k in spec.primary_key), "file_number", "line_number"])
+    return f"SELECT {values} FROM {STRUCTURED_TABLE} WHERE reason IS NULL ORDER BY {order}"
 
 
-def structured_rows_copy_sql(spec: TableSpec, path: str, key_range: str = "TRUE", header: bool = True) -> str:
-    """structured_rows_sql written by DuckDB as CSV records (with a header line when `header`), in
-    the dialect Postgres's COPY TO writes and the loader's COPY reads: comma, `"` quotes with a quote
-    doubled, a field holding a comma, quote, CR or LF quoted (newlines inside the quotes), NULL an
-    empty unquoted field. Every structured value is already text in the warehouse's format (UTC
-    timestamps without offset, JSON as JSON text), so the writer never formats a value itself."""
+def structured_rows_copy_sql(spec: TableSpec, path: str) -> str:
+    """structured_rows_sql written by DuckDB as CSV records with a header, in the dialect Postgres's
+    COPY TO writes and the loader's COPY reads: comma, `"` quotes with a quote doubled, a field
+    holding a comma, quote, CR or LF quoted (newlines inside the quotes), NULL an empty unquoted
+    field. Every structured value is already text in the warehouse's format (UTC timestamps
+    without offset, JSON as JSON text), so the writer never formats a value itself."""
     return (
-        f"COPY ({structured_rows_sql(spec, key_range)}) TO {_sql_string(path)} "
-        f"(FORMAT csv, HEADER {'true' if header else 'false'}, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '')"
+        f"COPY ({structured_rows_sql(spec)}) TO {_sql_string(path)} "
+        "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '')"
     )
 
 

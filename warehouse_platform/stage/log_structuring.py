@@ -48,11 +48,9 @@ PIECE_BYTES = 4 << 20
 READ_BYTES = 1 << 20
 # Pieces cut and waiting for DuckDB's reader at most.
 PIECES_AHEAD = 2
-# A large day: more lines than this. Its rows are sorted and written a key range of about this many
-# rows at a time (_structured_records), the ranges cut at keys of a sample of KEY_SAMPLE_ROWS, and
-# kept in DuckDB's database file rather than in memory (structure_landed_logs).
-RANGE_ROWS = 2_000_000
-KEY_SAMPLE_ROWS = 10_000
+# A large day: more lines than this. Its structured rows are kept in DuckDB's database file in the
+# scratch folder rather than in memory (structure_landed_logs).
+LARGE_DAY_LINES = 2_000_000
 # DuckDB's share of the worker: beyond this it spills to the scratch folder instead of growing.
 DUCKDB_MEMORY_LIMIT = "128MB"
 DUCKDB_THREADS = 2
@@ -166,9 +164,10 @@ def structure_landed_logs(
             laps.lap("read lines")
             # A large day's structured rows go to the database file: at 10M JSON lines, in memory
             # they filled DuckDB's whole memory limit (124 of 122 MB) and could not be let go, so
-            # the ordered export failed to pin the block it needed. A smaller day keeps them in
-            # memory: writing them to the file cost 0.5-1 s at 1M lines.
-            con.execute(sql.structure_sql(spec, temporary=lines_cut <= RANGE_ROWS))
+            # the ordered export failed to pin the block it needed; from the file, the one sort of
+            # the whole day runs within the limit (10M lines: 59 s, 381 MB). A smaller day keeps
+            # them in memory: writing them to the file cost 0.5-1 s at 1M lines.
+            con.execute(sql.structure_sql(spec, temporary=lines_cut <= LARGE_DAY_LINES))
             if spec.landed_day_column and partition_key:
                 _refuse_rows_of_another_day(con, stage, spec, partition_key)
             [(lines_read,)] = con.execute(sql.line_count_sql()).fetchall()
@@ -179,7 +178,7 @@ def structure_landed_logs(
             laps.lap("structure")
             summary = _write_rejects(con, stage, prefix, spec.structuring.reject_share_limit, lines_read, Path(scratch))
             laps.lap("rejects")
-            rows = _structured_records(con, spec, Path(scratch) / "rows.csv", lines_read - summary.rejected)
+            rows = _structured_records(con, spec, Path(scratch) / "rows.csv")
             # The summary is complete (rows = lines - rejects) before the manifest makes the batch.
             summary = StructuringSummary(**{**asdict(summary), "rows": lines_read - summary.rejected})
             stage.write_text(f"{prefix}/{SUMMARY_NAME}", summary.to_json())
@@ -226,17 +225,11 @@ def _refuse_rows_of_another_day(con, stage: Stage, spec, day: str) -> None:
             )
 
 
-def _structured_records(con, spec, path: Path, rows: int) -> CsvRecords:
+def _structured_records(con, spec, path: Path) -> CsvRecords:
     """The rows as CSV records: DuckDB's ordered COPY writes them into a FIFO (sorted by key,
     spilling to disk beyond its memory limit) that the stage writer reads as they come, so
     DuckDB's CSV writing and the writer's measuring and gzip run at the same time on the two
-    cores, and no scratch file of the whole day is written and read back.
-
-    A day of more than RANGE_ROWS rows is written key range by key range, each range sorted on its
-    own, one after the other: DuckDB's sort of a whole 10M-line day (1.8 GB of rows) ran out of its
-    memory limit however it spilled, and a range's sort stays within it whatever the day's size.
-    The ranges are cut at keys of a sample; one after the other they are the rows in key order,
-    wherever they are cut, so the bytes staged are the same."""
+    cores, and no scratch file of the whole day is written and read back."""
 
     def copy_to(sink: BytesSink) -> None:
         # One thread: an ordered COPY on two threads ran out of DuckDB's memory limit now and then
@@ -244,14 +237,9 @@ def _structured_records(con, spec, path: Path, rows: int) -> CsvRecords:
         # thread stays within 64 MB at the same speed (the sort spills; writing is sequential).
         # The stage writer's part threads use the other core meanwhile.
         con.execute("SET threads = 1")
-        copies = [
-            (sql.structured_rows_copy_sql(spec, str(path), sql.key_range_where(spec, low is not None, high is not None),
-                                          header=n == 0), [*(low or ()), *(high or ())])
-            for n, (low, high) in enumerate(_key_ranges(con, spec, rows))
-        ]
         os.mkfifo(path)
         try:
-            _copy_through_fifo(con, copies, path, sink)
+            _copy_through_fifo(con, sql.structured_rows_copy_sql(spec, str(path)), path, sink)
         finally:
             path.unlink(missing_ok=True)
 
@@ -266,52 +254,21 @@ def _structured_records(con, spec, path: Path, rows: int) -> CsvRecords:
     )
 
 
-def _key_ranges(con, spec, rows: int) -> list[tuple[tuple | None, tuple | None]]:
-    """(low, high) key bounds of each range, in key order: None is unbounded. One range (the
-    whole day) up to RANGE_ROWS rows; else about rows / RANGE_ROWS ranges, cut at evenly spaced
-    keys of a sample (equal cuts merge: a key is never split between two ranges)."""
-    count = -(-rows // RANGE_ROWS)
-    if count <= 1:
-        return [(None, None)]
-    sample = [tuple(row) for row in con.execute(sql.key_sample_sql(spec, KEY_SAMPLE_ROWS)).fetchall()]
-    cuts = list(dict.fromkeys(sample[len(sample) * n // count] for n in range(1, count)))
-    bounds = [None, *cuts, None]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-def _copy_through_fifo(con, copies: Sequence[tuple[str, list]], fifo: Path, sink: BytesSink) -> None:
-    """Run each (COPY TO the FIFO `fifo`, its parameters) of `copies`, one after the other, on a
-    thread of their own while this thread reads the FIFO into `sink`, one COPY's records after
-    the other (each COPY opens the FIFO and closes it at its end; the next starts once the reader
-    has closed it too). Either side failing never leaves
-    the other blocked: a COPY that fails before it opens the FIFO opens it itself and closes it
-    (the reader sees the end and stops), and a sink that fails closes the FIFO, interrupts the
-    COPY and releases one waiting to open the FIFO. The failing side's error is raised."""
+def _copy_through_fifo(con, copy_sql: str, fifo: Path, sink: BytesSink) -> None:
+    """Run `copy_sql` (a COPY TO the FIFO `fifo`) on a thread of its own while this thread reads
+    the FIFO into `sink`. Either side failing never leaves the other blocked: a COPY that fails
+    before it opens the FIFO opens it itself and closes it (the reader sees the end), and a sink
+    that fails closes the FIFO and interrupts the COPY. The failing side's error is raised."""
     errors: list[BaseException] = []
-    reader_done = threading.Event()
-    # The reader has closed the FIFO after a COPY's records. The next COPY waits for it: opened
-    # while the reader still holds the FIFO, its records would join the last one's stream, with no
-    # end between them, and the reader would wait for a COPY that never comes.
-    reader_closed = threading.Semaphore(0)
+    reader_open = threading.Event()
 
     def produce() -> None:
-        for n, (copy_sql, params) in enumerate(copies):
-            while n and not reader_closed.acquire(timeout=0.05):
-                if reader_done.is_set():
-                    return
-            if reader_done.is_set():
-                return
-            try:
-                con.execute(copy_sql, params)
-            except BaseException as error:  # noqa: BLE001 - raised by the reader below
-                errors.append(error)
-                break
-        else:
-            return
-        # The error is recorded first: a reader that then opens the FIFO and reads its end stops.
-        # Release one waiting in open() for a writer (the COPY failed before opening); opening
-        # succeeds too while the reader still holds the failed COPY's end, which is as good.
-        while not reader_done.is_set():
+        try:
+            con.execute(copy_sql)
+        except BaseException as error:  # noqa: BLE001 - raised by the reader below
+            errors.append(error)
+        # Release a reader still waiting in open() for a writer (the COPY failed before opening).
+        while not reader_open.is_set():
             try:
                 os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
                 return
@@ -321,28 +278,17 @@ def _copy_through_fifo(con, copies: Sequence[tuple[str, list]], fifo: Path, sink
     producer = threading.Thread(target=produce, name="structured-rows-copy", daemon=True)
     producer.start()
     try:
-        for _ in copies:
-            with open(fifo, "rb", buffering=0) as records:
-                while chunk := records.read(COPY_CHUNK_BYTES):
-                    sink.write(chunk)
-            reader_closed.release()
-            if errors:
-                break
+        with open(fifo, "rb", buffering=0) as records:
+            reader_open.set()
+            while chunk := records.read(COPY_CHUNK_BYTES):
+                sink.write(chunk)
     except BaseException:
         # The FIFO is closed: the COPY's next write fails (a broken pipe), or the interrupt stops
-        # it sooner; a COPY waiting to open the FIFO is let in, and its first write fails. Either
-        # way it ends, and the sink's error is the one raised.
-        reader_done.set()
-        while producer.is_alive():
-            con.interrupt()
-            try:
-                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
-            except OSError:
-                pass
-            producer.join(0.05)
+        # it sooner; either way it ends, and the sink's error is the one raised.
+        con.interrupt()
         raise
     finally:
-        reader_done.set()
+        reader_open.set()
         producer.join()
     if errors:
         raise errors[0]
