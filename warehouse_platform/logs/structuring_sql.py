@@ -396,8 +396,7 @@ def lines_of_piece_sql(path: str, name: str, file_number: int, lines_before: int
     """Insert one piece of a landed file into landed_lines: the local text file `path`, a piece of
     the file known by `name` (its landing key), cut at a line end after `lines_before` lines. One
     INSERT a piece: read_text holds a piece whole, and a single read_text of many files would hold
-    them all in one chunk; so memory is bounded by the piece size (times the pieces inserted at
-    once). read_text + string_split keeps every line, blank ones included, with its true number; a
+    them all in one chunk; so memory is bounded by the piece size. read_text + string_split keeps every line, blank ones included, with its true number; a
     CR before the newline is dropped (suffix + slice: rtrim(line, chr(13)) is several times slower)."""
     return (
         f"INSERT INTO {LINES_TABLE}\n"
@@ -417,7 +416,7 @@ def lines_of_piece_sql(path: str, name: str, file_number: int, lines_before: int
 def landed_lines_sql(files: Sequence[tuple[str, str] | tuple[str, str, int]]) -> str:
     """landed_lines from local text files, in one script: (path on disk, the name the file is
     known by[, the number of lines before it]); a landed file may arrive as several pieces. The
-    step itself inserts its pieces from two cursors as they are cut (stage/log_structuring.py)."""
+    step itself inserts its pieces one by one as they are cut (stage/log_structuring._landed_lines)."""
     if not files:
         raise ValueError("no files to structure")
     numbers = file_numbers(f[1] for f in files)

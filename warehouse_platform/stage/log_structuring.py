@@ -42,8 +42,9 @@ FETCH_ROWS = 50_000
 # The structured rows' CSV file reaches the stage writer in chunks of this size.
 COPY_CHUNK_BYTES = 1 << 20
 # Landed files reach DuckDB in pieces of about this size (see _landed_lines), read in blocks of
-# READ_BYTES. With pieces cut ahead of DuckDB's reading, 16 MB pieces took the step to 459 MB peak
-# RSS on 1M JSON lines, 8 MB to 399 MB, 4 MB to 363 MB, reading about as fast (make bench-logs).
+# READ_BYTES. With two pieces read at once (an earlier form of _landed_lines), 16 MB pieces took the
+# step to 459 MB peak RSS on 1M JSON lines, 8 MB to 399 MB, 4 MB to 363 MB, reading about as fast;
+# with one reader and 4 MB pieces, 360-364 MB (make bench-logs).
 PIECE_BYTES = 4 << 20
 READ_BYTES = 1 << 20
 # Pieces cut and waiting for DuckDB's reader at most.
@@ -91,8 +92,9 @@ def _landed_lines(con, stage: Stage, keys: Sequence[str], scratch: Path, max_lin
     A reader thread inserts each piece on the step's connection while this thread cuts the next:
     cutting (Python) and splitting into lines (DuckDB) overlap on the two cores. One after the
     other, reading 1M JSON lines took 2.3 s; this way about 1.5 s. (Inserted from two cursors,
-    other connections, it took 1.0 s, but at 10M lines the dropped lines' blocks stayed in DuckDB's
-    temporary storage and the ordered export then ran out of its memory limit.) A piece's file is
+    other connections, it took 1.0 s, but what they wrote stayed in DuckDB's temporary storage
+    after the lines were dropped: 2.3 GB against 1.8 GB at 10M lines. Not measured since a large
+    day's rows moved to the database file.) A piece's file is
     removed once inserted, and at most PIECES_AHEAD pieces wait, so the scratch folder holds a few
     pieces, not the day. Returns the number of lines cut, which landed_lines must hold."""
     con.execute(sql.lines_table_sql())
