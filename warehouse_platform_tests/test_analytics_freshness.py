@@ -196,7 +196,11 @@ def test_an_empty_day_says_so_fails_its_run_and_holds_analytics_back(platform_en
         assert not result.success
         assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.FAILURE
         failures = [e for e in result.all_events if e.is_step_failure]
-        assert failures and all(e.step_key.endswith(f"_{check_names.ROW_VOLUME}") for e in failures)
+        # The steps that failed are the tables' checks of each load, and only for their row volume.
+        assert failures and all(e.step_key.endswith("__checks_of_each_load") for e in failures)
+        blocked_by = {e.check_name for e in result.get_asset_check_evaluations()
+                      if not e.passed and e.blocking and e.severity == dg.AssetCheckSeverity.ERROR}
+        assert blocked_by == {check_names.ROW_VOLUME}
         assert "blocking asset check failed with ERROR severity" in failures[0].step_failure_data.error.to_string()
         # Empty is reconciled as empty: the day's manifest, no files, nothing missing.
         checks = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}

@@ -98,7 +98,7 @@ def test_the_phases_of_a_run_account_for_its_time():
     assert phases == {
         "before_run_start_s": 0.5, "steps_s": {"stage": 2.0, "load": 1.0}, "between_steps_s": 1.25,
         "after_last_step_s": 0.25, "after_run_end_s": 0.25, "last_check_at_s": 3.6,
-        "loaded_at_s": 3.0, "checks_s": 1.0,
+        "loaded_at_s": 3.0, "checks_s": 1.0, "checks_evaluated": 1,
     }
     accounted = phases["before_run_start_s"] + sum(phases["steps_s"].values()) + phases["between_steps_s"]
     assert accounted + phases["after_run_end_s"] == 5.0
@@ -163,8 +163,10 @@ def test_a_wide_day_arrives_as_the_source_holds_it_by_the_platform_and_by_the_fl
     assert _rows_as_text(wide_day, "raw_data.wide_orders") == source
     assert _rows_as_text(wide_day, "public.pipe_floor") == source
     # The day runs to its last check, as a daily run does: the table's per-day checks ran after the load.
-    assert {"stage__raw_data__wide_orders", "raw_data__wide_orders", "raw_data__wide_orders_duplicate_primary_keys",
-            "raw_data__wide_orders_source_parity"} <= set(platform["phases"]["steps_s"])
+    assert {"stage__raw_data__wide_orders", "raw_data__wide_orders", "raw_data__wide_orders__checks_of_each_load",
+            "stage__raw_data__wide_orders_redshift_type_limits"} <= set(platform["phases"]["steps_s"])
+    # Duplicate keys, reconciliation, row volume and source parity (one step), and the type limits.
+    assert platform["phases"]["checks_evaluated"] == 5
     assert platform["phases"]["last_check_at_s"] > platform["phases"]["loaded_at_s"]
 
 

@@ -131,3 +131,86 @@ def test_the_row_text_tells_apart_rows_that_a_plain_join_would_confuse(one_day):
     by_side = rendered[0::2], rendered[1::2]
     assert by_side[0] == by_side[1], "the source and the warehouse render a row alike"
     assert len(set(by_side[0])) == len(rows), by_side[0]
+
+
+def test_a_loaded_day_leaves_statistics_so_the_duplicate_check_plans_for_every_key_distinct(one_day):
+    # Autovacuum never analyzes a partitioned table's parent: without the load's ANALYZE the
+    # planner assumes 200 distinct keys for the check's GROUP BY over every day, and hashes
+    # a real day's keys in spilled batches, then sorts them again.
+    from warehouse_platform.sql import partition_swap as swap
+
+    env, _, _ = one_day
+    [key] = SESSION_TIMESTAMP.primary_key
+    stats = dict(env["warehouse"].query(
+        "SELECT inherited, n_distinct FROM pg_stats WHERE schemaname = 'raw_data' AND tablename = 'session_timestamp' "
+        "AND attname = %(key)s", {"key": key}))
+    assert stats.get(True) == -1, f"the parent's statistics of {key}: {stats} (-1: every value distinct)"
+    partition = swap.partition_table_name(SESSION_TIMESTAMP, DAY)
+    [(day_rows,)] = env["warehouse"].query(
+        "SELECT reltuples FROM pg_class WHERE oid = %(t)s::regclass",
+        {"t": f"{swap.partitions_schema(SESSION_TIMESTAMP)}.{partition}"})
+    [(loaded,)] = env["warehouse"].query("SELECT count(*) FROM raw_data.session_timestamp WHERE _partition_date = %(d)s", {"d": DAY})
+    assert day_rows == loaded > 0, "the day's partition knows its rows"
+
+
+def _reads_of_the_day_waiting_on_its_table(endpoint) -> int:
+    [(waiting,)] = endpoint.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %(table)s "
+        "AND pid <> pg_backend_pid()", {"table": "%raw_data%session_timestamp%"},
+    )
+    return waiting
+
+
+def test_the_checks_of_each_load_read_the_day_at_once_and_each_records_its_own_result(one_day):
+    # raw_data's table locked: every check's read of it waits at the lock. As steps one after the
+    # other, one read at a time would ever be waiting; in the one op, those of every check are.
+    from warehouse_platform.conventions import check_names
+    from warehouse_platform.conventions.asset_keys import raw_asset_key
+
+    env, _, _ = one_day
+    defs = platform_definitions()
+    asset = raw_asset_key(SESSION_TIMESTAMP)
+    names = (check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROWS_STAGED_EQUAL_ROWS_LOADED,
+             check_names.ROW_VOLUME, check_names.SOURCE_PARITY)
+    found: list = []
+    lock = env["warehouse"].connect()
+    with dg.instance_for_test() as instance:
+        try:
+            lock.cursor().execute("LOCK TABLE raw_data.session_timestamp IN ACCESS EXCLUSIVE MODE")
+            job = defs.resolve_implicit_global_asset_job_def().get_subset(
+                asset_selection=set(), asset_check_selection={dg.AssetCheckKey(asset, n) for n in names})
+            run = threading.Thread(target=lambda: found.append(
+                job.execute_in_process(instance=instance, partition_key=DAY.isoformat(), raise_on_error=False)))
+            run.start()
+            most, deadline = 0, time.monotonic() + 30
+            while most < len(names) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                most = max(most, _reads_of_the_day_waiting_on_its_table(env["warehouse"]))
+        finally:
+            lock.rollback()
+            lock.close()
+        run.join(timeout=120)
+    assert most >= len(names), f"at most {most} of the {len(names)} checks' reads were waiting at once"
+    [result] = found
+    by_name = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(by_name) == set(names) and all(e.passed and e.partition == DAY.isoformat() for e in by_name.values())
+
+
+def test_a_check_that_cannot_run_fails_the_op_after_the_others_record_their_results(one_day, monkeypatch):
+    from warehouse_platform.conventions import check_names
+    from warehouse_platform.conventions.asset_keys import raw_asset_key
+
+    # Nothing listens on port 1: source parity cannot read the source.
+    monkeypatch.setenv("PLATFORM_SOURCE_DSN", "host=127.0.0.1 port=1 dbname=app user=nobody connect_timeout=5")
+    defs = platform_definitions()
+    asset = raw_asset_key(SESSION_TIMESTAMP)
+    names = (check_names.DUPLICATE_PRIMARY_KEYS, check_names.ROW_VOLUME, check_names.SOURCE_PARITY)
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=set(), asset_check_selection={dg.AssetCheckKey(asset, n) for n in names})
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, partition_key=DAY.isoformat(), raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "127.0.0.1" in failure.step_failure_data.error.to_string()
+    recorded = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert recorded == {check_names.DUPLICATE_PRIMARY_KEYS: True, check_names.ROW_VOLUME: True}

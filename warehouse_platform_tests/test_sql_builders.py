@@ -300,3 +300,16 @@ def test_the_held_back_table_is_the_targets_columns_outside_raw_data_distributed
     assert '"_partition_date" date NOT NULL' in create
     [_, local] = ddl_builder.create_held_back_table_sql(APP_EVENTS, "postgres")
     assert "PARTITION BY" not in local  # one plain table: it holds only repeated keys
+
+
+def test_a_loaded_days_statistics_cover_its_partition_and_only_on_postgres_18_the_parent_without_recursing():
+    from datetime import date
+
+    from warehouse_platform.sql.partition_swap import planner_statistics_sql
+
+    daily, day = table("session_timestamp"), date(2026, 11, 3)
+    assert planner_statistics_sql(daily, day, parent_only=True) == [
+        'ANALYZE "raw_data_partitions"."session_timestamp__20261103"', 'ANALYZE ONLY "raw_data"."session_timestamp"']
+    # Before 18, ANALYZE of the parent would analyze every day's partition again.
+    assert planner_statistics_sql(daily, day, parent_only=False) == ['ANALYZE "raw_data_partitions"."session_timestamp__20261103"']
+    assert planner_statistics_sql(table("channel"), None, parent_only=True) == ['ANALYZE "raw_data"."channel"']

@@ -391,6 +391,7 @@ def run_phases(events: list[tuple[float, str, str | None]], called_at: float, re
         "after_last_step_s": round(run_end - max(step_ends, default=run_end), 3),
         "after_run_end_s": round(returned_at - run_end, 3),
         "last_check_at_s": round(max(checks) - called_at, 3) if checks else None,
+        "checks_evaluated": len(checks),
         # When the day was loaded, before its checks: the time a run without checks would take.
         "loaded_at_s": round(max(data_ends) - called_at, 3) if data_ends else None,
         "checks_s": round(sum(v for k, v in steps.items() if k in check_steps), 3),

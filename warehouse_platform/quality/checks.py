@@ -14,7 +14,9 @@ per stage asset
   redshift_type_limits            ERROR, blocking: every text value fits its VARCHAR in bytes
   rejected_lines                  structured log tables: WARN above 0 rejected lines, ERROR (blocking)
                                   above the declared share of the day's lines
-Day-partitioned tables are checked per day; skew is a property of the whole table.
+Day-partitioned tables are checked per day; skew is a property of the whole table. The raw
+table's checks that run with each load (duplicate keys, reconciliation, row volume, source parity)
+are one op per table, `<asset>__checks_of_each_load`, whose checks read at once.
 
 A per-day check run without a day ("Execute all" on an asset's Checks tab, a job selecting
 the check) checks every day instead, and says so: duplicate keys over the whole table; the
@@ -25,6 +27,8 @@ results are emitted as AssetCheckEvaluations directly.
 """
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -64,10 +68,11 @@ def _as_evaluation(
 
 
 def _every_day(
-    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, check_name: str, blocking: bool,
+    asset_key: dg.AssetKey, check_name: str, blocking: bool,
     days: list[str], source: str, evaluate_day: Callable[[str], dg.AssetCheckResult],
-) -> Iterator:
-    """A per-day check in a run without a day: each day's own result, then the run's summary."""
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """A per-day check in a run without a day: each day's own result, then the run's summary
+    (the caller yields the check's output after them)."""
     results = {}
     for day in days:
         try:
@@ -77,7 +82,11 @@ def _every_day(
     for day, result in results.items():
         yield _as_evaluation(asset_key, check_name, result, blocking, day)
     yield _as_evaluation(asset_key, check_name, evaluations.every_day_summary(results, source), blocking, None)
-    yield dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
+
+
+def _only_output(context: dg.AssetCheckExecutionContext) -> dg.Output:
+    """The output of a one-check op whose results were yielded as evaluations."""
+    return dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
 
 
 # The Dagster UI greys out the Execute button of every check on a daily (partitioned) asset, with
@@ -96,27 +105,12 @@ def how_to_run(spec: TableSpec, description: str) -> str:
 
 def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     partitions = days if spec.partitioned else None
-    key = ", ".join(spec.primary_key)
 
     def partition_of(context: dg.AssetCheckExecutionContext) -> str | None:
         return context.partition_key if partitions else None
 
     def one_day(context: dg.AssetCheckExecutionContext) -> bool:
         return partitions is None or context.has_partition_key
-
-    @dg.asset_check(
-        asset=raw_asset_key(spec), name=check_names.DUPLICATE_PRIMARY_KEYS, blocking=True, partitions_def=partitions,
-        description=how_to_run(spec, f"({key}) must be unique. Redshift does not enforce primary keys; its planner assumes them."),
-    )
-    def duplicate_primary_keys(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
-        result = evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR)
-        if one_day(context):
-            yield result or evaluations.duplicate_primary_keys(warehouse, spec, partition_of(context))
-            return
-        # Without a day, one query over the whole table covers every day (and keys shared by two days).
-        result = result or evaluations.duplicate_primary_keys(warehouse, spec, None)
-        yield _as_evaluation(raw_asset_key(spec), check_names.DUPLICATE_PRIMARY_KEYS, result, True, None)
-        yield dg.Output(None, output_name=context.op_execution_context.op_def.output_defs[0].name)
 
     @dg.asset_check(
         asset=raw_asset_key(spec), name=check_names.DISTRIBUTION_SKEW,
@@ -138,23 +132,6 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
         )
 
     @dg.asset_check(
-        asset=raw_asset_key(spec), name=check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, partitions_def=partitions,
-        description=how_to_run(spec, "Every staged file is in the load ledger with its row count, and the table holds what was loaded."),
-    )
-    def rows_staged_equal_rows_loaded(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, stage: Stage):
-        def reconcile(day: str | None, run_id: str | None = None) -> dg.AssetCheckResult:
-            return evaluations.rows_staged_equal_rows_loaded(warehouse, spec, day, _staged(stage, spec, day, run_id))
-
-        if one_day(context):
-            yield reconcile(partition_of(context), context.run.run_id)
-            return
-        # Without a day: every day the load ledger holds files for.
-        days = evaluations.ledger_partitions(warehouse, spec)
-        yield from _every_day(
-            context, raw_asset_key(spec), check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, False, days, "in the load ledger", reconcile
-        )
-
-    @dg.asset_check(
         asset=stage_asset_key(spec), name=check_names.REDSHIFT_TYPE_LIMITS, blocking=True, partitions_def=partitions,
         description=how_to_run(spec, "Widest text value per column in UTF-8 bytes against its VARCHAR (and Redshift's 65,535)."),
     )
@@ -167,41 +144,15 @@ def _build_checks(spec: TableSpec, days: dg.DailyPartitionsDefinition) -> list[d
             return
         # Without a day: every staged day (the widths are in the manifests, so this reads no data).
         days = sorted(context.instance.get_materialized_partitions(stage_asset_key(spec)))
-        yield from _every_day(
-            context, stage_asset_key(spec), check_names.REDSHIFT_TYPE_LIMITS, True, days, "staged", limits
-        )
+        yield from _every_day(stage_asset_key(spec), check_names.REDSHIFT_TYPE_LIMITS, True, days, "staged", limits)
+        yield _only_output(context)
 
-    checks = [duplicate_primary_keys, distribution_skew, rows_staged_equal_rows_loaded, redshift_type_limits]
+    checks = [_checks_of_each_load(spec, partitions, one_day, partition_of), distribution_skew, redshift_type_limits]
     if spec.structuring is not None:
         checks.append(_rejected_lines_check(spec, partitions, one_day, partition_of))
-    if spec.rows_from == RowsFrom.EXTRACTION and spec.source is not None:  # landed rows have no source to match
-        checks.append(_source_parity_check(spec, partitions, one_day, partition_of))
-    if not spec.partitioned:
-        return checks
-    checks.append(build_newest_day_check(spec))
-
-    # Blocking: an empty day after loaded ones (ERROR) fails its run, so the backfill and the day
-    # read as failed rather than as a green partition, and analytics are not rebuilt over it
-    # (conventions/automation_conditions.py). A thin day (WARN) does not fail the run.
-    @dg.asset_check(
-        asset=raw_asset_key(spec), name=check_names.ROW_VOLUME, partitions_def=partitions, blocking=True,
-        description=how_to_run(spec, "A day's rows against the loaded days before it: WARN below half their median; ERROR "
-                               "on an empty day, which fails the day's run and holds analytics back."),
-    )
-    def row_volume(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
-        def volume(day: str | None) -> dg.AssetCheckResult:
-            return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR) or evaluations.row_volume_of_day(
-                warehouse, spec, day
-            )
-
-        if one_day(context):
-            yield volume(partition_of(context))
-            return
-        # Without a day: every day the load ledger holds files for, each against the days before it.
-        days = evaluations.ledger_partitions(warehouse, spec)
-        yield from _every_day(context, raw_asset_key(spec), check_names.ROW_VOLUME, True, days, "in the load ledger", volume)
-
-    return [*checks, row_volume]
+    if spec.partitioned:
+        checks.append(build_newest_day_check(spec))
+    return checks
 
 
 def _rejected_lines_check(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:
@@ -220,36 +171,153 @@ def _rejected_lines_check(spec: TableSpec, partitions, one_day, partition_of) ->
             yield judge_day(partition_of(context), context.run.run_id)
             return
         days = sorted(context.instance.get_materialized_partitions(stage_asset_key(spec)))
-        yield from _every_day(context, stage_asset_key(spec), check_names.REJECTED_LINES, True, days, "staged", judge_day)
+        yield from _every_day(stage_asset_key(spec), check_names.REJECTED_LINES, True, days, "staged", judge_day)
+        yield _only_output(context)
 
     return rejected_lines
 
 
-def _source_parity_check(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=raw_asset_key(spec), name=check_names.SOURCE_PARITY, partitions_def=partitions,
-        description=how_to_run(spec, (
+@dataclass(frozen=True)
+class _Resources:
+    warehouse: Warehouse
+    stage: Stage
+    source_db: SourceDatabase | None
+
+
+@dataclass(frozen=True)
+class _LoadCheck:
+    """One of the checks each load of the raw table runs (see _checks_of_each_load)."""
+
+    name: str
+    blocking: bool
+    description: str
+    # The check of one day (None: the whole table), for the run `run_id` that loaded it.
+    evaluate: Callable[[_Resources, str | None, str | None], dg.AssetCheckResult]
+    # Without a day, on a daily table: the days checked one by one and where they come from;
+    # None when one evaluation of the whole table covers every day (evaluate(None)).
+    days_without_a_day: Callable[[_Resources], tuple[list[str], str]] | None = None
+
+
+def _load_checks(spec: TableSpec) -> list[_LoadCheck]:
+    key = ", ".join(spec.primary_key)
+    error = dg.AssetCheckSeverity.ERROR
+
+    def ledger_days(r: _Resources) -> tuple[list[str], str]:
+        return evaluations.ledger_partitions(r.warehouse, spec), "in the load ledger"
+
+    checks = [
+        _LoadCheck(
+            check_names.DUPLICATE_PRIMARY_KEYS, True,
+            f"({key}) must be unique. Redshift does not enforce primary keys; its planner assumes them.",
+            # Without a day, one query over the whole table covers every day (and keys shared by two days).
+            lambda r, day, _run: evaluations.table_missing(r.warehouse, spec, error)
+            or evaluations.duplicate_primary_keys(r.warehouse, spec, day),
+        ),
+        _LoadCheck(
+            check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, False,
+            "Every staged file is in the load ledger with its row count, and the table holds what was loaded.",
+            lambda r, day, run_id: evaluations.rows_staged_equal_rows_loaded(
+                r.warehouse, spec, day, _staged(r.stage, spec, day, run_id)),
+            ledger_days if spec.partitioned else None,
+        ),
+    ]
+    if spec.partitioned:
+        # Blocking: an empty day after loaded ones (ERROR) fails its run, so the backfill and the
+        # day read as failed rather than as a green partition, and analytics are not rebuilt over
+        # it (conventions/automation_conditions.py). A thin day (WARN) does not fail the run.
+        checks.append(_LoadCheck(
+            check_names.ROW_VOLUME, True,
+            "A day's rows against the loaded days before it: WARN below half their median; ERROR on an empty day, "
+            "which fails the day's run and holds analytics back.",
+            lambda r, day, _run: evaluations.table_missing(r.warehouse, spec, error)
+            or evaluations.row_volume_of_day(r.warehouse, spec, day),
+            ledger_days,
+        ))
+    if spec.rows_from == RowsFrom.EXTRACTION and spec.source is not None:  # landed rows have no source to match
+        checks.append(_LoadCheck(
+            check_names.SOURCE_PARITY, False,
             f"Every declared column of every row of the day in the source (by {spec.source.day_column}) equals "
             "raw_data's day (a hash of each row, summed; on a difference, the keys that differ)."
             if spec.partitioned else
             "Every declared column of every row in the source equals raw_data's (a hash of each row, summed; "
-            "on a difference, the keys that differ)."
-        )),
+            "on a difference, the keys that differ).",
+            lambda r, day, _run: evaluations.table_missing(r.warehouse, spec, error)
+            or evaluations.source_parity(r.warehouse, r.source_db, spec, day),
+            ledger_days if spec.partitioned else None,
+        ))
+    return checks
+
+
+def _checks_of_each_load(spec: TableSpec, partitions, one_day, partition_of) -> dg.AssetChecksDefinition:
+    """The raw table's checks that run with each load (duplicate keys, reconciliation, row volume,
+    source parity) in one op whose checks run at once, each on its own connection: they are
+    independent reads, and one after the other, as steps of their own, they cost a 1M-row day
+    about as much as its load (docs/benchmarks.md). Each is still its own check, selectable
+    alone (the op runs only the selected ones) and shown on its own in the UI."""
+    asset = raw_asset_key(spec)
+    checks = _load_checks(spec)
+    needs_source = any(c.name == check_names.SOURCE_PARITY for c in checks)
+    output_of: dict[dg.AssetCheckKey, str] = {}
+
+    @dg.multi_asset_check(
+        name=f"{'__'.join(asset.path)}__checks_of_each_load",
+        specs=[
+            dg.AssetCheckSpec(c.name, asset=asset, description=how_to_run(spec, c.description), blocking=c.blocking,
+                              partitions_def=partitions)
+            for c in checks
+        ],
+        can_subset=True,
+        required_resource_keys={"warehouse", "stage", *(["source_db"] if needs_source else [])},
+        description=f"The checks each load of {spec.qualified_name} runs, at once.",
     )
-    def source_parity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, source_db: SourceDatabase):
-        def parity(day: str | None) -> dg.AssetCheckResult:
-            return evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR) or evaluations.source_parity(
-                warehouse, source_db, spec, day
-            )
+    def checks_of_each_load(context: dg.AssetCheckExecutionContext):
+        resources = _Resources(
+            context.resources.warehouse, context.resources.stage, context.resources.source_db if needs_source else None)
+        selected = [c for c in checks if dg.AssetCheckKey(asset, c.name) in context.selected_asset_check_keys]
+        # One query here, before the threads: the resource resolves its connection details once.
+        resources.warehouse.table_exists(spec)
+        one = one_day(context)
+        day, run_id = (partition_of(context), context.run.run_id) if one else (None, None)
 
-        if one_day(context):
-            yield parity(partition_of(context))
-            return
-        # Without a day: every day the load ledger holds files for.
-        days = evaluations.ledger_partitions(warehouse, spec)
-        yield from _every_day(context, raw_asset_key(spec), check_names.SOURCE_PARITY, False, days, "in the load ledger", parity)
+        def without_a_day(check: _LoadCheck) -> list[dg.AssetCheckEvaluation]:
+            if check.days_without_a_day is None:
+                return [_as_evaluation(asset, check.name, check.evaluate(resources, None, None), check.blocking, None)]
+            days, source = check.days_without_a_day(resources)
+            return list(_every_day(asset, check.name, check.blocking, days, source,
+                                   lambda d, check=check: check.evaluate(resources, d, None)))
 
-    return source_parity
+        errors = []
+        with ThreadPoolExecutor(max(1, len(selected)), thread_name_prefix="load-check") as pool:
+            if one:
+                running = {pool.submit(c.evaluate, resources, day, run_id): c for c in selected}
+            else:
+                running = {pool.submit(without_a_day, c): c for c in selected}
+            # Each result as soon as its check ends; a check that raises does not hide the others'.
+            for done in as_completed(running):
+                check = running[done]
+                try:
+                    outcome = done.result()
+                except Exception as error:  # noqa: BLE001 - raised below, after the other checks' results
+                    errors.append(error)
+                    continue
+                if one:
+                    yield _named(outcome, asset, check.name)
+                else:
+                    yield from outcome
+                    yield dg.Output(None, output_name=output_of[dg.AssetCheckKey(asset, check.name)])
+        if errors:
+            raise errors[0]
+
+    output_of.update({spec.key: name for name, spec in checks_of_each_load.check_specs_by_output_name.items()})
+    return checks_of_each_load
+
+
+def _named(result: dg.AssetCheckResult, asset: dg.AssetKey, check_name: str) -> dg.AssetCheckResult:
+    """A result of one check of a multi-check op, which has to say whose it is."""
+    return dg.AssetCheckResult(
+        asset_key=asset, check_name=check_name, passed=result.passed, severity=result.severity,
+        description=result.description, metadata=result.metadata,
+    )
 
 
 def build_defs(tables: Sequence[TableSpec]) -> dg.Definitions:

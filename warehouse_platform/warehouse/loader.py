@@ -123,6 +123,8 @@ def _load(warehouse: Warehouse, stage: Stage, spec: TableSpec, batch: StagedBatc
         outcome = warehouse.describe_loaded(request)
     else:
         outcome = warehouse.load_batch(stage, request)
+        if not outcome.already_loaded:  # a duplicated run found the batch loaded under the table's lock
+            warehouse.refresh_statistics(request)
     return LoadReport(
         table=spec.qualified_name,
         partition_key=request.partition_key,

@@ -252,6 +252,11 @@ class Warehouse(dg.ConfigurableResource, ABC):
         """Whatever the target needs before a staging-table load inserts into it; nothing where
         the engine has no partitions."""
 
+    def refresh_statistics(self, request: LoadRequest) -> None:
+        """After a load that changed the table: whatever the engine needs for its planner to
+        know the new rows. Nothing by default: Redshift's automatic analyze keeps its tables'
+        statistics, and its COPY updates the staging table's."""
+
     def describe_loaded(self, request: LoadRequest) -> LoadOutcome:
         with self.connection() as conn, conn.cursor() as cur:
             cur.execute(load_sql_builder.count_partition_rows_sql(request.spec), request.params)
@@ -322,6 +327,20 @@ class PostgresWarehouse(Warehouse):
             for day in sorted(days):
                 for statement in partition_swap_sql.create_day_partition_sql(request.spec, day):
                     cursor.execute(statement)
+
+    def refresh_statistics(self, request: LoadRequest) -> None:
+        # After the load's commit, outside its locks: ANALYZE takes a lock of its own that
+        # readers do not wait for, and the day's partition exists under its final name by now.
+        spec = request.spec
+        conn = self.connect_autocommit()
+        try:
+            parent_only = conn.server_version >= 180000
+            with conn.cursor() as cur:
+                day = request.partition_date if spec.partitioned else None
+                for statement in partition_swap_sql.planner_statistics_sql(spec, day, parent_only):
+                    cur.execute(statement)
+        finally:
+            conn.close()
 
     def sweep_abandoned_loads(self, schema: str, table: str | None = None) -> list[str]:
         return sweep_abandoned_load_tables(self, schema, table)
