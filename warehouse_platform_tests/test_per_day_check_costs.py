@@ -57,10 +57,11 @@ def one_day(postgres_server, tmp_path_factory):
         )
 
 
-def _parity_reads_waiting_on_a_lock(endpoint) -> int:
+def _queries_waiting_on_a_lock(endpoint, like: str) -> int:
+    """Other sessions' queries whose text is LIKE `like`, waiting on a lock."""
     [(waiting,)] = endpoint.query(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %(hash)s "
-        "AND pid <> pg_backend_pid()", {"hash": "%SUM(%MD5(%"},
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %(like)s "
+        "AND pid <> pg_backend_pid()", {"like": like},
     )
     return waiting
 
@@ -80,7 +81,7 @@ def test_source_parity_reads_the_source_and_raw_data_at_once(one_day):
         waiting, deadline = 0, time.monotonic() + 20
         while waiting < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-            waiting = _parity_reads_waiting_on_a_lock(env["warehouse"])
+            waiting = _queries_waiting_on_a_lock(env["warehouse"], "%SUM(%MD5(%")
     finally:
         source_lock.rollback(), raw_lock.rollback()
         source_lock.close(), raw_lock.close()
@@ -153,14 +154,6 @@ def test_a_loaded_day_leaves_statistics_so_the_duplicate_check_plans_for_every_k
     assert day_rows == loaded > 0, "the day's partition knows its rows"
 
 
-def _reads_of_the_day_waiting_on_its_table(endpoint) -> int:
-    [(waiting,)] = endpoint.query(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %(table)s "
-        "AND pid <> pg_backend_pid()", {"table": "%raw_data%session_timestamp%"},
-    )
-    return waiting
-
-
 def test_the_checks_of_each_load_read_the_day_at_once_and_each_records_its_own_result(one_day):
     # raw_data's table locked: every check's read of it waits at the lock. As steps one after the
     # other, one read at a time would ever be waiting; in the one op, those of every check are.
@@ -185,7 +178,7 @@ def test_the_checks_of_each_load_read_the_day_at_once_and_each_records_its_own_r
             most, deadline = 0, time.monotonic() + 30
             while most < len(names) and time.monotonic() < deadline:
                 time.sleep(0.1)
-                most = max(most, _reads_of_the_day_waiting_on_its_table(env["warehouse"]))
+                most = max(most, _queries_waiting_on_a_lock(env["warehouse"], "%raw_data%session_timestamp%"))
         finally:
             lock.rollback()
             lock.close()
@@ -225,3 +218,31 @@ def test_the_hash_sum_of_a_day_on_postgres_is_exact_beyond_a_bigints_range(one_d
     all_f = "'" + "f" * 32 + "'"
     [(total,)] = env["warehouse"].query(f"SELECT SUM({hash_number_sql(all_f, 'postgres')}) FROM generate_series(1, 16)")
     assert total == 16 * (2**60 - 1) > 2**63
+
+
+def test_a_json_document_renders_once_as_its_digest_alike_on_both_sides_and_tells_rows_apart(one_day, tmp_path):
+    from dataclasses import replace
+
+    from warehouse_platform.benchmarks import wide_table
+    from warehouse_platform.catalog import load_catalog
+    from warehouse_platform.sql.row_hash import row_text_sql
+
+    env, _, _ = one_day
+    (wide,) = load_catalog(wide_table.write_catalog(tmp_path))
+    # The key, distribution and sort columns the entry declares, and its JSON document.
+    spec = replace(wide, columns=tuple(wide.column(c) for c in ("order_id", "customer_id", "created_at", "attributes")))
+    documents = [None, "null", '"N"', '{"a": "x|y"}', '{"a": "x", "b": "y"}', '{"b": "y", "a": "x"}', '{"a": "x|"}']
+    rendered = {
+        side: [env["source"].query(
+            f"SELECT {row_text_sql(spec, 'r', side)} FROM (VALUES (1::bigint, 2, '2026-11-02 10:00'::timestamp, %s::jsonb)) "
+            "AS r(order_id, customer_id, created_at, attributes)",
+            (document,))[0][0] for document in documents]
+        for side in ("source", "postgres")
+    }
+    assert rendered["source"] == rendered["postgres"]
+    # The same document is one rendering whatever its keys' order (jsonb's own text); every other differs.
+    assert rendered["source"][4] == rendered["source"][5]
+    assert len(set(rendered["source"])) == len(documents) - 1
+    assert all(r.count("|") == 3 for r in rendered["source"]), rendered["source"]  # a digest holds no separator
+    assert 'MD5(CAST(to_jsonb(r."attributes") AS varchar))' in row_text_sql(spec, "r", "source")
+    assert 'MD5(JSON_SERIALIZE(r."attributes"))' in row_text_sql(spec, "r", "redshift")
