@@ -246,3 +246,20 @@ def test_a_json_document_renders_once_as_its_digest_alike_on_both_sides_and_tell
     assert all(r.count("|") == 3 for r in rendered["source"]), rendered["source"]  # a digest holds no separator
     assert 'MD5(CAST(to_jsonb(r."attributes") AS varchar))' in row_text_sql(spec, "r", "source")
     assert 'MD5(JSON_SERIALIZE(r."attributes"))' in row_text_sql(spec, "r", "redshift")
+
+
+def test_a_numbers_text_without_its_scales_zeros_is_the_same_by_trim_scale_and_by_redshifts_expressions(one_day):
+    # Postgres renders numerics with TRIM_SCALE, Redshift with two regular expressions on the
+    # text; Postgres runs both, so the two renderings are compared on the same values here.
+    from warehouse_platform.contract.table_spec import Column
+    from warehouse_platform.sql.row_hash import _render
+
+    env, _, _ = one_day
+    amount = (Column("amount", "numeric(18,6)"),)
+    values = ["0", "0.000000", "-1.500000", "100", "100.000000", "1.100000", "123456789.123456", "-0.500000", "NaN", "10.010000"]
+    for value in values:
+        [(postgres, redshift)] = env["source"].query(
+            f"SELECT {_render(amount, 'r', 'postgres')}, {_render(amount, 'r', 'redshift')} "
+            "FROM (VALUES (%s::numeric(18,6))) AS r(amount)", (value,))
+        assert postgres == redshift, value
+    assert "TRIM_SCALE" in _render(amount, "r", "source") and "TRIM_SCALE" not in _render(amount, "r", "redshift")
