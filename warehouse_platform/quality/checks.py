@@ -182,6 +182,8 @@ class _Resources:
     warehouse: Warehouse
     stage: Stage
     source_db: SourceDatabase | None
+    # Read once for all the checks: the failed result they give when the table was never loaded.
+    table_missing: dg.AssetCheckResult | None
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,6 @@ class _LoadCheck:
 
 def _load_checks(spec: TableSpec) -> list[_LoadCheck]:
     key = ", ".join(spec.primary_key)
-    error = dg.AssetCheckSeverity.ERROR
 
     def ledger_days(r: _Resources) -> tuple[list[str], str]:
         return evaluations.ledger_partitions(r.warehouse, spec), "in the load ledger"
@@ -210,8 +211,7 @@ def _load_checks(spec: TableSpec) -> list[_LoadCheck]:
             check_names.DUPLICATE_PRIMARY_KEYS, True,
             f"({key}) must be unique. Redshift does not enforce primary keys; its planner assumes them.",
             # Without a day, one query over the whole table covers every day (and keys shared by two days).
-            lambda r, day, _run: evaluations.table_missing(r.warehouse, spec, error)
-            or evaluations.duplicate_primary_keys(r.warehouse, spec, day),
+            lambda r, day, _run: r.table_missing or evaluations.duplicate_primary_keys(r.warehouse, spec, day),
         ),
         _LoadCheck(
             check_names.ROWS_STAGED_EQUAL_ROWS_LOADED, False,
@@ -229,8 +229,7 @@ def _load_checks(spec: TableSpec) -> list[_LoadCheck]:
             check_names.ROW_VOLUME, True,
             "A day's rows against the loaded days before it: WARN below half their median; ERROR on an empty day, "
             "which fails the day's run and holds analytics back.",
-            lambda r, day, _run: evaluations.table_missing(r.warehouse, spec, error)
-            or evaluations.row_volume_of_day(r.warehouse, spec, day),
+            lambda r, day, _run: r.table_missing or evaluations.row_volume_of_day(r.warehouse, spec, day),
             ledger_days,
         ))
     if spec.rows_from == RowsFrom.EXTRACTION and spec.source is not None:  # landed rows have no source to match
@@ -241,8 +240,7 @@ def _load_checks(spec: TableSpec) -> list[_LoadCheck]:
             if spec.partitioned else
             "Every declared column of every row in the source equals raw_data's (a hash of each row, summed; "
             "on a difference, the keys that differ).",
-            lambda r, day, _run: evaluations.table_missing(r.warehouse, spec, error)
-            or evaluations.source_parity(r.warehouse, r.source_db, spec, day),
+            lambda r, day, _run: r.table_missing or evaluations.source_parity(r.warehouse, r.source_db, spec, day),
             ledger_days if spec.partitioned else None,
         ))
     return checks
@@ -271,11 +269,12 @@ def _checks_of_each_load(spec: TableSpec, partitions, one_day, partition_of) -> 
         description=f"The checks each load of {spec.qualified_name} runs, at once.",
     )
     def checks_of_each_load(context: dg.AssetCheckExecutionContext):
+        warehouse = context.resources.warehouse
+        # Read here, before the threads (so the resource also resolves its connection details once).
+        missing = evaluations.table_missing(warehouse, spec, dg.AssetCheckSeverity.ERROR)
         resources = _Resources(
-            context.resources.warehouse, context.resources.stage, context.resources.source_db if needs_source else None)
+            warehouse, context.resources.stage, context.resources.source_db if needs_source else None, missing)
         selected = [c for c in checks if dg.AssetCheckKey(asset, c.name) in context.selected_asset_check_keys]
-        # One query here, before the threads: the resource resolves its connection details once.
-        resources.warehouse.table_exists(spec)
         one = one_day(context)
         day, run_id = (partition_of(context), context.run.run_id) if one else (None, None)
 
